@@ -15,7 +15,7 @@ Examples
 
 from importlib import metadata as _metadata
 
-from scalelaw import laws
+from scalelaw import datasets, laws
 from scalelaw.exceptions import (
     ConvergenceWarning,
     DataValidationError,
@@ -55,6 +55,7 @@ __all__ = [
     "ScalingLaw",
     "UnknownNameError",
     "__version__",
+    "datasets",
     "fit",
     "fit_groups",
     "get_law",

@@ -64,7 +64,7 @@ class Objective:
     def __init__(
         self,
         law: ScalingLaw,
-        X: Inputs,  # noqa: N803
+        X: Inputs,
         y: np.ndarray,
         objective: str,
         delta: float,

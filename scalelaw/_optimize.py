@@ -71,7 +71,7 @@ def minimize_batch(
     gtol: float = 1e-12,
     maxiter: int = 3000,
     history: int = 10,
-    chunk_size: int = 256,
+    chunk_size: int = 128,
     n_threads: int | None = None,
 ) -> BatchResult:
     """Minimise ``B`` independent problems ``f_b(x_b)`` subject to box bounds.
@@ -97,8 +97,8 @@ def minimize_batch(
         Iteration limit per problem.
     history : int, default=10
         Number of curvature pairs kept.
-    chunk_size : int, default=256
-        Problems per objective call; the calls of one iteration run
+    chunk_size : int, default=128
+        Problems per objective call (small enough to stay in cache); the calls of one iteration run
         concurrently on the thread pool.
     n_threads : int or None, default=None
         Worker threads (default: usable CPUs, at most 8).

@@ -53,8 +53,10 @@ def describe_rows(rows: Sequence[Any], values: Sequence[Any] | None = None) -> s
     """Describe offending rows compactly: count, then the first few with values."""
     n = len(rows)
     shown = list(rows[:5])
+    shown = [r.item() if isinstance(r, np.generic) else r for r in shown]
     if values is not None:
-        parts = [f"{r}: {v!r}" for r, v in zip(shown, list(values[:5]), strict=False)]
+        vals = [v.item() if isinstance(v, np.generic) else v for v in list(values[:5])]
+        parts = [f"{r}: {v!r}" for r, v in zip(shown, vals, strict=False)]
     else:
         parts = [str(r) for r in shown]
     more = f", ... ({n - len(shown)} more)" if n > len(shown) else ""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "ConvergenceWarning",
     "DataValidationError",
     "DuplicateRowsWarning",
     "ExcludedRowsWarning",
@@ -18,7 +19,6 @@ __all__ = [
     "ExtrapolationWarning",
     "FitError",
     "IdentifiabilityWarning",
-    "ConvergenceWarning",
     "ScaleLawError",
     "ScaleLawWarning",
     "UnknownNameError",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._objective import OBJECTIVES, Objective, is_log, psi
+from scalelaw._objective import OBJECTIVES, Objective, is_log
 from scalelaw._optimize import (
     CONVERGED_STATUSES,
     levenberg_marquardt_batch,
@@ -355,7 +355,7 @@ def fit(
     obj = Objective(law, inputs, yv, objective, delta,
                     weights=None if np.all(w == 1.0) else w)
     lo, hi = law.internal_bounds()
-    stage1 = minimize_batch(obj, start_points, lo, hi, ftol=STAGE1_FTOL, maxiter=500,
+    stage1 = minimize_batch(obj, start_points, lo, hi, ftol=STAGE1_FTOL, maxiter=300,
                             n_threads=n_threads)
     finite = np.isfinite(stage1.fun)
     if not finite.any():
@@ -416,7 +416,7 @@ def _starting_points(
     extra = []
     if p0 is not None:
         vec = law._param_vector(p0)
-        for prm, v in zip(law.params, vec, strict=True):
+        for prm, v in zip(law.params, vec.tolist(), strict=True):
             if not prm.lower <= v <= prm.upper or (prm.log and v <= 0):
                 raise DataValidationError(
                     f"Starting value {v!r} of parameter {prm.name!r} lies outside its "
@@ -426,7 +426,18 @@ def _starting_points(
                 )
         extra.append(law.to_internal(vec))
     if starts is None or isinstance(starts, int | np.integer):
-        default = law._start_points(inputs, y, rng)
+        # data-driven guesses take logs of the target: use its positive part
+        pos = y[y > 0]
+        y_pos = np.where(y > 0, y, pos.min() if pos.size else 1.0)
+        with np.errstate(all="ignore"):
+            default = law._start_points(inputs, y_pos, rng)
+        default = default[np.all(np.isfinite(default), axis=1)]
+        if len(default) == 0:
+            raise DataValidationError(
+                f"Law {law.name!r} could not derive starting points from these data; "
+                "give p0= or starts=.",
+                column="starts",
+            )
         if starts is not None:
             k = check_int(int(starts), "starts", minimum=1)
             if k < len(default):
@@ -449,9 +460,10 @@ def _starting_points(
             bad = (arr[:, j] < prm.lower) | (arr[:, j] > prm.upper) | (
                 prm.log & (arr[:, j] <= 0))
             if bad.any():
+                rows = describe_rows(list(np.flatnonzero(bad)), list(arr[bad, j]))
                 raise DataValidationError(
-                    f"starts column {prm.name!r} has {describe_rows(list(np.flatnonzero(bad)), list(arr[bad, j]))} "
-                    f"outside the bounds [{prm.lower!r}, {prm.upper!r}].",
+                    f"starts column {prm.name!r} has {rows} outside the bounds "
+                    f"[{prm.lower!r}, {prm.upper!r}].",
                     column=prm.name,
                 )
         points = law.to_internal(arr)
@@ -593,7 +605,8 @@ def _inference(
             f"the information matrix is ill-conditioned (condition number "
             f"{cond:.3g}); Wald standard errors may be inaccurate.",
         ))
-    corr = cov_int / np.sqrt(np.outer(np.diag(cov_int), np.diag(cov_int)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov_int / np.sqrt(np.outer(np.diag(cov_int), np.diag(cov_int)))
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             c = corr[i, j]
@@ -714,7 +727,7 @@ def _add_bootstrap(
     info = {
         "n_boot": n_boot,
         "unit": f"groups of {groups!r}" if groups else "rows",
-        "n_starts": int(len(starts)),
+        "n_starts": len(starts),
         "random_state": seed,
         "n_failed": int(failed.sum()),
     }

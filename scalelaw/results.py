@@ -270,12 +270,12 @@ class FitResult:
         numpy.ndarray
             Predictions, shaped like the broadcast inputs.
         """
-        X, shape = self._inputs_from(inputs)  # noqa: N806
+        X, shape = self._inputs_from(inputs)
         value, _ = self.law._value_jac(self.theta[None, :], X, log=False, jac=False)
         return value[0].reshape(shape)
 
     def _band(
-        self, X: Inputs, level: float  # noqa: N803
+        self, X: Inputs, level: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean prediction and pointwise interval of the mean curve.
 
@@ -335,10 +335,12 @@ class FitResult:
         dom = "  ".join(
             f"{c}=[{lo:.4g}, {hi:.4g}]" for c, (lo, hi) in self.domain.items()
         )
+        bound = ", ".join(
+            f"{a} <- {c!r}" for a, c in zip(self.law.inputs, self.x, strict=True)
+        )
         lines = [
             f"Scaling-law fit: {self.law.name}    {self.law.formula}",
-            f"inputs: {', '.join(f'{a} <- {c!r}' for a, c in zip(self.law.inputs, self.x, strict=True))}"
-            f"    target: {self.y!r}",
+            f"inputs: {bound}    target: {self.y!r}",
             f"objective={self.objective}"
             + (f" (delta={self.delta:g})" if self.objective == "huber_log" else "")
             + f"  n_obs={self.n_obs}  dof_resid={self.dof_resid}  loss={self.loss:.10g}",
@@ -503,7 +505,8 @@ class FitResult:
                 Diagnostic(x["code"], x["message"], tuple(x["params"]))
                 for x in d["diagnostics"]
             ),
-            scale={k: float(v) for k, v in d["scale"].items()},
+            scale={k: int(v) if k == "n_inside" else float(v)
+                   for k, v in d["scale"].items()},
             level=float(d["level"]),
             bootstrap=boot,
             bootstrap_info=dict(d.get("bootstrap_info") or {}),

@@ -273,7 +273,7 @@ def run_bootstrap(
         Whether that best start met its convergence test.
     """
     n_boot = weights.shape[0]
-    k, p = starts.shape
+    k, _p = starts.shape
     x0 = np.tile(starts, (n_boot, 1))
     index = np.repeat(np.arange(n_boot), k)
     obj: Objective = objective_factory(weights, index)
