@@ -521,12 +521,14 @@ def _free_mask(law: ScalingLaw, theta: np.ndarray) -> tuple[np.ndarray, list[str
     """Parameters not held at a bound, and the names of those that are."""
     lo, hi = law.internal_bounds()
     tol = 1e-8 * (1.0 + np.abs(theta))
+    fixed = lo == hi  # held fixed by the user (e.g. a known chance level): not a finding
     at = (np.isfinite(lo) & (theta - lo <= tol)) | (np.isfinite(hi) & (hi - theta <= tol))
+    at &= ~fixed
     # a log-scale parameter with lower bound 0 that has collapsed towards 0
     for j, prm in enumerate(law.params):
         if prm.log and prm.lower == 0 and theta[j] < np.log(1e-12):
             at[j] = True
-    return ~at, [law.params[j].name for j in np.flatnonzero(at)]
+    return ~(at | fixed), [law.params[j].name for j in np.flatnonzero(at)]
 
 
 def _inference(

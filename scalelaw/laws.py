@@ -980,6 +980,15 @@ LAWS: dict[str, type[ScalingLaw]] = {
 }
 
 
+def _register_curve_laws() -> None:
+    from scalelaw._curve_laws import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
+
+    LAWS.update(broken_power=BrokenPowerLaw, m1=M1Law, m2=M2Law, m3=M3Law, m4=M4Law)
+
+
+_register_curve_laws()
+
+
 def list_laws() -> list[str]:
     """Return the names of the built-in laws.
 
@@ -1057,5 +1066,5 @@ def law_from_spec(spec: Mapping[str, Any]) -> ScalingLaw:
 def _rebuild_registered(
     name: str, spec: Mapping[str, Any], bounds: Mapping[str, tuple[float, float]]
 ) -> ScalingLaw:
-    law = LAWS[name](**dict(spec.get("options", {}).items()))
+    law = LAWS[name](**dict(spec.get("options", {})))
     return law.with_bounds(**bounds) if bounds else law

@@ -214,3 +214,33 @@ def test_no_warning_on_clean_fit(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sl.fit("power", power_data(rng), x="n_params", y="loss")
+
+
+def test_kaplan_law_recovered():
+    rng = np.random.default_rng(5)
+    n = 10 ** rng.uniform(7, 10, 60)
+    d = 10 ** rng.uniform(9, 12, 60)
+    truth = {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095}
+    y = sl.laws.KaplanLaw()(truth, n_params=n, n_tokens=d)
+    res = sl.fit("kaplan", pd.DataFrame({"N": n, "D": d, "L": y}), x=["N", "D"], y="L",
+                 objective="mse_log")
+    for name in ("alpha_N", "alpha_D"):
+        assert res.params[name] == pytest.approx(truth[name], rel=1e-4), name
+    for name in ("N_c", "D_c"):
+        # the scales enter as N_c**alpha_N: 1e-4 in the exponent is ~1e-2 in N_c
+        assert res.params[name] == pytest.approx(truth[name], rel=2e-2), name
+
+
+def test_start_disagreement_is_diagnosed_for_a_symmetric_law():
+    # A n^-a + B n^-b is unchanged by swapping (A, a) with (B, b): two optima
+    x = np.logspace(1, 6, 30)
+    y = 3.0 * x**-0.2 + 1.0 * x**-0.8
+    law = sl.laws.ExpressionLaw.from_string(
+        "A*n**(-a) + B*n**(-b)", inputs=["n"], log_params=["A", "B"],
+        bounds={"a": (0, 3), "b": (0, 3)}, p0={"A": 1.0, "a": 0.5, "B": 1.0, "b": 0.5})
+    starts = np.array([[3.0, 0.25, 1.0, 0.7], [1.0, 0.7, 3.0, 0.25]])
+    res = sl.fit(law, pd.DataFrame({"n": x, "L": y}), x="n", y="L", starts=starts,
+                 objective="mse_log")
+    codes = [d.code for d in res.diagnostics]
+    assert "start_disagreement" in codes
+    assert len(res.optima) == 2

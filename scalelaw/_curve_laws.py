@@ -1,0 +1,341 @@
+"""Single-input laws for learning curves and downstream metrics.
+
+* :class:`BrokenPowerLaw`: Caballero et al. (2022), any number of breaks.
+* :class:`M1Law` ... :class:`M4Law`: the estimators compared by Alabdulmohsin,
+  Neyshabur & Zhai (2022), with M4's shape exponent fitted and an optional
+  known chance-level loss.
+
+Reparameterisations (documented because peers leave them implicit):
+positive scales and break locations are optimised on the log scale (so
+start grids are log-spaced, as Caballero et al.'s ``1.25**p - 1`` trick
+intends), sharpnesses ``f_i`` likewise, slopes on their natural scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from scalelaw.exceptions import DataValidationError
+from scalelaw.laws import Inputs, Param, ScalingLaw, _clip_theta, _loglinear
+
+__all__ = ["BrokenPowerLaw", "M1Law", "M2Law", "M3Law", "M4Law"]
+
+
+def _softplus(t: Any) -> Any:
+    """``log(1 + exp(t))`` without overflow; analytic (complex-step safe)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        pos = np.real(t) > 0
+        a = t + np.log1p(np.exp(-t))
+        b = np.log1p(np.exp(t))
+    return np.where(pos, a, b)
+
+
+@dataclass(frozen=True)
+class BrokenPowerLaw(ScalingLaw):
+    r"""Broken neural scaling law (Caballero et al. 2022) with ``n_breaks`` breaks.
+
+    .. math:: y = a + b\,x^{-c_0} \prod_{i=1}^{n} \left(1 + (x/d_i)^{1/f_i}\right)^{-c_i f_i}
+
+    ``a`` is the limit, ``b`` and ``c_0`` the first segment; break ``i`` sits
+    at ``d_i``, changes the slope by ``c_i`` and has sharpness ``f_i`` (small =
+    sharp). The slope after all breaks is ``c_0 + sum c_i``. ``b``, ``d_i`` and
+    ``f_i`` are optimised on the log scale. Default starts: a grid over
+    ``a in {0, 0.5, 0.9} * min(y)``, ``c_0 in {0, 0.3, 0.6}``, ``d_1`` at the
+    20/50/80 % quantiles of ``log x``, ``c_1 in {-0.3, 0.3, 0.8}``,
+    ``f_1 in {0.1, 0.5, 2}`` (further breaks start at later quantiles with
+    ``c_i = 0.3, f_i = 0.5``), ``b`` matched to the data.
+
+    Parameters
+    ----------
+    n_breaks : int, default=1
+        Number of breaks (0 gives the saturating power law).
+
+    Examples
+    --------
+    >>> from scalelaw.laws import get_law
+    >>> law = BrokenPowerLaw(n_breaks=2)
+    >>> law.param_names
+    ('a', 'b', 'c0', 'd1', 'c1', 'f1', 'd2', 'c2', 'f2')
+    """
+
+    name: str = "broken_power"
+    formula: str = ""
+    inputs: tuple[str, ...] = ("x",)
+    params: tuple[Param, ...] = ()
+    n_breaks: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_breaks, int) or self.n_breaks < 0:
+            raise DataValidationError(
+                f"The 'n_breaks' parameter must be an int >= 0. Got {self.n_breaks!r} "
+                "instead.",
+                column="n_breaks",
+            )
+        if not self.params:
+            params = [Param("a", 0.0, np.inf), Param("b", 0.0, np.inf, log=True),
+                      Param("c0", -5.0, 10.0)]
+            for i in range(1, self.n_breaks + 1):
+                params += [Param(f"d{i}", 0.0, np.inf, log=True),
+                           Param(f"c{i}", -10.0, 10.0),
+                           Param(f"f{i}", 1e-3, 1e3, log=True)]
+            object.__setattr__(self, "params", tuple(params))
+        if not self.formula:
+            terms = "".join(
+                f" * (1 + (x/d{i})**(1/f{i}))**(-c{i}*f{i})"
+                for i in range(1, self.n_breaks + 1)
+            )
+            object.__setattr__(self, "formula", f"L = a + b * x**(-c0){terms}")
+
+    def _log_excess(self, P: list[Any], X: Inputs) -> Any:
+        u = X.log(0)
+        out = np.log(P[1]) - P[2] * u
+        for i in range(self.n_breaks):
+            d, c, f = P[3 + 3 * i], P[4 + 3 * i], P[5 + 3 * i]
+            out = out - c * f * _softplus((u - np.log(d)) / f)
+        return out
+
+    def _formula(self, P, X):
+        return P[0] + np.exp(self._log_excess(P, X))
+
+    def _start_points(self, X, y, rng):
+        u = X.log(0).ravel()
+        qs = np.quantile(u, [0.2, 0.5, 0.8])
+        ymin = float(np.min(y))
+        starts = []
+        for a in (0.9 * ymin, 0.0, 0.5 * ymin):
+            for c0 in (0.3, 0.0, 0.6):
+                breaks_grid = [(q, c, f) for q in qs for c in (0.3, -0.3, 0.8)
+                               for f in (0.5, 0.1, 2.0)] if self.n_breaks else [()]
+                for first in breaks_grid:
+                    theta = [a, 0.0, c0]
+                    for i in range(self.n_breaks):
+                        if i == 0:
+                            q, c, f = first
+                        else:
+                            q, c, f = np.quantile(u, min(0.95, 0.5 + 0.15 * i)), 0.3, 0.5
+                        theta += [q, c, np.log(f)]
+                    theta_arr = np.array(theta)[None, :]
+                    # b from the mean log excess at these shape parameters
+                    shape = self._log_excess(self._columns(theta_arr), X)[0]
+                    excess = np.log(np.maximum(y - a, 1e-12 * max(ymin, 1e-300)))
+                    theta_arr[0, 1] = float(np.mean(excess - shape))
+                    starts.append(theta_arr[0])
+        return _clip_theta(self, np.array(starts))
+
+    def to_spec(self) -> dict[str, Any]:
+        """Return a JSON-ready description (with ``n_breaks``)."""
+        spec = super().to_spec()
+        spec["options"] = {"n_breaks": self.n_breaks}
+        return spec
+
+
+@dataclass(frozen=True)
+class M1Law(ScalingLaw):
+    r"""M1 of Alabdulmohsin et al. (2022): :math:`\varepsilon = \beta x^{c}`.
+
+    Examples
+    --------
+    >>> M1Law().param_names
+    ('beta', 'c')
+    """
+
+    name: str = "m1"
+    formula: str = "L = beta * x**c"
+    inputs: tuple[str, ...] = ("x",)
+    params: tuple[Param, ...] = (Param("beta", 0.0, np.inf, log=True), Param("c", -10.0, 10.0))
+    native_log: ClassVar[bool] = True
+
+    def _formula(self, P, X):
+        return np.log(P[0]) + P[1] * X.log(0)
+
+    def _start_points(self, X, y, rng):
+        intercept, slope = _loglinear(X.log(0).ravel(), np.log(y))
+        return _clip_theta(self, np.array([[intercept, slope]]))
+
+
+@dataclass(frozen=True)
+class M2Law(ScalingLaw):
+    r"""M2 of Alabdulmohsin et al. (2022): :math:`\varepsilon = \varepsilon_\infty + \beta x^{c}`.
+
+    Examples
+    --------
+    >>> M2Law().param_names
+    ('eps_inf', 'beta', 'c')
+    """
+
+    name: str = "m2"
+    formula: str = "L = eps_inf + beta * x**c"
+    inputs: tuple[str, ...] = ("x",)
+    params: tuple[Param, ...] = (
+        Param("eps_inf", 0.0, np.inf),
+        Param("beta", 0.0, np.inf, log=True),
+        Param("c", -10.0, 0.0),
+    )
+
+    def _formula(self, P, X):
+        return P[0] + P[1] * np.exp(P[2] * X.log(0))
+
+    def _start_points(self, X, y, rng):
+        from scalelaw.laws import SaturatingPowerLaw
+
+        theta = SaturatingPowerLaw()._start_points(X, y, rng)
+        theta[:, 2] = -theta[:, 2]
+        return _clip_theta(self, theta)
+
+
+@dataclass(frozen=True)
+class M3Law(ScalingLaw):
+    r"""M3 (Bansal et al. 2022): :math:`\varepsilon = \beta (x^{-1} + \gamma)^{c}`.
+
+    Examples
+    --------
+    >>> M3Law().param_names
+    ('beta', 'gamma', 'c')
+    """
+
+    name: str = "m3"
+    formula: str = "L = beta * (1/x + gamma)**c"
+    inputs: tuple[str, ...] = ("x",)
+    params: tuple[Param, ...] = (
+        Param("beta", 0.0, np.inf, log=True),
+        Param("gamma", 0.0, np.inf, log=True),
+        Param("c", 0.0, 10.0),
+    )
+    native_log: ClassVar[bool] = True
+
+    def _formula(self, P, X):
+        # log(1/x + gamma) = logaddexp(-log x, log gamma)
+        t1, t2 = -X.log(0), np.log(P[1])
+        m = np.maximum(np.real(t1), np.real(t2))
+        return np.log(P[0]) + P[2] * (m + np.log(np.exp(t1 - m) + np.exp(t2 - m)))
+
+    def _start_points(self, X, y, rng):
+        u = X.log(0).ravel()
+        ly = np.log(y)
+        starts = []
+        for q in (0.5, 0.0, 0.25, 0.75, 1.0, 1.5):
+            log_gamma = -float(np.quantile(u, min(q, 1.0))) - (q - 1.0 if q > 1 else 0.0) * 3
+            for c in (0.1, 0.3, 0.6, 1.0):
+                base = np.logaddexp(-u, log_gamma)
+                starts.append([float(np.mean(ly - c * base)), log_gamma, c])
+        return _clip_theta(self, np.array(starts))
+
+
+@dataclass(frozen=True)
+class M4Law(ScalingLaw):
+    r"""M4 of Alabdulmohsin et al. (2022), with its shape exponent fitted.
+
+    .. math::
+
+        \frac{\varepsilon - \varepsilon_\infty}
+        {(\varepsilon_0 - \varepsilon)^{\alpha}} = \beta x^{c}
+
+    ``eps_0`` is the loss of a random guess (chance level). Give it as
+    ``M4Law(eps_0=...)`` when known (e.g. ``1 - 1/K`` for the error rate of a
+    K-way classifier); otherwise it is fitted (bounded below by the largest
+    observed loss). The prediction solves the implicit equation for
+    ``eps in (eps_inf, eps_0)`` by safeguarded Newton iterations on
+    ``z = (eps - eps_inf) / (eps_0 - eps_inf)``; derivatives follow from the
+    implicit function theorem through complex steps.
+
+    Parameters
+    ----------
+    eps_0 : float, optional
+        Known chance-level loss.
+
+    Examples
+    --------
+    >>> M4Law().param_names
+    ('eps_inf', 'eps_0', 'beta', 'c', 'alpha')
+    >>> M4Law(eps_0=0.9).bounds["eps_0"]
+    (0.9, 0.9)
+    """
+
+    name: str = "m4"
+    formula: str = "(L - eps_inf) / (eps_0 - L)**alpha = beta * x**c"
+    inputs: tuple[str, ...] = ("x",)
+    params: tuple[Param, ...] = ()
+    eps_0: float | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if not self.params:
+            if self.eps_0 is not None:
+                if not (np.isfinite(self.eps_0) and self.eps_0 > 0):
+                    raise DataValidationError(
+                        f"The 'eps_0' parameter must be a positive finite float. Got "
+                        f"{self.eps_0!r} instead.",
+                        column="eps_0",
+                    )
+                e0 = Param("eps_0", float(self.eps_0), float(self.eps_0), log=True)
+            else:
+                e0 = Param("eps_0", 0.0, np.inf, log=True)
+            object.__setattr__(self, "params", (
+                Param("eps_inf", 0.0, np.inf),
+                e0,
+                Param("beta", 0.0, np.inf, log=True),
+                Param("c", -10.0, 0.0),
+                Param("alpha", 0.0, 10.0),
+            ))
+
+    def _formula(self, P, X):
+        eps_inf, eps_0, beta, c, alpha = P
+        span = eps_0 - eps_inf
+        # z = k (1 - z)^alpha with k = beta x^c / span^(1 - alpha)
+        log_k = np.log(beta) + c * X.log(0) - (1.0 - alpha) * np.log(span)
+        w = _solve_m4(np.real(log_k), np.real(alpha) * np.ones_like(np.real(log_k)))
+        if np.iscomplexobj(log_k):
+            w = w.astype(np.complex128)
+            for _ in range(2):  # Newton from the real root carries the complex step
+                z = np.exp(w)
+                h = w - alpha * np.log1p(-z) - log_k
+                w = w - h / (1.0 + alpha * z / (1.0 - z))
+        return eps_inf + span * np.exp(w)
+
+    def _start_points(self, X, y, rng):
+        u = X.log(0).ravel()
+        ymax, ymin = float(np.max(y)), float(np.min(y))
+        e0_fixed = self.eps_0
+        starts = []
+        for e0 in ([e0_fixed] if e0_fixed else [1.02 * ymax, 1.2 * ymax, 2.0 * ymax]):
+            for einf in (0.0, 0.5 * ymin, 0.9 * ymin):
+                for alpha in (0.0, 0.5, 1.0, 2.0):
+                    zz = np.clip((y - einf) / (e0 - einf), 1e-9, 1 - 1e-9)
+                    # log z - alpha log(1 - z) = log k, linear in log x
+                    lhs = np.log(zz) - alpha * np.log1p(-zz)
+                    intercept, slope = _loglinear(u, lhs)
+                    log_beta = intercept + (1.0 - alpha) * np.log(e0 - einf)
+                    starts.append([einf, np.log(e0), log_beta, min(slope, -1e-3), alpha])
+        return _clip_theta(self, np.array(starts))
+
+    def to_spec(self) -> dict[str, Any]:
+        """Return a JSON-ready description (with ``eps_0`` when fixed)."""
+        spec = super().to_spec()
+        spec["options"] = {"eps_0": self.eps_0}
+        return spec
+
+
+def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Solve ``w - alpha log(1 - e^w) = log_k`` for ``w = log z < 0``, elementwise.
+
+    The left side increases with ``w`` and the root lies below ``min(log_k, 0)``;
+    Newton steps are safeguarded by bisection on that bracket.
+    """
+    with np.errstate(all="ignore"):
+        lo = np.full_like(log_k, -800.0)
+        hi = np.minimum(log_k, 0.0)
+        w = np.clip(log_k - np.logaddexp(0.0, log_k), lo, hi)
+        for _ in range(100):
+            z = np.exp(w)
+            h = w - alpha * np.log1p(-z) - log_k
+            lo = np.where(h < 0, w, lo)
+            hi = np.where(h > 0, w, hi)
+            wn = w - h / (1.0 + alpha * z / (1.0 - z))
+            wn = np.where((wn > lo) & (wn < hi), wn, 0.5 * (lo + hi))
+            done = np.all(np.abs(wn - w) <= 1e-15 * np.maximum(np.abs(w), 1.0))
+            w = wn
+            if done:
+                break
+    return w
