@@ -26,14 +26,61 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _read(file: str) -> pd.DataFrame:
+def _mapping(text: str | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in _split(text or ""):
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip() or not v.strip():
+            raise DataValidationError(
+                f"{option} takes THEIRS=OURS pairs separated by commas; got {item!r}.",
+                column=option,
+            )
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _read(file: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
     if file.startswith("dataset:"):
         from scalelaw import datasets
 
         return datasets.load(file.split(":", 1)[1])
-    from scalelaw.io import read_table
+    from scalelaw.io import read_runs
 
-    return read_table(file)
+    if args is None:
+        return read_runs(file)
+    df = read_runs(
+        file, format=getattr(args, "format", None),
+        columns=_mapping(getattr(args, "map", None), "--map"),
+        run=getattr(args, "run", None), step=getattr(args, "step", None),
+        y=getattr(args, "y", None), reduce=getattr(args, "reduce", None),
+    )
+    if "reduction" in df.attrs:
+        print(f"reduce: {df.attrs['reduction']}", file=sys.stderr)
+    if df.attrs.get("dropped_columns"):
+        print(f"read: dropped {df.attrs['dropped_columns']} __MIN/__MAX band column(s) of "
+              "the W&B export", file=sys.stderr)
+    return df
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading logs")
+    g.add_argument("--format", default=None, choices=["table", "wandb", "tensorboard"],
+                   help="input format (default: from the path and columns)")
+    g.add_argument("--map", default=None, metavar="THEIRS=OURS,...",
+                   help="rename columns before use, e.g. 'val/loss=loss,N=n_params'")
+    g.add_argument("--reduce", default=None, choices=["final", "best"],
+                   help="learning-curve logs: keep each run's final (largest --step) or "
+                   "best (lowest --y) row")
+    g.add_argument("--run", default=None, metavar="COL", help="run column for --reduce")
+    g.add_argument("--step", default=None, metavar="COL", help="step column for --reduce")
+
+
+_LAW_HELP = (
+    "auto (chosen by held-out-scale validation), power, saturating_power, chinchilla, "
+    "kaplan, broken_power, m1, m2, m3, m4, with options as NAME:key=value (e.g. "
+    "broken_power:n_breaks=2, m4:eps_0=0.9), or a formula such as 'E + A*n**(-alpha)' "
+    "whose inputs are the --x columns"
+)
 
 
 def _apply_where(df: pd.DataFrame, where: str | None) -> pd.DataFrame:
@@ -64,7 +111,7 @@ def _write_json(obj: Any, target: str) -> None:
 def _cmd_fit(args: argparse.Namespace) -> int:
     import scalelaw as sl
 
-    df = _apply_where(_read(args.file), args.where)
+    df = _apply_where(_read(args.file, args), args.where)
     xs = _split(args.x)
     common: dict[str, Any] = {
         "x": xs,
@@ -95,7 +142,20 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if not grouped.results:
             raise ScaleLawError("no group could be fitted")
         return 0
-    result = sl.fit(args.law, df, **common)
+    if args.warmup_fraction or args.min_x is not None or args.envelope:
+        from scalelaw.curves import fit_learning_curve
+
+        common["x"] = xs[0]
+        result = fit_learning_curve(
+            df, args.law, run=args.run, warmup_fraction=args.warmup_fraction,
+            min_step=args.min_x, envelope=args.envelope, **common,
+        ) if len(xs) == 1 else None
+        if result is None:
+            raise DataValidationError("--warmup-fraction/--min-x/--envelope need one --x "
+                                      "column (the step, token or compute axis).",
+                                      column="x")
+    else:
+        result = sl.fit(args.law, df, **common)
     print(result.summary())
     if args.json:
         _write_json(result.to_dict(), args.json)
@@ -122,9 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dataset:NAME for a bundled data set) and print the summary.",
     )
     p.add_argument("file")
-    p.add_argument("--law", required=True,
-                   help="power, saturating_power, chinchilla, kaplan, or a formula "
-                   "such as 'E + A*n**(-alpha)' whose inputs are the --x columns")
+    p.add_argument("--law", required=True, help=_LAW_HELP)
     p.add_argument("--x", required=True, help="input column(s), comma-separated")
     p.add_argument("--y", required=True, help="target column")
     p.add_argument("--objective", default="huber_log",
@@ -146,8 +204,177 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exclude invalid rows (counted) instead of failing")
     p.add_argument("--json", default=None, metavar="OUT", help="write results as JSON")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="write a plot")
+    lc = p.add_argument_group("learning curves (one --x column: steps, tokens or compute)")
+    lc.add_argument("--warmup-fraction", type=float, default=0.0, metavar="FRAC",
+                    help="drop the first FRAC of each run's points (e.g. 0.1)")
+    lc.add_argument("--min-x", type=float, default=None, metavar="VALUE",
+                    help="drop rows with --x below VALUE")
+    lc.add_argument("--envelope", action="store_true",
+                    help="fit the lower envelope of --y against --x across runs")
+    _add_input_options(p)
     p.set_defaults(func=_cmd_fit)
+
+    b = sub.add_parser(
+        "backtest",
+        help="fit the smaller scales, score forecasts of the held-out larger ones",
+        description="Per group: fit on the training rows, predict the held-out rows, "
+        "report RMSLE, absolute relative error and prediction-interval coverage.",
+    )
+    b.add_argument("file")
+    b.add_argument("--law", required=True, help=_LAW_HELP)
+    b.add_argument("--x", required=True, help="input column(s), comma-separated")
+    b.add_argument("--y", required=True, help="target column")
+    b.add_argument("--group", default=None, help="one backtest per value of COL")
+    split = b.add_mutually_exclusive_group(required=True)
+    split.add_argument("--holdout-largest", type=int, default=None, metavar="K",
+                       help="hold out the K largest-scale rows of each group")
+    split.add_argument("--split-column", default=None, metavar="COL",
+                       help="1/True/'train' = training row, 0/False/'test' = held out")
+    b.add_argument("--objective", default="huber_log",
+                   choices=["huber_log", "mse_log", "mse"])
+    b.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
+    b.add_argument("--level", type=float, default=0.9,
+                   help="prediction-interval level for the coverage score")
+    b.add_argument("--where", default=None, help="row filter (pandas query)")
+    b.add_argument("--json", default=None, metavar="OUT", help="write results as JSON")
+    _add_input_options(b)
+    b.set_defaults(func=_cmd_backtest)
+
+    f = sub.add_parser(
+        "forecast",
+        help="forecast from a saved fit (scalelaw fit --json)",
+        description="Predict the target at new inputs, with the interval of the mean "
+        "curve and the prediction interval of a new run; or, with --budget, the "
+        "compute-optimal point for a FLOP budget.",
+    )
+    f.add_argument("fit_json", metavar="FIT.json")
+    f.add_argument("--at", action="append", default=[], metavar="COL=V,COL=V",
+                   help="inputs of one point (repeatable), e.g. n_params=1e10,n_tokens=2e11")
+    f.add_argument("--budget", action="append", type=float, default=[], metavar="FLOPS",
+                   help="compute-optimal allocation for this budget (repeatable)")
+    f.add_argument("--flops-per-param-token", type=float, default=6.0,
+                   help="k in C = k N D (default 6)")
+    f.add_argument("--level", type=float, default=None,
+                   help="interval level (default: the fit's)")
+    f.add_argument("--extrapolate", action="store_true",
+                   help="allow points beyond --max-extrapolation")
+    f.add_argument("--max-extrapolation", type=float, default=10.0, metavar="FACTOR",
+                   help="largest allowed multiple of the fitted domain (default 10)")
+    f.add_argument("--group", default=None,
+                   help="with a grouped fit JSON: the group to forecast from")
+    f.add_argument("--json", default=None, metavar="OUT", help="write the rows as JSON")
+    f.set_defaults(func=_cmd_forecast)
     return parser
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from scalelaw.backtest import backtest
+
+    df = _apply_where(_read(args.file, args), args.where)
+    res = backtest(
+        df, args.law, x=_split(args.x), y=args.y, group=args.group,
+        holdout_largest=args.holdout_largest, split_column=args.split_column,
+        level=args.level, objective=args.objective, delta=args.delta,
+    )
+    print(res.summary())
+    if args.json:
+        _write_json(_jsonable(res.to_dict()), args.json)
+    if res.overall["n_groups"] == 0:
+        raise ScaleLawError("no group could be backtested; see the status column above")
+    return 0
+
+
+def _jsonable(obj: Any) -> Any:
+    from scalelaw.results import _enc
+
+    return _enc(obj)
+
+
+def _parse_point(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in _split(text):
+        k, eq, v = item.partition("=")
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise DataValidationError(
+                f"--at takes COL=NUMBER pairs separated by commas; got {item!r}.",
+                column="at",
+            ) from None
+        if not eq:
+            raise DataValidationError(
+                f"--at takes COL=NUMBER pairs separated by commas; got {item!r}.",
+                column="at",
+            )
+    return out
+
+
+def _load_fit(path: str, group: str | None) -> Any:
+    from scalelaw.results import FitResult, GroupedFitResult
+
+    p = Path(path)
+    if not p.exists():
+        raise DataValidationError(f"Fit file {path!r} does not exist.", column="file")
+    try:
+        d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataValidationError(
+            f"{path!r} is not a fit JSON written by 'scalelaw fit --json': {exc}.",
+            column="file",
+        ) from None
+    if isinstance(d, dict) and "groups" in d and "group" in d:
+        grouped = GroupedFitResult.from_dict(d)
+        if group is None:
+            raise DataValidationError(
+                f"{path!r} holds one fit per {grouped.group!r}; choose one with --group "
+                f"({sorted(grouped.results)[:5]}).",
+                column="group",
+            )
+        if group not in grouped.results:
+            from scalelaw._validation import unknown_name
+
+            raise unknown_name("group", group, list(grouped.results))
+        return grouped.results[group]
+    if not isinstance(d, dict) or "schema_version" not in d:
+        raise DataValidationError(
+            f"{path!r} is not a fit JSON written by 'scalelaw fit --json'.", column="file"
+        )
+    return FitResult.from_dict(d)
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    if not args.at and not args.budget:
+        raise DataValidationError("Give --at COL=V,... and/or --budget FLOPS.", column="at")
+    res = _load_fit(args.fit_json, args.group)
+    frames = []
+    for text in args.at:
+        point = _parse_point(text)
+        tab = res.get_prediction(args.level, extrapolate=args.extrapolate,
+                                 max_extrapolation=args.max_extrapolation, **point)
+        frames.append(tab)
+    if args.budget:
+        from scalelaw.allocation import compute_optimal
+
+        opt = compute_optimal(res, args.budget, level=args.level,
+                              flops_per_param_token=args.flops_per_param_token)
+        point = {c: opt[c].to_numpy() for c in res.x}
+        tab = res.get_prediction(args.level, extrapolate=True, **point)
+        extra = opt.drop(columns=[*res.x, "extrapolation_factor"])
+        frames.append(pd.concat([extra.reset_index(drop=True),
+                                 tab.reset_index(drop=True)], axis=1))
+    out = pd.concat(frames, ignore_index=True)
+    far = out["extrapolation_factor"] > args.max_extrapolation
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(out.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    if far.any():
+        print(f"scalelaw: warning: {int(far.sum())} row(s) lie more than "
+              f"{args.max_extrapolation:g}x beyond the fitted domain "
+              f"(largest factor {out['extrapolation_factor'].max():.3g}); treat them as "
+              "speculative.", file=sys.stderr)
+    if args.json:
+        rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+        _write_json(_jsonable(rows), args.json)
+    return 0
 
 
 def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:

@@ -68,6 +68,43 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _fit_auto(data: Any, *, x: list[str], y: str, **kwargs: Any) -> FitResult:
+    """``law="auto"``: choose by held-out-scale validation, then fit the choice."""
+    from scalelaw.backtest import AUTO_CANDIDATES, select_law
+    from scalelaw.forecast import calibration_from_errors
+
+    if kwargs.get("starts") is not None or kwargs.get("p0") is not None:
+        raise DataValidationError(
+            "starts/p0 cannot be given with law='auto' (each candidate has its own "
+            "parameters); name the law instead.",
+            column="law",
+        )
+    if len(x) not in AUTO_CANDIDATES:
+        raise DataValidationError(
+            f"Law 'auto' chooses among laws of 1 or 2 inputs; got x={x!r}. Name a law "
+            "instead.",
+            column="law",
+        )
+    probe = get_law(AUTO_CANDIDATES[len(x)][0], inputs=x)
+    frame, _ = prepare_data(
+        data, probe, x=x, y=y, objective=kwargs["objective"], weights=kwargs["weights"],
+        drop_invalid=kwargs["drop_invalid"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = select_law(frame, x=x, y=y, objective=kwargs["objective"],
+                         delta=kwargs["delta"])
+    res = fit(sel.chosen, data, x=x, y=y, **kwargs)
+    settings = dict(res.settings)
+    settings["auto"] = sel.to_dict()
+    out = res._replace(settings=settings)
+    # all candidates' backtest errors calibrate the intervals (see select_law)
+    pooled = pd.concat([e for e in sel.errors.values() if len(e)], ignore_index=True)
+    calibration_from_errors(out, pooled, sel.cuts,
+                            [f"pooled backtests of {len(sel.errors)} candidate laws"])
+    return out
+
+
 # --------------------------------------------------------------------- data
 def prepare_data(
     data: Any,
@@ -331,6 +368,13 @@ def fit(
     E=1.500 alpha=0.300
     """
     xs = [x] if isinstance(x, str) else list(x)
+    if isinstance(law, str) and law.strip() == "auto":
+        return _fit_auto(
+            data, x=xs, y=y, objective=objective, delta=delta, weights=weights,
+            starts=starts, p0=p0, bootstrap=bootstrap, bootstrap_groups=bootstrap_groups,
+            level=level, random_state=random_state, drop_invalid=drop_invalid,
+            n_threads=n_threads,
+        )
     law = get_law(law, inputs=xs)
     if objective not in OBJECTIVES:
         raise unknown_name("objective", str(objective), OBJECTIVES)

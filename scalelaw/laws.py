@@ -1034,6 +1034,9 @@ def get_law(law: str | ScalingLaw, *, inputs: Sequence[str] | None = None) -> Sc
     key = law.strip()
     if key in LAWS:
         return LAWS[key]()
+    head, sep, tail = key.partition(":")
+    if sep and head.strip() in LAWS:
+        return LAWS[head.strip()](**_parse_law_options(head.strip(), tail))
     if key.isidentifier():
         raise unknown_name("law", key, LAWS)
     if inputs is None:
@@ -1042,6 +1045,38 @@ def get_law(law: str | ScalingLaw, *, inputs: Sequence[str] | None = None) -> Sc
             column="law",
         )
     return ExpressionLaw.from_string(key, inputs=inputs)
+
+
+def _parse_law_options(name: str, text: str) -> dict[str, Any]:
+    """Parse ``"n_breaks=2,eps_0=0.9"`` into typed keyword arguments."""
+    import dataclasses
+
+    allowed = [f.name for f in dataclasses.fields(LAWS[name])
+               if f.name not in ("name", "formula", "inputs", "params")]
+    out: dict[str, Any] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        k, eq, v = item.partition("=")
+        k = k.strip()
+        if not eq or not v.strip():
+            raise DataValidationError(
+                f"Law option {item!r} of {name!r} must look like key=value (e.g. "
+                f"{name}:{allowed[0] if allowed else 'key'}=...).",
+                column="law",
+            )
+        if k not in allowed:
+            if not allowed:
+                raise DataValidationError(f"Law {name!r} takes no options; got {k!r}.",
+                                          column="law")
+            raise unknown_name(f"option of law {name!r}", k, allowed)
+        v = v.strip()
+        try:
+            out[k] = int(v)
+        except ValueError:
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
 
 
 def law_from_spec(spec: Mapping[str, Any]) -> ScalingLaw:

@@ -201,8 +201,10 @@ class FitResult:
         else:
             raise unknown_name("interval method", str(method),
                                ["bootstrap", "profile", "wald"])
-        lo_n = self.law.to_natural(lo_i)
-        hi_n = self.law.to_natural(hi_i)
+        b_lo, b_hi = self.law.internal_bounds()
+        with np.errstate(over="ignore"):
+            lo_n = self.law.to_natural(np.clip(lo_i, b_lo, b_hi))
+            hi_n = self.law.to_natural(np.clip(hi_i, b_lo, b_hi))
         out = pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
         self._cache[key] = out
         return out.copy()
@@ -273,6 +275,70 @@ class FitResult:
         X, shape = self._inputs_from(inputs)
         value, _ = self.law._value_jac(self.theta[None, :], X, log=False, jac=False)
         return value[0].reshape(shape)
+
+    def get_prediction(
+        self,
+        level: float | None = None,
+        *,
+        extrapolate: bool = False,
+        max_extrapolation: float = 10.0,
+        calibrate: bool = True,
+        **inputs: Any,
+    ) -> pd.DataFrame:
+        """Forecast table with the interval of the mean curve and of a new run.
+
+        Parameters
+        ----------
+        level : float, optional
+            Coverage of both intervals (default: the fit's level).
+        extrapolate : bool, default=False
+            Allow points more than ``max_extrapolation`` times beyond the fitted
+            domain (their distance is always reported).
+        max_extrapolation : float, default=10.0
+            Largest allowed ratio of a new input to the nearest edge of its
+            observed range, unless ``extrapolate=True``.
+        calibrate : bool, default=True
+            Widen prediction intervals beyond the domain by the error growth
+            measured in backtests on the fit's own data
+            (:func:`scalelaw.forecast.extrapolation_calibration`; refits the
+            law a few times, once per result).
+        **inputs : array_like
+            New inputs by column name (broadcast together).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The inputs, ``mean``, ``mean_ci_lower``, ``mean_ci_upper``,
+            ``obs_ci_lower``, ``obs_ci_upper``, ``extrapolation_factor`` (1
+            inside the domain) and ``extrapolation_distance`` (in observed
+            log-ranges).
+
+        Raises
+        ------
+        ExtrapolationError
+            A point lies beyond ``max_extrapolation`` and ``extrapolate`` is False.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 8, 20)
+        >>> rng = np.random.default_rng(0)
+        >>> y = 3.0 * x ** -0.1 * np.exp(0.01 * rng.standard_normal(20))
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": y}), x="n", y="L")
+        >>> tab = res.get_prediction(0.9, n=[1e7, 5e8])
+        >>> bool((tab.obs_ci_lower < tab["mean"]).all()), tab.extrapolation_factor.round(3).tolist()
+        (True, [1.0, 5.0])
+        >>> res.get_prediction(n=1e10)
+        Traceback (most recent call last):
+        ...
+        scalelaw.exceptions.ExtrapolationError: 1 requested point(s) lie more than 10x ...
+        """
+        from scalelaw.forecast import get_prediction
+
+        return get_prediction(
+            self, level, extrapolate=extrapolate, max_extrapolation=max_extrapolation,
+            calibrate=calibrate, **inputs,
+        )
 
     def _band(
         self, X: Inputs, level: float
@@ -349,6 +415,8 @@ class FitResult:
             f"  AIC={self.aic:.4g}  BIC={self.bic:.4g}",
             f"domain: {dom}",
         ]
+        if "auto" in self.settings:
+            lines.append(f"law: {self.settings['auto']['reason']}")
         if any(self.excluded.values()):
             lines.append(
                 "excluded rows: "
@@ -439,6 +507,8 @@ class FitResult:
             "bootstrap_info": dict(self.bootstrap_info),
             "settings": dict(self.settings),
             "versions": dict(self.versions),
+            "calibration": {k.split(":", 1)[1]: v.to_dict() for k, v in self._cache.items()
+                            if k.startswith("calibration:")},
         }
         return _enc(out)
 
@@ -475,7 +545,14 @@ class FitResult:
         boot = None
         if d.get("bootstrap") is not None:
             boot = pd.DataFrame(d["bootstrap"])
+        cache: dict[str, Any] = {}
+        if d.get("calibration"):
+            from scalelaw.forecast import ExtrapolationCalibration
+
+            cache = {f"calibration:{k}": ExtrapolationCalibration.from_dict(v)
+                     for k, v in d["calibration"].items()}
         return cls(
+            _cache=cache,
             law=law,
             x=tuple(d["x"]),
             y=d["y"],

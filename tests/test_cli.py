@@ -84,3 +84,112 @@ def test_warnings_are_shown_on_stderr(tmp_path, capsys):
     csv.write_text("n,loss\n10,1.0\n10,1.0\n100,0.5\n1000,0.25\n")
     assert main(["fit", str(csv), "--law", "power", "--x", "n", "--y", "loss"]) == 0
     assert "scalelaw: warning: 1 duplicate row(s)" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ issue 3 commands
+def _curves_csv(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    x = np.logspace(3, 7, 20)
+    frames = []
+    for g, e in (("c0", 0.5), ("c1", 0.3)):
+        frames.append(pd.DataFrame({"curve": g, "n": x, "L": e + 20 * x**-0.4,
+                                    "training": (np.arange(20) < 15).astype(int)}))
+    p = tmp_path / "curves.csv"
+    pd.concat(frames).to_csv(p, index=False)
+    return p
+
+
+def test_backtest_command_json_schema(tmp_path, capsys):
+    p = _curves_csv(tmp_path)
+    out = tmp_path / "bt.json"
+    rc = main(["backtest", str(p), "--law", "saturating_power", "--x", "n", "--y", "L",
+               "--group", "curve", "--split-column", "training", "--json", str(out)])
+    assert rc == 0
+    d = json.loads(out.read_text())
+    assert {"rmsle_mean", "rmsle_median", "are_mean", "pi_coverage",
+            "n_groups"} <= set(d["overall"])
+    assert d["overall"]["n_groups"] == 2
+    assert [g["group"] for g in d["groups"]] == ["c0", "c1"]
+    assert all({"group", "law", "rmsle", "are", "pi_coverage"} <= set(g) for g in d["groups"])
+    assert d["overall"]["rmsle_mean"] < 1e-6  # the right law on noiseless curves
+    assert "backtest: 2 group(s)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:  # one of the split options is required
+        main(["backtest", str(p), "--law", "power", "--x", "n", "--y", "L"])
+    assert exc.value.code == 2
+
+
+def test_forecast_command_points_and_budget(tmp_path, capsys):
+    fit_json = tmp_path / "fit.json"
+    assert main(["fit", DATA, "--law", "chinchilla", "--x", "n_params,n_tokens", "--y",
+                 "loss", "--starts", "100", "--json", str(fit_json)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "fc.json"
+    rc = main(["forecast", str(fit_json), "--at", "n_params=1e9,n_tokens=2e10",
+               "--budget", "1e22", "--level", "0.9", "--json", str(out)])
+    assert rc == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2
+    for r in rows:
+        assert {"n_params", "n_tokens", "mean", "mean_ci_lower", "mean_ci_upper",
+                "obs_ci_lower", "obs_ci_upper"} <= set(r)
+        assert r["obs_ci_lower"] <= r["mean_ci_lower"] <= r["mean"] <= r["mean_ci_upper"]
+    assert rows[0]["n_params"] == 1e9
+    assert rows[1]["compute"] == 1e22
+    assert abs(6 * rows[1]["n_params"] * rows[1]["n_tokens"] / 1e22 - 1) < 1e-9
+    # too far out without --extrapolate: exit 1 with the guard's message
+    rc = main(["forecast", str(fit_json), "--at", "n_params=1e13,n_tokens=1e11"])
+    assert rc == 1
+    assert "beyond the fitted domain" in capsys.readouterr().err
+    rc = main(["forecast", str(fit_json), "--at", "n_params=abc"])
+    assert rc == 1
+    assert "COL=NUMBER" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["forecast", str(bad), "--at", "n_params=1"]) == 1
+    assert "not a fit JSON" in capsys.readouterr().err
+
+
+def test_fit_auto_and_law_options(tmp_path, capsys):
+    p = _curves_csv(tmp_path)
+    rc = main(["fit", str(p), "--law", "auto", "--x", "n", "--y", "L",
+               "--where", "curve == 'c0'", "--objective", "mse_log"])
+    assert rc == 0
+    assert "law: chose" in capsys.readouterr().out
+    rc = main(["fit", str(p), "--law", "broken_power:n_breaks=2", "--x", "n", "--y", "L",
+               "--where", "curve == 'c0'", "--starts", "20"])
+    assert rc == 0
+    assert "d2" in capsys.readouterr().out
+    assert main(["fit", str(p), "--law", "m4:eps0=1", "--x", "n", "--y", "L"]) == 1
+    assert "Did you mean 'eps_0'" in capsys.readouterr().err
+
+
+def test_fit_learning_curve_options_and_reduce(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    steps = np.arange(100, 5001, 100)
+    rows = []
+    for w, e in (("w64", 2.0), ("w128", 1.8)):
+        for s in steps:
+            rows.append({"Run": w, "it": s, "val/loss": e + 30 * s**-0.5})
+    p = tmp_path / "log.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    rc = main(["fit", str(p), "--law", "saturating_power", "--x", "it", "--y", "L",
+               "--map", "val/loss=L", "--warmup-fraction", "0.1", "--envelope",
+               "--run", "Run"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "warmup=10" in text and "envelope=" in text
+    out = tmp_path / "runs.csv"
+    rc = main(["fit", str(p), "--law", "power", "--x", "it", "--y", "L", "--map",
+               "val/loss=L", "--reduce", "final", "--run", "Run", "--step", "it"])
+    # two runs reduce to two rows with the same step: too few distinct inputs
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "reduce: final: the row with the largest 'it' of each run; 100 rows -> 2 runs" in err
+    assert main(["fit", str(p), "--law", "power", "--x", "it", "--y", "L", "--map",
+                 "val/loss"]) == 1
+    assert "THEIRS=OURS" in capsys.readouterr().err
+    del out

@@ -1,0 +1,100 @@
+"""Backtests, law selection by held-out scale, and fit(law="auto")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw.backtest import backtest, select_law
+
+
+def _curves():
+    rows = []
+    x = np.logspace(3, 7, 24)
+    for g, (e, a) in enumerate([(0.5, 0.4), (0.2, 0.3)]):
+        rng = np.random.default_rng(g)
+        y = (e + 20 * x**-a) * np.exp(0.002 * rng.standard_normal(x.size))
+        rows.append(pd.DataFrame({"curve": f"c{g}", "n": x, "L": y,
+                                  "training": (np.arange(x.size) < 18).astype(int)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_select_law_prefers_the_law_that_extrapolates():
+    # Data bend towards a floor: a pure power law fits the small scales about
+    # as well in-sample but forecasts the larger ones badly.
+    n = np.logspace(3, 7, 40)
+    df = pd.DataFrame({"n": n, "L": 0.5 + 20 * n**-0.4})
+    sel = select_law(df, x="n", y="L", candidates=["power", "saturating_power"])
+    assert sel.chosen == "saturating_power"
+    t = sel.table.set_index("law")
+    assert t.loc["saturating_power", "score"] < 1e-6 < t.loc["power", "score"]
+    assert "held-out RMSLE" in sel.reason and "power" in sel.reason
+
+
+def test_fit_auto_records_its_reason_and_calibration():
+    n = np.logspace(3, 7, 30)
+    df = pd.DataFrame({"n": n, "L": 0.5 + 20 * n**-0.4})
+    res = sl.fit("auto", df, x="n", y="L", objective="mse_log")
+    auto = res.settings["auto"]
+    assert auto["chosen"] == res.law.name
+    assert {r["law"] for r in auto["table"]} == {"saturating_power", "m3", "m4",
+                                                 "broken_power"}
+    assert "chose" in res.summary()
+    assert any(k.startswith("calibration:") for k in res._cache)
+    back = sl.FitResult.from_json(res.to_json())
+    assert back.settings["auto"]["chosen"] == res.law.name
+
+
+def test_fit_auto_rejects_starts_and_many_inputs():
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.0, 3, 2, 5], "c": [2.0, 1, 4, 3],
+                       "L": [3.0, 2, 1.5, 1.2]})
+    with pytest.raises(sl.DataValidationError, match="1 or 2 inputs"):
+        sl.fit("auto", df, x=["a", "b", "c"], y="L")
+    with pytest.raises(sl.DataValidationError, match="starts/p0"):
+        sl.fit("auto", df, x="a", y="L", starts=5)
+
+
+def test_backtest_split_column_scores_each_group():
+    df = _curves()
+    bt = backtest(df, "saturating_power", x="n", y="L", group="curve",
+                  split_column="training")
+    d = bt.to_dict()
+    assert set(d["overall"]) >= {"rmsle_mean", "rmsle_median", "are_mean", "pi_coverage",
+                                 "n_groups"}
+    assert d["overall"]["n_groups"] == 2
+    g = pd.DataFrame(d["groups"])
+    assert set(g.columns) >= {"group", "law", "rmsle", "are", "pi_coverage"}
+    assert g.group.tolist() == ["c0", "c1"]
+    assert (g.n_test == 6).all()
+    # right law, 0.2 % noise: held-out errors of the order of the noise
+    assert (g.rmsle < 0.01).all()
+    assert d["overall"]["rmsle_mean"] == pytest.approx(g.rmsle.mean())
+    # relative error and log error agree for small errors
+    np.testing.assert_allclose(g.are, g.rmsle, rtol=0.6)
+
+
+def test_backtest_holdout_largest_and_wrong_law_scores_worse():
+    df = _curves()
+    good = backtest(df, "saturating_power", x="n", y="L", group="curve", holdout_largest=5)
+    bad = backtest(df, "power", x="n", y="L", group="curve", holdout_largest=5)
+    assert (good.groups.n_test == 5).all()
+    assert bad.overall["rmsle_mean"] > 10 * good.overall["rmsle_mean"]
+
+
+def test_backtest_input_errors():
+    df = _curves()
+    with pytest.raises(sl.DataValidationError, match="exactly one"):
+        backtest(df, "power", x="n", y="L")
+    with pytest.raises(sl.DataValidationError, match="exactly one"):
+        backtest(df, "power", x="n", y="L", holdout_largest=3, split_column="training")
+    with pytest.raises(sl.DataValidationError, match="holdout_largest"):
+        backtest(df, "power", x="n", y="L", holdout_largest=0)
+    bad = df.assign(training=df.training.astype(str).replace("0", "maybe"))
+    with pytest.raises(sl.DataValidationError, match="'training'.*rows"):
+        backtest(bad, "power", x="n", y="L", split_column="training")
+    with pytest.raises(sl.UnknownNameError, match="curv"):
+        backtest(df, "power", x="n", y="L", group="curv", holdout_largest=2)
+    with pytest.raises(sl.UnknownNameError):
+        backtest(df, "powr", x="n", y="L", holdout_largest=2)
