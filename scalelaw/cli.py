@@ -264,7 +264,93 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with a grouped fit JSON: the group to forecast from")
     f.add_argument("--json", default=None, metavar="OUT", help="write the rows as JSON")
     f.set_defaults(func=_cmd_forecast)
+
+    t = sub.add_parser("tasks", help="teacher-student benchmark tasks",
+                       description="List, show and generate teacher-student tasks.")
+    tsub = t.add_subparsers(dest="tasks_command", required=True)
+    tl = tsub.add_parser("list", help="names, families and dimensions of the suite")
+    tl.set_defaults(func=_cmd_tasks_list)
+    ts = tsub.add_parser("show", help="one task's settings (TOML) and description")
+    ts.add_argument("name", help="a suite name or a .toml/.json task file")
+    ts.set_defaults(func=_cmd_tasks_show)
+    tg = tsub.add_parser("generate", help="write train/test arrays to .npz or .parquet")
+    tg.add_argument("name", help="a suite name or a .toml/.json task file")
+    tg.add_argument("--n", type=int, required=True, help="training-set size")
+    tg.add_argument("--seed", type=int, required=True, help="data seed")
+    tg.add_argument("--noise-seed", type=int, default=None,
+                    help="label-noise seed (default: --seed)")
+    tg.add_argument("--out", required=True, help="FILE.npz or FILE.parquet")
+    tg.set_defaults(func=_cmd_tasks_generate)
     return parser
+
+
+def _task_arg(name: str) -> Any:
+    from teacher_student.suite import get_task
+    from teacher_student.tasks import Task, TaskConfigError
+
+    try:
+        if name.endswith((".toml", ".json")):
+            return Task.from_file(name)
+        return get_task(name)
+    except (TaskConfigError, OSError) as exc:
+        raise DataValidationError(str(exc), column="task") from None
+
+
+def _cmd_tasks_list(args: argparse.Namespace) -> int:
+    from teacher_student.suite import get_task, list_tasks
+
+    rows = []
+    for name in list_tasks():
+        task = get_task(name)
+        alpha = task.predicted_alpha
+        rows.append({"name": name, "family": task.family, "d": task.intrinsic_dim,
+                     "ambient": task.ambient_dim, "loss": task.loss,
+                     "4/d": "-" if alpha is None else f"{alpha:.3f}", "id": task.task_id})
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def _cmd_tasks_show(args: argparse.Namespace) -> int:
+    task = _task_arg(args.name)
+    print(f"# {task.name}: {task.description}" if task.description else f"# {task.name}")
+    print(task.to_toml())
+    return 0
+
+
+def _cmd_tasks_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from teacher_student.tasks import TaskConfigError, sample
+
+    task = _task_arg(args.name)
+    out = Path(args.out)
+    if out.suffix not in (".npz", ".parquet"):
+        raise DataValidationError(f"--out must end in .npz or .parquet; got {str(out)!r}.",
+                                  column="out")
+    try:
+        data = sample(task, args.n, args.seed, noise_seed=args.noise_seed)
+    except TaskConfigError as exc:
+        raise DataValidationError(str(exc), column="n") from None
+    meta = json.dumps(data.metadata(), sort_keys=True)
+    arrays = {k: getattr(data, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
+    if out.suffix == ".npz":
+        np.savez(out, config=np.array(meta), **arrays)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frames = []
+        for split in ("train", "test"):
+            x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+            cols = {"split": [split] * len(x)}
+            cols.update({f"x{i}": x[:, i] for i in range(x.shape[1])})
+            cols.update({f"y{i}": y[:, i] for i in range(y.shape[1])})
+            frames.append(pa.table(cols))
+        table = pa.concat_tables(frames).replace_schema_metadata({"config": meta})
+        pq.write_table(table, out)
+    print(f"wrote {out}: {args.n} training and {task.n_test} test rows of {task.name} "
+          f"(task_id {task.task_id}, seed {args.seed})")
+    return 0
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
