@@ -68,7 +68,7 @@ def build_suite() -> dict[str, Task]:
     return {t.name: t for t in tasks}
 
 
-def suite_path():  # noqa: ANN201 - a pathlib.Path
+def suite_path():
     """Path of the bundled suite file."""
     from scalelaw.datasets import data_dir
 

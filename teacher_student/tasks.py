@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -323,8 +324,7 @@ def _hash_int(task: Task) -> int:
 
 def _mlp_weights(rng: np.random.Generator, sizes: list[int]) -> list[np.ndarray]:
     """Weights ``N(0, 1/fan_in)``, zero biases (so only weights are stored)."""
-    return [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:],
-                                                                       strict=True)]
+    return [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
 
 
 def _act(name: str, h: np.ndarray) -> np.ndarray:
