@@ -281,7 +281,86 @@ def build_parser() -> argparse.ArgumentParser:
                     help="label-noise seed (default: --seed)")
     tg.add_argument("--out", required=True, help="FILE.npz or FILE.parquet")
     tg.set_defaults(func=_cmd_tasks_generate)
+
+    sw = sub.add_parser("sweep", help="train students over widths, data sizes and seeds",
+                        description="Resumable sweeps of teacher-student training runs.")
+    swsub = sw.add_subparsers(dest="sweep_command", required=True)
+    sr = swsub.add_parser("run", help="run or resume a sweep")
+    sr.add_argument("config", help="sweep config (TOML)")
+    sr.add_argument("--out", required=True, help="results directory")
+    sr.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                    help="default: CUDA when present")
+    sr.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="Dask distributed scheduler address (tcp://host:8786)")
+    sr.add_argument("--threads", type=int, default=None,
+                    help="torch threads per population (default: torch's choice)")
+    sr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sr.set_defaults(func=_cmd_sweep_run)
+    ss = swsub.add_parser("status", help="finished and remaining runs")
+    ss.add_argument("dir")
+    ss.set_defaults(func=_cmd_sweep_status)
+    sres = swsub.add_parser("results", help="collect the runs into one table")
+    sres.add_argument("dir")
+    sres.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    sres.set_defaults(func=_cmd_sweep_results)
     return parser
+
+
+def _sweep_errors() -> Any:
+    from teacher_student.tasks import TaskConfigError
+
+    return TaskConfigError
+
+
+def _cmd_sweep_run(args: argparse.Namespace) -> int:
+    from teacher_student.sweep import SweepConfig, install_sigterm_handler, run_sweep
+
+    try:
+        cfg = SweepConfig.from_file(args.config)
+        install_sigterm_handler()
+        rep = run_sweep(cfg, args.out, device=args.device, scheduler=args.scheduler,
+                        progress=not args.no_progress, threads=args.threads)
+    except _sweep_errors() as exc:
+        raise DataValidationError(str(exc), column="config") from None
+    print(f"sweep: {rep.n_total} runs; {rep.n_skipped} already done, {rep.n_trained} trained "
+          f"now ({rep.n_diverged} diverged) in {rep.wall_time_s:.1f} s -> {args.out}")
+    if rep.interrupted:
+        print("scalelaw: interrupted; finished runs are saved, rerun the same command to "
+              "resume.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _cmd_sweep_status(args: argparse.Namespace) -> int:
+    from teacher_student.sweep import sweep_status
+
+    try:
+        st = sweep_status(args.dir)
+    except _sweep_errors() as exc:
+        raise DataValidationError(str(exc), column="dir") from None
+    by = ", ".join(f"{k} {v}" for k, v in sorted(st["by_status"].items())) or "none"
+    print(f"{args.dir}: task {st['task']}; {st['finished']} of {st['total']} runs finished "
+          f"({by}); {st['remaining']} remaining")
+    return 0
+
+
+def _cmd_sweep_results(args: argparse.Namespace) -> int:
+    from teacher_student.sweep import sweep_results
+
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise DataValidationError(f"--out must end in .csv or .parquet; got {str(out)!r}.",
+                                  column="out")
+    try:
+        table = sweep_results(args.dir)
+    except _sweep_errors() as exc:
+        raise DataValidationError(str(exc), column="dir") from None
+    if out.suffix == ".csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
+    print(f"wrote {len(table)} rows ({table['run_id'].nunique()} runs) to {out}")
+    return 0
 
 
 def _task_arg(name: str) -> Any:

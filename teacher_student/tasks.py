@@ -67,6 +67,7 @@ __all__ = [
     "sample",
     "sample_inputs",
     "teacher_outputs",
+    "validation_set",
 ]
 
 FAMILIES = ("sharma_kaplan", "bahri", "manifold", "additive", "random_features")
@@ -74,8 +75,8 @@ ACTIVATIONS = ("relu", "tanh", "gelu")
 LOSSES = ("mse", "ce")
 EMBEDDINGS = ("none", "linear", "nonlinear")
 BLOCK = 4096
-_STREAMS = {"train": 1, "test": 2, "online": 3, "noise_train": 11, "noise_test": 12,
-            "noise_online": 13}
+_STREAMS = {"train": 1, "test": 2, "online": 3, "val": 4, "noise_train": 11,
+            "noise_test": 12, "noise_online": 13, "noise_val": 14}
 
 
 class TaskConfigError(ValueError):
@@ -428,8 +429,8 @@ def sample_inputs(task: Task, n: int, seed: int, *, split: str = "train") -> np.
     >>> bool((a == b[:10]).all())
     True
     """
-    if split not in ("train", "test"):
-        raise TaskConfigError(f"split must be 'train' or 'test'; got {split!r}.")
+    if split not in ("train", "test", "val"):
+        raise TaskConfigError(f"split must be 'train', 'test' or 'val'; got {split!r}.")
     _check_n(n, "n")
     return _embed(task, _rows(task, seed, split, 0, n))
 
@@ -559,6 +560,23 @@ def sample(task: Task, n: int, seed: int, *, noise_seed: int | None = None,
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
     return TaskData(t(x_tr), t(y_tr), t(x_te), t(y_te), task, int(seed), noise_seed)
+
+
+def validation_set(task: Task, n: int, seed: int, *, noise_seed: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """A validation set (for early stopping) from its own stream, with label noise.
+
+    Examples
+    --------
+    >>> from teacher_student.suite import get_task
+    >>> x, y = validation_set(get_task("bahri-d2"), 100, seed=0)
+    >>> x.shape, y.shape
+    ((100, 2), (100, 1))
+    """
+    _check_n(n, "n")
+    noise_seed = seed if noise_seed is None else int(noise_seed)
+    x = sample_inputs(task, n, seed, split="val")
+    return x, _noisy(task, teacher_outputs(task, x), noise_seed, "val", 0)
 
 
 def online_batches(task: Task, batch_size: int, seed: int, *, noise_seed: int | None = None,

@@ -1,0 +1,528 @@
+"""Population training: many student MLPs of one shape trained as one stacked model.
+
+Weights are stacked as ``W_k: [P, fan_in, fan_out]`` and ``b_k: [P, 1, fan_out]``;
+the forward pass is one ``torch.baddbmm`` per layer for all ``P`` models, the
+loss is the sum of the per-model mean losses (so each model receives exactly
+its own gradient), and Adam/SGD run on the stacked tensors with a per-model
+learning rate (Adam is elementwise, so this equals ``P`` independent Adams).
+Models of different training-set sizes share a population through padding
+and per-row weights ``1/n_i`` (zero on padding); mini-batch indices, initial
+weights and online batches come from per-model seeds, so a model's result
+does not depend on which population it was trained in.
+
+Divergence (a non-finite loss) freezes that model only and records its
+status; early stopping on a validation split keeps the best weights per model
+(``torch.where`` snapshots on the device) and freezes stopped models.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from teacher_student.tasks import (
+    Task,
+    TaskConfigError,
+    _embed,
+    _noisy,
+    _rows,
+    sample_inputs,
+    teacher_outputs,
+    validation_set,
+)
+
+__all__ = [
+    "PopulationResult",
+    "RunSpec",
+    "TrainConfig",
+    "init_weights",
+    "n_params",
+    "train_population",
+]
+
+ACTIVATIONS = ("relu", "tanh", "gelu")
+
+
+def n_params(d_in: int, width: int, depth: int, d_out: int = 1) -> int:
+    """Exact parameter count of an MLP with ``depth`` hidden layers of ``width``.
+
+    Examples
+    --------
+    >>> n_params(20, 8, 2)   # Sharma & Kaplan: n^2 + 23 n + 1 for [20, n, n, 1]
+    249
+    """
+    return d_in * width + width + (depth - 1) * (width * width + width) + width * d_out + d_out
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the students are trained (shared by every run of a sweep).
+
+    Parameters
+    ----------
+    steps : int
+        Optimiser steps.
+    lr : float
+        Base learning rate.
+    optimizer : {"adam", "sgd"}
+        Adam (PyTorch's defaults: betas (0.9, 0.999), eps 1e-8) or plain SGD.
+    schedule : {"cosine", "constant"}
+        Cosine decay to 0 over ``steps`` (as ``CosineAnnealingLR``) or constant.
+    batch_size : int
+        0 = full batch; otherwise mini-batches drawn with replacement per model.
+    online : bool
+        Fresh samples every step (``batch_size`` rows; ``n_train`` ignored).
+    activation : {"relu", "tanh", "gelu"}
+        Student nonlinearity.
+    parameterization : {"standard", "mup"}
+        ``standard``: PyTorch's ``nn.Linear`` initialisation. ``mup``: muP for
+        Adam (Yang et al. 2022, Table 3): weights ``N(0, 1/fan_in)``, output
+        weights ``N(0, 1/width^2)``, zero biases, hidden and output learning
+        rates times ``base_width / width``.
+    base_width : int
+        Reference width of muP.
+    early_stopping : bool
+        Stop each model when its validation loss has not improved for
+        ``patience`` evaluations; its best weights are kept.
+    patience : int
+        Evaluations without improvement before stopping.
+    n_val : int
+        Validation rows (own stream of the data seed).
+    eval_steps : int
+        Number of logged evaluations, log-spaced up to ``steps`` (the last
+        step is always logged).
+    n_test : int
+        Test rows used (0 = the task's full test set).
+    dtype : {"float32", "float64"}
+        Parameter and data precision.
+    allow_tf32 : bool
+        Let CUDA matmuls use TF32 (faster on wide layers, may floor very low
+        losses). Off by default.
+    """
+
+    steps: int = 2000
+    lr: float = 3e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    batch_size: int = 0
+    online: bool = False
+    activation: str = "relu"
+    parameterization: str = "standard"
+    base_width: int = 64
+    early_stopping: bool = False
+    patience: int = 10
+    n_val: int = 1000
+    eval_steps: int = 20
+    n_test: int = 0
+    dtype: str = "float32"
+    allow_tf32: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(key: str, msg: str) -> TaskConfigError:
+            return TaskConfigError(f"Training setting {key!r} {msg}")
+
+        for key in ("steps", "eval_steps", "base_width", "patience"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise bad(key, f"must be an int >= 1; got {v!r}.")
+        for key in ("batch_size", "n_val", "n_test"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise bad(key, f"must be an int >= 0; got {v!r}.")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise bad("lr", f"must be a positive float; got {self.lr!r}.")
+        choices = {"optimizer": ("adam", "sgd"), "schedule": ("cosine", "constant"),
+                   "activation": ACTIVATIONS, "parameterization": ("standard", "mup"),
+                   "dtype": ("float32", "float64")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                from teacher_student.tasks import _suggest
+
+                raise bad(key, f"must be one of {list(allowed)}; got {getattr(self, key)!r}."
+                          + _suggest(str(getattr(self, key)), list(allowed)))
+        if self.online and self.batch_size == 0:
+            raise bad("batch_size", "must be >= 1 in online mode (fresh batches per step).")
+        if self.early_stopping and self.n_val == 0:
+            raise bad("n_val", "must be >= 1 with early stopping.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for configs and result tables)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One student run: its shape, data and seeds."""
+
+    width: int
+    depth: int
+    n_train: int
+    seed: int
+    data_seed: int = 0
+    noise_seed: int | None = None
+    lr: float | None = None  # None: the sweep's lr
+
+    def key(self) -> dict[str, Any]:
+        """The run's own settings (``lr`` only when it overrides the sweep's)."""
+        d = asdict(self)
+        if d["lr"] is None:
+            d.pop("lr")
+        return d
+
+
+def _seed_int(*words: Any) -> int:
+    ints = [int(w) if not isinstance(w, str) else int.from_bytes(w.encode()[:8], "little")
+            for w in words]
+    return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def init_weights(spec: RunSpec, d_in: int, d_out: int, cfg: TrainConfig) -> list[np.ndarray]:
+    """Initial ``[W_1, b_1, ..., W_L, b_L]`` (float64 numpy) of one model.
+
+    Drawn from the model's own seed (``spec.seed`` and its shape), so the
+    same run starts from the same weights whatever population it joins.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(_seed_int(spec.seed, spec.width, spec.depth, d_in, d_out,
+                                                "init"))
+    sizes = [d_in] + [spec.width] * spec.depth + [d_out]
+    out = []
+    for k, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if cfg.parameterization == "standard":  # nn.Linear's default init
+            bound = 1.0 / math.sqrt(a)
+            w = (torch.rand(a, b, generator=g, dtype=torch.float64) * 2 - 1) * bound
+            bias = (torch.rand(1, b, generator=g, dtype=torch.float64) * 2 - 1) * bound
+        else:
+            std = 1.0 / spec.width if k == len(sizes) - 2 else 1.0 / math.sqrt(a)
+            w = torch.randn(a, b, generator=g, dtype=torch.float64) * std
+            bias = torch.zeros(1, b, dtype=torch.float64)
+        out += [w.numpy(), bias.numpy()]
+    return out
+
+
+@dataclass
+class PopulationResult:
+    """Per-model outcome of one population."""
+
+    specs: list[RunSpec]
+    status: list[str]
+    stop_step: list[int]
+    rows: list[list[tuple[int, str, str, float]]]
+    wall_time_s: float
+    device: str
+    population_size: int
+    final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
+
+
+def _act(name: str) -> Callable[[Any], Any]:
+    import torch
+
+    return {"relu": torch.relu, "tanh": torch.tanh,
+            "gelu": torch.nn.functional.gelu}[name]
+
+
+def _eval_schedule(steps: int, n_eval: int) -> list[int]:
+    pts = np.unique(np.round(np.geomspace(1, steps, n_eval)).astype(int))
+    return sorted({*pts.tolist(), steps})
+
+
+def _per_row_loss(h: Any, y: Any, loss: str) -> Any:
+    import torch
+
+    if loss == "mse":
+        return ((h - y) ** 2).mean(dim=2)
+    logq = torch.log_softmax(h, dim=2)
+    return (torch.xlogy(y, y) - y * logq).sum(dim=2)  # KL(y || softmax(h))
+
+
+def train_population(
+    task: Task,
+    specs: Sequence[RunSpec],
+    cfg: TrainConfig,
+    *,
+    device: str | None = None,
+    keep_weights: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> PopulationResult:
+    """Train every run of ``specs`` (one width and depth) as one stacked model.
+
+    Parameters
+    ----------
+    task : Task
+        The teacher and data distribution.
+    specs : sequence of RunSpec
+        Runs sharing ``width`` and ``depth`` (any ``n_train`` and seeds).
+    cfg : TrainConfig
+        Training settings.
+    device : str, optional
+        ``"cuda"``/``"cpu"``; default CUDA when present.
+    keep_weights : bool, default=False
+        Return the final (or best, with early stopping) weights per model.
+    should_stop : callable, optional
+        Polled between steps; returning True raises ``KeyboardInterrupt``
+        (clean interruption: nothing partial is returned).
+
+    Returns
+    -------
+    PopulationResult
+        Status, logged losses ``(step, split, metric, value)`` and timing.
+
+    Examples
+    --------
+    >>> from teacher_student.suite import get_task
+    >>> specs = [RunSpec(width=8, depth=2, n_train=64, seed=s) for s in range(3)]
+    >>> cfg = TrainConfig(steps=50, eval_steps=2, n_test=256)
+    >>> res = train_population(get_task("bahri-d2"), specs, cfg, device="cpu")
+    >>> res.status
+    ['ok', 'ok', 'ok']
+    """
+    import torch
+
+    specs = list(specs)
+    if not specs:
+        raise TaskConfigError("train_population needs at least one run.")
+    shapes = {(s.width, s.depth) for s in specs}
+    if len(shapes) != 1:
+        raise TaskConfigError(f"A population holds one (width, depth); got {sorted(shapes)}.")
+    for s in specs:
+        if s.width < 1 or s.depth < 1 or s.n_train < (0 if cfg.online else 1):
+            raise TaskConfigError(f"Run {s}: width and depth must be >= 1 and n_train >= 1.")
+        if s.lr is not None and not (math.isfinite(s.lr) and s.lr > 0):
+            raise TaskConfigError(f"Run {s}: lr must be a positive float.")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = bool(cfg.allow_tf32)
+    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
+    t0 = time.perf_counter()
+    P = len(specs)
+    width, depth = specs[0].width, specs[0].depth
+    d_in, d_out = task.ambient_dim, task.n_outputs
+    act = _act(cfg.activation)
+
+    # ---------------------------------------------------------- parameters
+    inits = [init_weights(s, d_in, d_out, cfg) for s in specs]
+    params = [torch.tensor(np.stack([w[j] for w in inits]), dtype=dtype, device=dev)
+              for j in range(2 * (depth + 1))]
+    for p in params:
+        p.requires_grad_(True)
+    n_layers = depth + 1
+    lr_mult = []
+    for k in range(n_layers):
+        m = 1.0
+        if cfg.parameterization == "mup" and k > 0:
+            m = cfg.base_width / width
+        lr_mult += [m, m]
+
+    # ---------------------------------------------------------------- data
+    n_tr = np.array([s.n_train for s in specs])
+    n_max = int(n_tr.max()) if not cfg.online else 0
+    data_keys = [(s.data_seed, s.data_seed if s.noise_seed is None else s.noise_seed)
+                 for s in specs]
+    uniq = sorted(set(data_keys))
+    which = torch.tensor([uniq.index(k) for k in data_keys], device=dev)
+    n_test = cfg.n_test or task.n_test
+
+    def as_t(a: np.ndarray) -> Any:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=dev)
+
+    test_x = {}
+    test_y = {}
+    for ds, _ns in uniq:
+        if ds not in test_x:
+            x = sample_inputs(task, n_test, ds, split="test")
+            test_x[ds], test_y[ds] = as_t(x), as_t(teacher_outputs(task, x))
+    xt = torch.stack([test_x[ds] for ds, _ in uniq])  # [U, n_test, d]
+    yt = torch.stack([test_y[ds] for ds, _ in uniq])
+    if not cfg.online:
+        xs, ys = [], []
+        for ds, ns in uniq:
+            x = sample_inputs(task, n_max, ds, split="train")
+            y = _noisy(task, teacher_outputs(task, x), ns, "train", 0)
+            xs.append(as_t(x))
+            ys.append(as_t(y))
+        xu, yu = torch.stack(xs), torch.stack(ys)  # [U, n_max, d]
+        rows = torch.arange(n_max, device=dev)[None, :]
+        n_t = torch.as_tensor(n_tr, device=dev)[:, None]
+        row_w = ((rows < n_t).to(dtype) / n_t.to(dtype))[:, :, None]  # [P, n_max, 1]
+    if cfg.early_stopping:
+        vx, vy = [], []
+        for ds, ns in uniq:
+            x, y = validation_set(task, cfg.n_val, ds, noise_seed=ns)
+            vx.append(as_t(x))
+            vy.append(as_t(y))
+        xv, yv = torch.stack(vx), torch.stack(vy)
+
+    # -------------------------------------------------------------- helpers
+    def forward(h: Any) -> Any:
+        for k in range(n_layers):
+            h = torch.baddbmm(params[2 * k + 1], h, params[2 * k])
+            if k < n_layers - 1:
+                h = act(h)
+        return h
+
+    def mean_loss(x_u: Any, y_u: Any, chunk: int = 4096) -> Any:
+        """Per-model mean loss on a per-data-seed set [U, n, d] (chunked rows)."""
+        total = torch.zeros(P, dtype=dtype, device=dev)
+        n = x_u.shape[1]
+        with torch.no_grad():
+            for a in range(0, n, chunk):
+                xb = x_u[which, a:a + chunk]
+                yb = y_u[which, a:a + chunk]
+                total += _per_row_loss(forward(xb), yb, task.loss).sum(dim=1)
+        return total / n
+
+    def train_loss_full() -> Any:
+        with torch.no_grad():
+            per = _per_row_loss(forward(xu[which]), yu[which], task.loss)
+            return (per * row_w[:, :, 0]).sum(dim=1)
+
+    # mini-batch indices: per-model generators, drawn in chunks of steps
+    gens = [torch.Generator().manual_seed(_seed_int(s.seed, s.data_seed, s.n_train, s.width,
+                                                    s.depth, "batches")) for s in specs]
+    chunk_steps = 256
+
+    def batch_indices(start: int, count: int) -> Any:
+        cols = []
+        for s, g in zip(specs, gens, strict=True):
+            u = torch.rand(count, cfg.batch_size, generator=g, dtype=torch.float64)
+            cols.append(torch.floor(u * s.n_train).long())
+        return torch.stack(cols, dim=1).to(dev)  # [count, P, B]
+
+    def online_chunk(start_step: int, count: int) -> tuple[Any, Any]:
+        xs_, ys_ = [], []
+        for ds, ns in uniq:
+            z = _rows(task, ds, "online", start_step * cfg.batch_size, count * cfg.batch_size)
+            x = _embed(task, z)
+            y = _noisy(task, teacher_outputs(task, x), ns, "online",
+                       start_step * cfg.batch_size)
+            xs_.append(as_t(x).reshape(count, cfg.batch_size, -1))
+            ys_.append(as_t(y).reshape(count, cfg.batch_size, -1))
+        return torch.stack(xs_, dim=1), torch.stack(ys_, dim=1)  # [count, U, B, d]
+
+    # ----------------------------------------------------------- optimiser
+    lr_model = torch.tensor([(s.lr if s.lr is not None else cfg.lr) / cfg.lr for s in specs],
+                            dtype=dtype, device=dev).view(P, 1, 1)
+    m_state = [torch.zeros_like(p) for p in params]
+    v_state = [torch.zeros_like(p) for p in params]
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    active = torch.ones(P, dtype=torch.bool, device=dev)
+    diverged = torch.zeros(P, dtype=torch.bool, device=dev)
+    stopped = torch.zeros(P, dtype=torch.bool, device=dev)
+    stop_step = torch.full((P,), cfg.steps, dtype=torch.long, device=dev)
+    best_val = torch.full((P,), math.inf, dtype=dtype, device=dev)
+    best_params = [p.detach().clone() for p in params] if cfg.early_stopping else None
+    since_best = torch.zeros(P, dtype=torch.long, device=dev)
+    log: list[list[tuple[int, str, str, float]]] = [[] for _ in range(P)]
+    evals = set(_eval_schedule(cfg.steps, cfg.eval_steps))
+
+    def record(step: int) -> None:
+        tr = mean_loss_online_free() if cfg.online else train_loss_full()
+        te = mean_loss(xt, yt)
+        vals = [("train", tr), ("test", te)]
+        if cfg.early_stopping:
+            va = mean_loss(xv, yv)
+            vals.append(("val", va))
+        host = {k: v.detach().cpu().numpy() for k, v in vals}
+        bad = diverged.cpu().numpy()
+        for i in range(P):
+            for split, arr in host.items():
+                log[i].append((step, split, "loss", float("nan") if bad[i] else float(arr[i])))
+
+    def mean_loss_online_free() -> Any:
+        # online mode: "train" loss = loss on the most recent batch
+        return last_batch_loss.detach()
+
+    last_batch_loss = torch.zeros(P, dtype=dtype, device=dev)
+    bidx = None
+    obatch = None
+    for step in range(cfg.steps):
+        if should_stop is not None and step % 16 == 0 and should_stop():
+            raise KeyboardInterrupt
+        j = step % chunk_steps
+        if cfg.online:
+            if j == 0:
+                obatch = online_chunk(step, min(chunk_steps, cfg.steps - step))
+            xb = obatch[0][j][which]
+            yb = obatch[1][j][which]
+            per = _per_row_loss(forward(xb), yb, task.loss).mean(dim=1)
+        elif cfg.batch_size:
+            if j == 0:
+                bidx = batch_indices(step, min(chunk_steps, cfg.steps - step))
+            idx = bidx[j]  # [P, B]
+            xb = torch.gather(xu[which], 1, idx[:, :, None].expand(-1, -1, d_in))
+            yb = torch.gather(yu[which], 1, idx[:, :, None].expand(-1, -1, d_out))
+            per = _per_row_loss(forward(xb), yb, task.loss).mean(dim=1)
+        else:
+            per = (_per_row_loss(forward(xu[which]), yu[which], task.loss)
+                   * row_w[:, :, 0]).sum(dim=1)
+        finite = torch.isfinite(per)
+        newly = active & ~finite
+        diverged |= newly
+        stop_step = torch.where(newly, torch.full_like(stop_step, step), stop_step)
+        active &= finite
+        last_batch_loss = per.detach()
+        safe = torch.where(active, per, torch.zeros_like(per))
+        grads = torch.autograd.grad(safe.sum(), params)
+        with torch.no_grad():
+            t = step + 1
+            sched = 0.5 * (1 + math.cos(math.pi * step / cfg.steps)) \
+                if cfg.schedule == "cosine" else 1.0
+            lr = cfg.lr * sched
+            mask = active.view(P, 1, 1)
+            lr = lr * lr_model  # per-model learning rates [P, 1, 1]
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if cfg.optimizer == "adam":
+                    m_state[i].mul_(b1).add_(g, alpha=1 - b1)
+                    v_state[i].mul_(b2).addcmul_(g, g, value=1 - b2)
+                    denom = (v_state[i].sqrt() / math.sqrt(1 - b2**t)).add_(eps)
+                    upd = m_state[i] / denom * (lr * lr_mult[i] / (1 - b1**t))
+                else:
+                    upd = g * (lr * lr_mult[i])
+                p.sub_(torch.where(mask, upd, torch.zeros_like(upd)))
+        if step + 1 in evals or (cfg.early_stopping and (step + 1) in evals):
+            if cfg.early_stopping:
+                va = mean_loss(xv, yv)
+                improved = active & (va < best_val)
+                best_val = torch.where(improved, va, best_val)
+                since_best = torch.where(improved, torch.zeros_like(since_best),
+                                         since_best + active.long())
+                for bp, p in zip(best_params, params, strict=True):
+                    bp.copy_(torch.where(improved.view(P, 1, 1), p.detach(), bp))
+                newly_stopped = active & (since_best >= cfg.patience)
+                stopped |= newly_stopped
+                stop_step = torch.where(newly_stopped, torch.full_like(stop_step, step + 1),
+                                        stop_step)
+                active &= ~newly_stopped
+            record(step + 1)
+    if cfg.early_stopping:
+        with torch.no_grad():
+            for bp, p in zip(best_params, params, strict=True):
+                keep = (~diverged).view(P, 1, 1)
+                p.copy_(torch.where(keep, bp, p))
+        final_test = mean_loss(xt, yt).cpu().numpy()
+        final_val = best_val.cpu().numpy()
+        bad = diverged.cpu().numpy()
+        for i in range(P):
+            if not bad[i]:
+                log[i].append((cfg.steps, "test", "loss_best_val", float(final_test[i])))
+                log[i].append((cfg.steps, "val", "loss_best_val", float(final_val[i])))
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    status = ["diverged" if d else ("early_stopped" if s else "ok")
+              for d, s in zip(diverged.cpu().tolist(), stopped.cpu().tolist(), strict=True)]
+    weights = None
+    if keep_weights:
+        weights = [[p.detach()[i].cpu().numpy().astype(np.float64) for p in params]
+                   for i in range(P)]
+    return PopulationResult(
+        specs=specs, status=status, stop_step=stop_step.cpu().tolist(), rows=log,
+        wall_time_s=time.perf_counter() - t0, device=str(dev), population_size=P,
+        final_weights=weights,
+    )

@@ -1,0 +1,135 @@
+"""Population training: equivalence with solo training, isolation, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from teacher_student.population import (  # noqa: E402
+    RunSpec,
+    TrainConfig,
+    init_weights,
+    n_params,
+    train_population,
+)
+from teacher_student.suite import get_task  # noqa: E402
+from teacher_student.tasks import TaskConfigError, sample_inputs, teacher_outputs  # noqa: E402
+
+TASK = get_task("bahri-d2")
+
+
+def _values(res, i):
+    return np.array([r[3] for r in res.rows[i]])
+
+
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_population_equals_each_model_alone_float64(batch_size):
+    specs = [RunSpec(16, 2, 64, 0), RunSpec(16, 2, 200, 1), RunSpec(16, 2, 128, 2, data_seed=1),
+             RunSpec(16, 2, 100, 3, lr=1e-2)]
+    cfg = TrainConfig(steps=150, lr=3e-3, eval_steps=3, n_test=400, dtype="float64",
+                      batch_size=batch_size)
+    pop = train_population(TASK, specs, cfg, device="cpu")
+    for i, s in enumerate(specs):
+        solo = train_population(TASK, [s], cfg, device="cpu")
+        # stacked matmuls reassociate nothing within a model: equal to rounding
+        np.testing.assert_allclose(_values(pop, i), _values(solo, 0), rtol=1e-12, atol=0)
+
+
+def test_population_matches_a_plain_pytorch_loop():
+    spec = RunSpec(16, 2, 200, 1)
+    cfg = TrainConfig(steps=200, lr=3e-3, eval_steps=2, n_test=500, dtype="float64")
+    pop = train_population(TASK, [RunSpec(16, 2, 64, 0), spec], cfg, device="cpu")
+    w = init_weights(spec, 2, 1, cfg)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
+                              torch.nn.ReLU(), torch.nn.Linear(16, 1)).double()
+    with torch.no_grad():
+        for k, lin in enumerate([net[0], net[2], net[4]]):
+            lin.weight.copy_(torch.tensor(w[2 * k].T))
+            lin.bias.copy_(torch.tensor(w[2 * k + 1][0]))
+    x = torch.tensor(sample_inputs(TASK, 200, 0))
+    y = torch.tensor(teacher_outputs(TASK, x.numpy()))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 200)
+    for _ in range(200):
+        opt.zero_grad()
+        ((net(x) - y) ** 2).mean().backward()
+        opt.step()
+        sched.step()
+    xt = torch.tensor(sample_inputs(TASK, 500, 0, split="test"))
+    yt = torch.tensor(teacher_outputs(TASK, xt.numpy()))
+    with torch.no_grad():
+        ref = [((net(x) - y) ** 2).mean().item(), ((net(xt) - yt) ** 2).mean().item()]
+    final = {r[1]: r[3] for r in pop.rows[1] if r[0] == 200}
+    np.testing.assert_allclose([final["train"], final["test"]], ref, rtol=1e-9)
+
+
+def test_divergence_is_isolated():
+    good = [RunSpec(16, 2, 100, s) for s in range(3)]
+    bad = RunSpec(16, 2, 100, 9, lr=1e60)  # weights ~1e60: the loss overflows to inf
+    cfg = TrainConfig(steps=100, lr=3e-3, eval_steps=3, n_test=300, dtype="float64",
+                      schedule="constant")
+    with_bad = train_population(TASK, [good[0], bad, good[1], good[2]], cfg, device="cpu")
+    without = train_population(TASK, good, cfg, device="cpu")
+    assert with_bad.status == ["ok", "diverged", "ok", "ok"]
+    assert with_bad.stop_step[1] < 100
+    assert np.isnan(_values(with_bad, 1)[-1])
+    for a, b in ((0, 0), (2, 1), (3, 2)):
+        np.testing.assert_allclose(_values(with_bad, a), _values(without, b), rtol=1e-12)
+
+
+def test_determinism_and_float32_on_cpu():
+    specs = [RunSpec(8, 3, 128, s) for s in range(2)]
+    cfg = TrainConfig(steps=60, eval_steps=2, n_test=200, batch_size=32)
+    a = train_population(TASK, specs, cfg, device="cpu")
+    b = train_population(TASK, specs, cfg, device="cpu")
+    assert a.rows == b.rows
+
+
+def test_early_stopping_keeps_best_weights():
+    t = get_task("bahri-d4")
+    specs = [RunSpec(64, 2, 32, s) for s in range(3)]  # tiny data: overfits
+    cfg = TrainConfig(steps=600, lr=1e-2, eval_steps=30, n_test=500, early_stopping=True,
+                      patience=3, n_val=300, schedule="constant")
+    res = train_population(t, specs, cfg, device="cpu")
+    assert "early_stopped" in res.status
+    for i in range(3):
+        val = [r for r in res.rows[i] if r[1] == "val" and r[2] == "loss"]
+        best = next(r for r in res.rows[i] if r[2] == "loss_best_val" and r[1] == "val")[3]
+        assert best == pytest.approx(min(v[3] for v in val), rel=1e-6)
+
+
+def test_online_mode_and_cross_entropy():
+    t = get_task("sk-k3-ce")
+    specs = [RunSpec(8, 2, 0, s) for s in range(2)]
+    cfg = TrainConfig(steps=80, lr=1e-2, eval_steps=2, n_test=500, batch_size=64, online=True)
+    res = train_population(t, specs, cfg, device="cpu")
+    first, last = ([r[3] for r in res.rows[0] if r[1] == "test"][k] for k in (0, -1))
+    assert res.status == ["ok", "ok"] and last < first and last >= 0  # KL is >= 0
+
+
+def test_mup_parameterisation_scales_output_init():
+    cfg = TrainConfig(parameterization="mup")
+    w = init_weights(RunSpec(256, 2, 10, 0), 4, 1, cfg)
+    assert abs(w[-2].std() - 1 / 256) < 0.2 / 256  # output weights N(0, 1/width^2)
+    assert abs(w[0].std() - 0.5) < 0.05  # input weights N(0, 1/fan_in), fan_in 4
+    assert np.all(w[1] == 0)
+
+
+def test_parameter_count_is_exact():
+    cfg = TrainConfig()
+    for width, depth in ((8, 2), (32, 3)):
+        w = init_weights(RunSpec(width, depth, 10, 0), 20, 2, cfg)
+        assert sum(a.size for a in w) == n_params(20, width, depth, 2)
+
+
+def test_bad_training_settings():
+    with pytest.raises(TaskConfigError, match="Did you mean 'adam'"):
+        TrainConfig(optimizer="adamw")
+    with pytest.raises(TaskConfigError, match="'steps'"):
+        TrainConfig(steps=0)
+    with pytest.raises(TaskConfigError, match="online"):
+        TrainConfig(online=True, batch_size=0)
+    with pytest.raises(TaskConfigError, match="one \\(width, depth\\)"):
+        train_population(TASK, [RunSpec(8, 2, 10, 0), RunSpec(16, 2, 10, 0)], TrainConfig())

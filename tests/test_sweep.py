@@ -1,0 +1,178 @@
+"""Sweeps: config checks, results table, resume after SIGKILL, Dask, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+from scalelaw.cli import main
+from teacher_student.sweep import (
+    SweepConfig,
+    plan_groups,
+    run_sweep,
+    sweep_results,
+    sweep_status,
+)
+from teacher_student.tasks import TaskConfigError
+
+SMALL = """
+task = "bahri-d4"
+widths = [8, 16, 32]
+depths = [2]
+n_train = [128, 512]
+seeds = [0, 1]
+data_seeds = [0]
+steps = 300
+lr = 3e-3
+batch_size = 0
+n_test = 1000
+eval_steps = 5
+"""
+
+
+def _cfg(text=SMALL, **extra):
+    import tomllib
+
+    d = tomllib.loads(text)
+    d.update(extra)
+    return SweepConfig.from_dict(d)
+
+
+def test_cli_sweep_small_config_and_tidy_results(tmp_path, capsys):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(SMALL)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    assert main(["sweep", "run", str(cfg), "--out", str(out), "--device", "cpu",
+                 "--no-progress"]) == 0
+    assert time.perf_counter() - t0 < 60  # issue 5: a small sweep within a minute on CPU
+    assert "12 trained now" in capsys.readouterr().out
+    assert main(["sweep", "status", str(out)]) == 0
+    assert "12 of 12 runs finished (ok 12); 0 remaining" in capsys.readouterr().out
+    res = tmp_path / "r.parquet"
+    assert main(["sweep", "results", str(out), "--out", str(res)]) == 0
+    df = pd.read_parquet(res)
+    for col in ("run_id", "task", "width", "depth", "n_params", "n_train", "seed", "data_seed",
+                "step", "split", "metric", "value", "status", "wall_time_s",
+                "version_torch", "version_scalelaw"):
+        assert col in df.columns
+    assert df.run_id.nunique() == 12
+    assert set(df.split) == {"train", "test"}
+    final = df[(df.step == 300) & (df.split == "test")]
+    assert len(final) == 12 and (final.value > 0).all()
+    assert (df.n_params == df.width**2 + 7 * df.width + 1).all()  # [4, w, w, 1]
+    # more data helps at every width (same seeds, nested data)
+    piv = final.groupby(["width", "n_train"]).value.mean().unstack()
+    assert (piv[512] < piv[128]).all()
+    csv = tmp_path / "r.csv"
+    assert main(["sweep", "results", str(out), "--out", str(csv)]) == 0
+    assert len(pd.read_csv(csv)) == len(df)
+
+
+def test_rerun_with_other_config_is_refused(tmp_path):
+    out = tmp_path / "o"
+    run_sweep(_cfg(widths=[8], n_train=[64], seeds=[0], steps=20), out, device="cpu",
+              progress=False)
+    with pytest.raises(TaskConfigError, match="different config"):
+        run_sweep(_cfg(widths=[8], n_train=[64], seeds=[0], steps=21), out, device="cpu",
+                  progress=False)
+
+
+def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
+    cfg = tmp_path / "s.toml"
+    # 24 runs in solo populations (width 256 > the CPU stacking threshold), so
+    # results land one by one over several seconds
+    cfg.write_text(SMALL.replace("widths = [8, 16, 32]", "widths = [256, 320]")
+                   .replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4, 5]")
+                   .replace("steps = 300", "steps = 150"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scalelaw.cli", "sweep", "run", str(cfg), "--out", str(out),
+           "--device", "cpu", "--no-progress", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = out / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.read_bytes() for p in runs.glob("*.parquet")}
+    assert 3 <= len(before) < 24, len(before)
+    st = sweep_status(out)
+    assert st["finished"] == len(before) and st["remaining"] == 24 - len(before)
+    rc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rc.returncode == 0, rc.stderr
+    assert f"{len(before)} already done" in rc.stdout
+    after = {p.name: p.read_bytes() for p in runs.glob("*.parquet")}
+    assert len(after) == 24
+    for name, data in before.items():  # finished runs were neither lost nor redone
+        assert after[name] == data
+    assert not list(runs.glob(".*.tmp"))
+    table = sweep_results(out)
+    assert table.run_id.nunique() == 24
+
+
+def test_grouping_by_cost_on_cpu():
+    cfg = _cfg(widths=[8, 1024], n_train=[128, 16384], seeds=[0, 1])
+    groups = plan_groups(cfg, cfg.runs(), "cpu")
+    sizes = {(g[0].width, tuple(sorted({s.n_train for s in g}))): len(g) for g in groups}
+    assert sizes[(8, (128, 16384))] == 4  # overhead-bound: one padded population
+    assert sizes[(1024, (128,))] == 1 and sizes[(1024, (16384,))] == 1  # compute-bound: solo
+    gpu = plan_groups(cfg, cfg.runs(), "cuda")
+    assert max(len(g) for g in gpu) >= 2 and all(len({s.width for s in g}) == 1 for g in gpu)
+
+
+def test_dask_local_cluster_gives_the_same_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = _cfg(widths=[8, 16], n_train=[64], seeds=[0, 1], steps=40)
+    run_sweep(cfg, tmp_path / "local", device="cpu", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        rep = run_sweep(cfg, tmp_path / "dask", device="cpu", scheduler=cluster.scheduler_address,
+                        progress=False)
+    assert rep.n_trained == 4
+    a = sweep_results(tmp_path / "local").sort_values(["run_id", "step", "split"])
+    b = sweep_results(tmp_path / "dask").sort_values(["run_id", "step", "split"])
+    assert a.value.tolist() == b.value.tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"widhts": [8]}, "Did you mean 'widths'"),
+        ({"widths": []}, "non-empty list"),
+        ({"widths": [8, 8]}, "repeats"),
+        ({"lr": -1.0}, "'lr'"),
+        ({"task": "bahri-d44"}, "Did you mean 'bahri-d4'"),
+        ({"lrs": [0.1, -2]}, "'lrs'"),
+    ],
+)
+def test_bad_sweep_configs(change, match):
+    import tomllib
+
+    d = tomllib.loads(SMALL)
+    d.update(change)
+    if "widhts" in change:
+        d.pop("widths")
+    with pytest.raises(TaskConfigError, match=match):
+        SweepConfig.from_dict(d)
+
+
+def test_cli_sweep_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL + "\nstepz = 3\n")
+    assert main(["sweep", "run", str(bad), "--out", str(tmp_path / "x")]) == 1
+    assert "Did you mean 'steps'" in capsys.readouterr().err
+    assert main(["sweep", "status", str(tmp_path)]) == 1
+    assert "not a sweep directory" in capsys.readouterr().err
+    assert not Path(tmp_path / "x").exists() or not list((tmp_path / "x").glob("runs/*"))
