@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "tanh", "gelu")
+#: Tests set this to compare the hand-written backward with autograd.
+_FORCE_AUTOGRAD = False
 
 
 def n_params(d_in: int, width: int, depth: int, d_out: int = 1) -> int:
@@ -104,6 +106,15 @@ class TrainConfig:
     allow_tf32 : bool
         Let CUDA matmuls use TF32 (faster on wide layers, may floor very low
         losses). Off by default.
+    bf16_matmul : bool
+        Run the matrix products in bfloat16 (fp32 accumulation, fp32 master
+        weights and optimiser state): fastest on wide layers of a GPU, but
+        with an 8-bit mantissa it floors very low losses. Off by default.
+    cuda_graphs : bool
+        On CUDA, capture the training step once (after 3 eager warm-up steps)
+        and replay it: one launch per step instead of ~60. Step-dependent
+        numbers (learning rate, bias corrections, batches) live in device
+        buffers refreshed before each replay, so results equal eager steps.
     """
 
     steps: int = 2000
@@ -122,6 +133,8 @@ class TrainConfig:
     n_test: int = 0
     dtype: str = "float32"
     allow_tf32: bool = False
+    bf16_matmul: bool = False
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         def bad(key: str, msg: str) -> TaskConfigError:
@@ -221,6 +234,45 @@ class PopulationResult:
     final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
 
 
+_ALLOCATOR_TUNED = False
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed activation buffers in the process (glibc ``mallopt``), once.
+
+    glibc hands blocks over 128 KiB back to the OS on every free, so each
+    training step page-faults its activation buffers back in; on the 2-core
+    reference machine that doubled the step time of stacked populations
+    (shared/docs/performance.md section 2.1; measured again here: 8.2 -> 4.0 ms
+    per step at width 64, n 891, 8 models). Sets ``M_MMAP_THRESHOLD`` to 32 MiB,
+    ``M_TRIM_THRESHOLD`` to 2 GiB and ``M_TOP_PAD`` to 512 MiB, the values of that
+    measurement. Process-wide; skipped off glibc or when
+    ``SCALELAW_NO_MALLOC_TUNING=1``.
+
+    Returns
+    -------
+    bool
+        Whether the setting is in effect.
+    """
+    global _ALLOCATOR_TUNED
+    import ctypes
+    import os
+    import platform
+
+    if _ALLOCATOR_TUNED:
+        return True
+    if os.environ.get("SCALELAW_NO_MALLOC_TUNING") == "1" or platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = (libc.mallopt(-3, 32 * 2**20) == 1 and libc.mallopt(-1, 2**31 - 1) == 1
+              and libc.mallopt(-2, 512 * 2**20) == 1)
+    except (OSError, AttributeError):  # not glibc
+        return False
+    _ALLOCATOR_TUNED = ok
+    return ok
+
+
 def _act(name: str) -> Callable[[Any], Any]:
     import torch
 
@@ -297,6 +349,8 @@ def train_population(
         if s.lr is not None and not (math.isfinite(s.lr) and s.lr > 0):
             raise TaskConfigError(f"Run {s}: lr must be a positive float.")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cpu":
+        tune_cpu_allocator()
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(cfg.allow_tf32)
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
@@ -348,9 +402,11 @@ def train_population(
             xs.append(as_t(x))
             ys.append(as_t(y))
         xu, yu = torch.stack(xs), torch.stack(ys)  # [U, n_max, d]
+        x_full, y_full = xu[which], yu[which]  # [P, n_max, d], gathered once
         rows = torch.arange(n_max, device=dev)[None, :]
         n_t = torch.as_tensor(n_tr, device=dev)[:, None]
         row_w = ((rows < n_t).to(dtype) / n_t.to(dtype))[:, :, None]  # [P, n_max, 1]
+        row_w2 = row_w[:, :, 0].contiguous()
     if cfg.early_stopping:
         vx, vy = [], []
         for ds, ns in uniq:
@@ -380,8 +436,8 @@ def train_population(
 
     def train_loss_full() -> Any:
         with torch.no_grad():
-            per = _per_row_loss(forward(xu[which]), yu[which], task.loss)
-            return (per * row_w[:, :, 0]).sum(dim=1)
+            per = _per_row_loss(forward(x_full), y_full, task.loss)
+            return (per * row_w2).sum(dim=1)
 
     # mini-batch indices: per-model generators, drawn in chunks of steps
     gens = [torch.Generator().manual_seed(_seed_int(s.seed, s.data_seed, s.n_train, s.width,
@@ -440,66 +496,163 @@ def train_population(
         return last_batch_loss.detach()
 
     last_batch_loss = torch.zeros(P, dtype=dtype, device=dev)
+    manual = cfg.activation in ("relu", "tanh") and not _FORCE_AUTOGRAD
+    if manual:  # the hand-written backward below needs no autograd graph
+        for p in params:
+            p.requires_grad_(False)
+    rows_per_step = cfg.batch_size if (cfg.online or cfg.batch_size) else 0
+    row_const = (torch.full((P, rows_per_step), 1.0 / rows_per_step, dtype=dtype, device=dev)
+                 if rows_per_step else None)
+    # step-dependent numbers as device scalars, so one captured step serves all
+    s_step = torch.zeros((), dtype=torch.long, device=dev)
+    s_lr = torch.zeros((), dtype=dtype, device=dev)
+    s_bc1 = torch.ones((), dtype=dtype, device=dev)
+    s_bc2 = torch.ones((), dtype=dtype, device=dev)
+    if cfg.online:
+        xb_buf = torch.zeros((P, cfg.batch_size, d_in), dtype=dtype, device=dev)
+        yb_buf = torch.zeros((P, cfg.batch_size, d_out), dtype=dtype, device=dev)
+    if cfg.batch_size and not cfg.online:
+        idx_buf = torch.zeros((P, cfg.batch_size), dtype=torch.long, device=dev)
+
+    def check(per: Any) -> Any:
+        """Freeze models whose loss stopped being finite; return the live mask."""
+        finite = torch.isfinite(per)
+        newly = active & ~finite
+        diverged.logical_or_(newly)
+        stop_step.copy_(torch.where(newly, s_step, stop_step))
+        active.logical_and_(finite)
+        last_batch_loss.copy_(per.detach())
+        return active
+
+    low = torch.bfloat16 if cfg.bf16_matmul else None
+
+    def mm(a: Any, b: Any) -> Any:
+        if low is None:
+            return torch.bmm(a, b)
+        return torch.bmm(a.to(low), b.to(low)).to(dtype)
+
+    def step_grads(xb: Any, yb: Any, rw: Any) -> tuple[Any, list[Any]]:
+        """Per-model losses [P] and the gradients of their sum."""
+        if not manual:
+            per = (_per_row_loss(forward(xb), yb, task.loss) * rw).sum(dim=1)
+            live = check(per)
+            safe = torch.where(live, per, torch.zeros_like(per))
+            return per, list(torch.autograd.grad(safe.sum(), params))
+        with torch.no_grad():
+            hs = [xb]
+            h = xb
+            for k in range(n_layers):
+                z = (torch.bmm(h.to(low), params[2 * k].to(low)).to(dtype)
+                     + params[2 * k + 1]) if low else torch.baddbmm(
+                    params[2 * k + 1], h, params[2 * k])
+                if k < n_layers - 1:
+                    h = torch.relu_(z) if cfg.activation == "relu" else torch.tanh_(z)
+                    hs.append(h)
+            out = z
+            if task.loss == "mse":
+                diff = out - yb
+                per = ((diff * diff).mean(dim=2) * rw).sum(dim=1)
+                g = diff * (rw * (2.0 / d_out))[:, :, None]
+            else:
+                logq = torch.log_softmax(out, dim=2)
+                per = ((torch.xlogy(yb, yb) - yb * logq).sum(dim=2) * rw).sum(dim=1)
+                g = (logq.exp() - yb) * rw[:, :, None]
+            live = check(per)
+            g = g * live.view(P, 1, 1).to(dtype)
+            grads: list[Any] = [None] * len(params)
+            for k in reversed(range(n_layers)):
+                grads[2 * k] = mm(hs[k].transpose(1, 2), g)
+                grads[2 * k + 1] = g.sum(dim=1, keepdim=True)
+                if k > 0:
+                    g = mm(g, params[2 * k].transpose(1, 2))
+                    if cfg.activation == "relu":  # one fused pass, as autograd does
+                        g = torch.ops.aten.threshold_backward(g, hs[k], 0)
+                    else:
+                        g = g * (1 - hs[k] * hs[k])
+            return per, grads
+
+    def train_step() -> None:
+        """One optimiser step of every model (reads only device buffers)."""
+        if cfg.online:
+            xb, yb, rw = xb_buf, yb_buf, row_const
+        elif cfg.batch_size:
+            xb = torch.gather(x_full, 1, idx_buf[:, :, None].expand(-1, -1, d_in))
+            yb = torch.gather(y_full, 1, idx_buf[:, :, None].expand(-1, -1, d_out))
+            rw = row_const
+        else:
+            xb, yb, rw = x_full, y_full, row_w2
+        _per, grads = step_grads(xb, yb, rw)
+        with torch.no_grad():
+            # per-model step sizes [P, 1, 1]; frozen (stopped or diverged) models get 0,
+            # and a diverged model's non-finite state never reaches another model
+            base = lr_model * active.view(P, 1, 1).to(dtype) * s_lr
+            if cfg.optimizer == "adam":
+                torch._foreach_mul_(m_state, b1)
+                torch._foreach_add_(m_state, grads, alpha=1 - b1)
+                torch._foreach_mul_(v_state, b2)
+                torch._foreach_addcmul_(v_state, grads, grads, value=1 - b2)
+                denom = torch._foreach_sqrt(v_state)
+                torch._foreach_mul_(denom, s_bc2)
+                torch._foreach_add_(denom, eps)
+                upd = torch._foreach_div(m_state, denom)
+                base = base * s_bc1
+            else:
+                upd = [g.clone() for g in grads]
+            torch._foreach_mul_(upd, [base * mult for mult in lr_mult])
+            torch._foreach_sub_(params, upd)
+
+    use_graph = (dev.type == "cuda" and cfg.cuda_graphs and manual and cfg.steps > 4)
+    graph = None
+    side = torch.cuda.Stream() if use_graph else None
     bidx = None
     obatch = None
     for step in range(cfg.steps):
         if should_stop is not None and step % 16 == 0 and should_stop():
             raise KeyboardInterrupt
         j = step % chunk_steps
+        t = step + 1
+        sched = 0.5 * (1 + math.cos(math.pi * step / cfg.steps)) \
+            if cfg.schedule == "cosine" else 1.0
+        s_step.fill_(step)
+        s_lr.fill_(cfg.lr * sched)
+        s_bc1.fill_(1.0 / (1 - b1**t))
+        s_bc2.fill_(1.0 / math.sqrt(1 - b2**t))
         if cfg.online:
             if j == 0:
                 obatch = online_chunk(step, min(chunk_steps, cfg.steps - step))
-            xb = obatch[0][j][which]
-            yb = obatch[1][j][which]
-            per = _per_row_loss(forward(xb), yb, task.loss).mean(dim=1)
+            xb_buf.copy_(obatch[0][j][which])
+            yb_buf.copy_(obatch[1][j][which])
         elif cfg.batch_size:
             if j == 0:
                 bidx = batch_indices(step, min(chunk_steps, cfg.steps - step))
-            idx = bidx[j]  # [P, B]
-            xb = torch.gather(xu[which], 1, idx[:, :, None].expand(-1, -1, d_in))
-            yb = torch.gather(yu[which], 1, idx[:, :, None].expand(-1, -1, d_out))
-            per = _per_row_loss(forward(xb), yb, task.loss).mean(dim=1)
+            idx_buf.copy_(bidx[j])
+        if not use_graph:
+            train_step()
+        elif step < 3:  # warm-up steps (real steps) on a side stream, as capture needs
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                train_step()
+            torch.cuda.current_stream().wait_stream(side)
         else:
-            per = (_per_row_loss(forward(xu[which]), yu[which], task.loss)
-                   * row_w[:, :, 0]).sum(dim=1)
-        finite = torch.isfinite(per)
-        newly = active & ~finite
-        diverged |= newly
-        stop_step = torch.where(newly, torch.full_like(stop_step, step), stop_step)
-        active &= finite
-        last_batch_loss = per.detach()
-        safe = torch.where(active, per, torch.zeros_like(per))
-        grads = torch.autograd.grad(safe.sum(), params)
-        with torch.no_grad():
-            t = step + 1
-            sched = 0.5 * (1 + math.cos(math.pi * step / cfg.steps)) \
-                if cfg.schedule == "cosine" else 1.0
-            lr = cfg.lr * sched
-            mask = active.view(P, 1, 1)
-            lr = lr * lr_model  # per-model learning rates [P, 1, 1]
-            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                if cfg.optimizer == "adam":
-                    m_state[i].mul_(b1).add_(g, alpha=1 - b1)
-                    v_state[i].mul_(b2).addcmul_(g, g, value=1 - b2)
-                    denom = (v_state[i].sqrt() / math.sqrt(1 - b2**t)).add_(eps)
-                    upd = m_state[i] / denom * (lr * lr_mult[i] / (1 - b1**t))
-                else:
-                    upd = g * (lr * lr_mult[i])
-                p.sub_(torch.where(mask, upd, torch.zeros_like(upd)))
-        if step + 1 in evals or (cfg.early_stopping and (step + 1) in evals):
+            if graph is None:
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    train_step()  # recorded, not run
+            graph.replay()
+        if step + 1 in evals:
             if cfg.early_stopping:
                 va = mean_loss(xv, yv)
                 improved = active & (va < best_val)
-                best_val = torch.where(improved, va, best_val)
-                since_best = torch.where(improved, torch.zeros_like(since_best),
-                                         since_best + active.long())
+                best_val.copy_(torch.where(improved, va, best_val))
+                since_best.copy_(torch.where(improved, torch.zeros_like(since_best),
+                                             since_best + active.long()))
                 for bp, p in zip(best_params, params, strict=True):
                     bp.copy_(torch.where(improved.view(P, 1, 1), p.detach(), bp))
                 newly_stopped = active & (since_best >= cfg.patience)
-                stopped |= newly_stopped
-                stop_step = torch.where(newly_stopped, torch.full_like(stop_step, step + 1),
-                                        stop_step)
-                active &= ~newly_stopped
+                stopped.logical_or_(newly_stopped)
+                stop_step.copy_(torch.where(newly_stopped,
+                                            torch.full_like(stop_step, step + 1), stop_step))
+                active.logical_and_(~newly_stopped)
             record(step + 1)
     if cfg.early_stopping:
         with torch.no_grad():

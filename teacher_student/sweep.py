@@ -67,12 +67,15 @@ RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_
 
 # CPU grouping policy (shared/docs/performance.md section 2.2): a population
 # step of a small model costs ~0.5 ms of framework overhead whatever its size,
-# so models cheaper than SOLO_FLOPS per step are stacked (8-50x faster there);
-# above it a CPU is compute-bound and per-model GEMMs win (stacking measured
-# 1.6-2.2x slower at width 256, n 1,024), so each model trains alone.
-# Training-set sizes are merged into one padded population while its step stays
-# under MERGE_FLOPS (the padding is then free).
-CPU_SOLO_FLOPS = 5e7
+# so cheap models are stacked. Without allocator tuning stacking was measured
+# 1.6-2.2x slower than per-model training at width 256, n 1,024; with it
+# (teacher_student.population.tune_cpu_allocator) stacking 8 models was as fast
+# or faster than training them one by one up to ~2 GFLOP per model-step on the
+# 2-core machine (e.g. width 256, n 891: 28 vs 54 ms per step), so only models
+# above SOLO_FLOPS per step train alone. Training-set sizes are merged into one
+# padded population while its step stays under MERGE_FLOPS (the padding is
+# then free).
+CPU_SOLO_FLOPS = 2e9
 CPU_MERGE_FLOPS = 2e8
 GPU_MERGE_FLOPS = 5e10
 

@@ -133,3 +133,19 @@ def test_bad_training_settings():
         TrainConfig(online=True, batch_size=0)
     with pytest.raises(TaskConfigError, match="one \\(width, depth\\)"):
         train_population(TASK, [RunSpec(8, 2, 10, 0), RunSpec(16, 2, 10, 0)], TrainConfig())
+
+
+@pytest.mark.parametrize(("task_name", "activation"), [("sk-k3-ce", "tanh"),
+                                                        ("bahri-d2", "relu")])
+def test_hand_written_backward_equals_autograd(monkeypatch, task_name, activation):
+    import teacher_student.population as pop
+
+    t = get_task(task_name)
+    specs = [RunSpec(8, 2, 50, 0), RunSpec(8, 2, 80, 1)]
+    cfg = TrainConfig(steps=40, eval_steps=2, n_test=200, dtype="float64",
+                      activation=activation, batch_size=16)
+    fast = train_population(t, specs, cfg, device="cpu")
+    monkeypatch.setattr(pop, "_FORCE_AUTOGRAD", True)
+    ref = train_population(t, specs, cfg, device="cpu")
+    for i in range(2):
+        np.testing.assert_allclose(_values(fast, i), _values(ref, i), rtol=1e-10)

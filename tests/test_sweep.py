@@ -127,7 +127,8 @@ def test_grouping_by_cost_on_cpu():
     groups = plan_groups(cfg, cfg.runs(), "cpu")
     sizes = {(g[0].width, tuple(sorted({s.n_train for s in g}))): len(g) for g in groups}
     assert sizes[(8, (128, 16384))] == 4  # overhead-bound: one padded population
-    assert sizes[(1024, (128,))] == 1 and sizes[(1024, (16384,))] == 1  # compute-bound: solo
+    assert sizes[(1024, (16384,))] == 1  # 1e11 FLOP per model-step: compute-bound, solo
+    assert sizes[(1024, (128,))] == 2  # 8e8: still stacked (both seeds)
     gpu = plan_groups(cfg, cfg.runs(), "cuda")
     assert max(len(g) for g in gpu) >= 2 and all(len({s.width for s in g}) == 1 for g in gpu)
 
@@ -176,3 +177,28 @@ def test_cli_sweep_errors(tmp_path, capsys):
     assert main(["sweep", "status", str(tmp_path)]) == 1
     assert "not a sweep directory" in capsys.readouterr().err
     assert not Path(tmp_path / "x").exists() or not list((tmp_path / "x").glob("runs/*"))
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SMALL.replace("widths = [8, 16, 32]", "widths = [256, 320]")
+                   .replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4, 5]")
+                   .replace("steps = 300", "steps = 150"))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scalelaw.cli", "sweep", "run", str(cfg), "--out", str(out),
+           "--device", "cpu", "--no-progress", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = out / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "rerun the same command to resume" in err
+    assert not list(runs.glob(".*.tmp"))
+    n = len(list(runs.glob("*.parquet")))
+    assert 2 <= n < 24
+    assert sweep_status(out)["finished"] == n
