@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from scalelaw._validation import check_level
-from scalelaw.exceptions import DataValidationError, ExtrapolationError, FitError
+from scalelaw.exceptions import DataValidationError, ExtrapolationError
 
 if TYPE_CHECKING:
     from scalelaw.results import FitResult
@@ -442,8 +442,3 @@ def _draws(result: FitResult, n_draws: int, random_state: Any) -> np.ndarray:
     draws = result.theta + rng.standard_normal((n_draws, cov.shape[0])) @ root.T
     lo, hi = law.internal_bounds()
     return np.clip(draws, lo, hi)
-
-
-def _check_fitted(result: FitResult) -> None:
-    if not np.all(np.isfinite(result.theta)):
-        raise FitError("The fit has non-finite parameters; nothing to forecast.")

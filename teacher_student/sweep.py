@@ -70,12 +70,13 @@ RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_
 # so cheap models are stacked. Without allocator tuning stacking was measured
 # 1.6-2.2x slower than per-model training at width 256, n 1,024; with it
 # (teacher_student.population.tune_cpu_allocator) stacking 8 models was as fast
-# or faster than training them one by one up to ~2 GFLOP per model-step on the
-# 2-core machine (e.g. width 256, n 891: 28 vs 54 ms per step), so only models
-# above SOLO_FLOPS per step train alone. Training-set sizes are merged into one
+# or faster than training them one by one up to the largest cell measured,
+# 5.6 GFLOP per model-step on the 2-core machine (width 256, n 891: 28 vs 54 ms
+# per step; width 1024, n 891: 623 vs 593 ms, a tie), so only models above
+# SOLO_FLOPS per step (beyond what was measured) train alone. Training-set sizes are merged into one
 # padded population while its step stays under MERGE_FLOPS (the padding is
 # then free).
-CPU_SOLO_FLOPS = 2e9
+CPU_SOLO_FLOPS = 1e10
 CPU_MERGE_FLOPS = 2e8
 GPU_MERGE_FLOPS = 5e10
 
@@ -392,7 +393,7 @@ def run_sweep(
     todo = [s for s in specs if cfg.run_id(s) not in done]
     groups = plan_groups(cfg, todo, dev)
     versions = _versions()
-    bar = _bar(len(specs), len(specs) - len(todo), progress)
+    bar = _Bar(len(specs), len(specs) - len(todo), progress)
     report = SweepReport(len(specs), len(specs) - len(todo), 0, 0, False, 0.0)
 
     def write(res: PopulationResult) -> None:
@@ -451,10 +452,6 @@ class _Bar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def _bar(total: int, initial: int, enabled: bool) -> _Bar:
-    return _Bar(total, initial, enabled)
 
 
 # ----------------------------------------------------------- reading a store

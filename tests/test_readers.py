@@ -30,6 +30,7 @@ def test_tensorboard_directory_of_runs(tmp_path):
     assert set(df.columns) == {"run", "step", "val/loss", "train/lr"}
     assert sorted(df.run.unique()) == ["w128", "w64"]
     w64 = df[df.run == "w64"].sort_values("step")
+    # event files store scalars as float32: 1e-6 relative is their resolution
     np.testing.assert_allclose(w64["val/loss"], [3.0, 2.5, 2.2], rtol=1e-6)
     final = read_runs(tmp_path, columns={"val/loss": "loss"}, run="run", step="step",
                       y="loss", reduce="final")
