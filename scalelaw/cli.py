@@ -166,6 +166,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_law_options(p: argparse.ArgumentParser) -> None:
+    """FILE, --law, --x, --y, --objective, --delta: shared by fit and backtest."""
+    p.add_argument("file")
+    p.add_argument("--law", required=True, help=_LAW_HELP)
+    p.add_argument("--x", required=True, help="input column(s), comma-separated")
+    p.add_argument("--y", required=True, help="target column")
+    p.add_argument("--objective", default="huber_log",
+                   choices=["huber_log", "mse_log", "mse"])
+    p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -181,13 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit a law to FILE (CSV, TSV, Parquet or JSON Lines; or "
         "dataset:NAME for a bundled data set) and print the summary.",
     )
-    p.add_argument("file")
-    p.add_argument("--law", required=True, help=_LAW_HELP)
-    p.add_argument("--x", required=True, help="input column(s), comma-separated")
-    p.add_argument("--y", required=True, help="target column")
-    p.add_argument("--objective", default="huber_log",
-                   choices=["huber_log", "mse_log", "mse"])
-    p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
+    _add_law_options(p)
     p.add_argument("--weights", default=None, help="column of positive row weights")
     p.add_argument("--where", default=None,
                    help="row filter, a pandas query such as \"split == 'test'\"")
@@ -220,19 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per group: fit on the training rows, predict the held-out rows, "
         "report RMSLE, absolute relative error and prediction-interval coverage.",
     )
-    b.add_argument("file")
-    b.add_argument("--law", required=True, help=_LAW_HELP)
-    b.add_argument("--x", required=True, help="input column(s), comma-separated")
-    b.add_argument("--y", required=True, help="target column")
+    _add_law_options(b)
     b.add_argument("--group", default=None, help="one backtest per value of COL")
     split = b.add_mutually_exclusive_group(required=True)
     split.add_argument("--holdout-largest", type=int, default=None, metavar="K",
                        help="hold out the K largest-scale rows of each group")
     split.add_argument("--split-column", default=None, metavar="COL",
                        help="1/True/'train' = training row, 0/False/'test' = held out")
-    b.add_argument("--objective", default="huber_log",
-                   choices=["huber_log", "mse_log", "mse"])
-    b.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
     b.add_argument("--level", type=float, default=0.9,
                    help="prediction-interval level for the coverage score")
     b.add_argument("--where", default=None, help="row filter (pandas query)")

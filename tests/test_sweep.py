@@ -87,23 +87,33 @@ def test_rerun_with_other_config_is_refused(tmp_path):
                   progress=False)
 
 
-def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
+def _slow_sweep(tmp_path):
+    """A sweep of 24 runs in 4 populations of 6 (widths 256 and 320, n 128 and
+    512), one thread: results land population by population over seconds."""
     cfg = tmp_path / "s.toml"
-    # 24 runs in solo populations (width 256 > the CPU stacking threshold), so
-    # results land one by one over several seconds
     cfg.write_text(SMALL.replace("widths = [8, 16, 32]", "widths = [256, 320]")
                    .replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4, 5]")
                    .replace("steps = 300", "steps = 150"))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "scalelaw.cli", "sweep", "run", str(cfg), "--out", str(out),
            "--device", "cpu", "--no-progress", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runs = out / "runs"
+    return out, cmd
+
+
+def _wait_for_runs(runs, k):
     deadline = time.time() + 120
     while time.time() < deadline:
-        if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= 3:
-            break
+        if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= k:
+            return
         time.sleep(0.05)
+    pytest.fail(f"fewer than {k} runs finished within 120 s")
+
+
+def test_resume_after_sigkill_loses_and_repeats_nothing(tmp_path):
+    out, cmd = _slow_sweep(tmp_path)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = out / "runs"
+    _wait_for_runs(runs, 3)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.name: p.read_bytes() for p in runs.glob("*.parquet")}
@@ -180,20 +190,10 @@ def test_cli_sweep_errors(tmp_path, capsys):
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path):
-    cfg = tmp_path / "s.toml"
-    cfg.write_text(SMALL.replace("widths = [8, 16, 32]", "widths = [256, 320]")
-                   .replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4, 5]")
-                   .replace("steps = 300", "steps = 150"))
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "scalelaw.cli", "sweep", "run", str(cfg), "--out", str(out),
-           "--device", "cpu", "--no-progress", "--threads", "1"]
+    out, cmd = _slow_sweep(tmp_path)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = out / "runs"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if runs.is_dir() and len(list(runs.glob("*.parquet"))) >= 2:
-            break
-        time.sleep(0.05)
+    _wait_for_runs(runs, 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
