@@ -122,6 +122,7 @@ def select_law(
     score_cuts: Sequence[float] | None = SCORE_CUTS,
     objective: str = "huber_log",
     delta: float = 1e-3,
+    weights: str | None = None,
 ) -> LawSelection:
     """Choose a law by held-out-scale validation inside the training data.
 
@@ -153,6 +154,8 @@ def select_law(
         The cuts that score (a subset of ``cuts``); None = all.
     objective, delta
         Fitting objective, as in :func:`scalelaw.fit`.
+    weights : str, optional
+        Column of row weights used by every backtest fit.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def select_law(
     for name in candidates:
         law_obj = get_law(name, inputs=xs)
         err, notes = _cut_fits(name, data, xs, y, cuts,
-                               {"objective": objective, "delta": delta})
+                               {"objective": objective, "delta": delta, "weights": weights})
         errors[name] = err
         per_cut = []
         for cut in score_cuts:

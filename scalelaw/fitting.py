@@ -93,7 +93,7 @@ def _fit_auto(data: Any, *, x: list[str], y: str, **kwargs: Any) -> FitResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sel = select_law(frame, x=x, y=y, objective=kwargs["objective"],
-                         delta=kwargs["delta"])
+                         delta=kwargs["delta"], weights="weight")  # the user's weights
     res = fit(sel.chosen, data, x=x, y=y, **kwargs)
     settings = dict(res.settings)
     settings["auto"] = sel.to_dict()

@@ -98,3 +98,21 @@ def test_backtest_input_errors():
         backtest(df, "power", x="n", y="L", group="curv", holdout_largest=2)
     with pytest.raises(sl.UnknownNameError):
         backtest(df, "powr", x="n", y="L", holdout_largest=2)
+
+
+def test_auto_selection_uses_row_weights():
+    # the largest runs follow a floor; small runs are corrupted upward. With zero
+    # weight on the corrupted rows the backtests see the clean law.
+    n = np.logspace(3, 7, 40)
+    clean = 0.5 + 20 * n**-0.4
+    y = clean.copy()
+    y[:8] *= 3.0
+    w = np.ones(40)
+    w[:8] = 1e-9
+    df = pd.DataFrame({"n": n, "L": y, "w": w})
+    sel_w = select_law(df.assign(weight=df.w), x="n", y="L",
+                       candidates=["power", "saturating_power"], weights="weight")
+    assert sel_w.chosen == "saturating_power"
+    assert sel_w.table.set_index("law").loc["saturating_power", "score"] < 1e-3
+    plain = select_law(df, x="n", y="L", candidates=["saturating_power"])
+    assert plain.table.set_index("law").loc["saturating_power", "score"] > 1e-2
