@@ -21,7 +21,7 @@ import pandas as pd
 
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ScaleLawError
-from scalelaw.forecast import DEFAULT_CUTS, normalised_scale
+from scalelaw.forecast import DEFAULT_CUTS, backtest_errors, normalised_scale
 
 __all__ = [
     "AUTO_CANDIDATES",
@@ -74,42 +74,6 @@ class LawSelection:
             "cuts": list(self.cuts),
             "table": self.table.replace({np.nan: None}).to_dict(orient="records"),
         }
-
-
-def _cut_fits(law: str, frame: pd.DataFrame, x: list[str], y: str, cuts: Sequence[float],
-              fit_kwargs: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
-    """Fit ``law`` below each cut and return log errors above it."""
-    from scalelaw.fitting import fit
-    from scalelaw.forecast import extrapolation_distance
-    from scalelaw.laws import get_law
-
-    law_obj = get_law(law, inputs=x)
-    n_free = len(law_obj.params)
-    s = normalised_scale(frame, tuple(x))
-    rows: list[tuple[float, float, float]] = []
-    notes: list[str] = []
-    for cut in cuts:
-        below = s <= cut + 1e-12
-        if below.sum() < n_free + 2 or (~below).sum() == 0:
-            notes.append(f"cut {cut}: too few rows")
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = fit(law_obj, frame[below], x=x, y=y, **fit_kwargs)
-        except ScaleLawError as exc:
-            notes.append(f"cut {cut}: {exc}")
-            continue
-        held = frame[~below]
-        cols = [held[c].to_numpy(dtype=np.float64) for c in x]
-        pred = res.predict(**dict(zip(x, cols, strict=True)))
-        _, dist = extrapolation_distance(res, cols)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
-        rows += [(float(cut), float(d), float(e)) for d, e in zip(dist, err, strict=True)]
-    errors = pd.DataFrame(np.array(rows, dtype=np.float64).reshape(-1, 3),
-                          columns=["cut", "distance", "log_error"])
-    return errors, notes
 
 
 def select_law(
@@ -202,8 +166,9 @@ def select_law(
     errors = {}
     for name in candidates:
         law_obj = get_law(name, inputs=xs)
-        err, notes = _cut_fits(name, data, xs, y, cuts,
-                               {"objective": objective, "delta": delta, "weights": weights})
+        err, notes = backtest_errors(name, data, xs, y, cuts,
+                                     {"objective": objective, "delta": delta,
+                                      "weights": weights})
         errors[name] = err
         per_cut = []
         for cut in score_cuts:

@@ -21,6 +21,8 @@ inside every input's range but beyond the largest run is still out.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -218,16 +220,59 @@ def normalised_scale(frame: pd.DataFrame, x: tuple[str, ...]) -> np.ndarray:
     return (u - u.min()) / span if span > 0 else np.zeros_like(u)
 
 
-def _refit(result: FitResult, frame: pd.DataFrame) -> FitResult:
-    """Refit ``result``'s law on a subset of its data, with its settings."""
-    from scalelaw.fitting import fit
+def backtest_errors(
+    law: Any, frame: pd.DataFrame, x: list[str], y: str, cuts: Sequence[float],
+    fit_kwargs: dict[str, Any], *, starts: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Fit ``law`` on the rows below each cut and measure the log errors above it.
 
-    starts = _refit_starts(result, frame)
-    return fit(
-        result.law, frame, x=list(result.x), y=result.y, objective=result.objective,
-        delta=result.delta, weights="weight", starts=starts,
-        n_threads=result.settings.get("n_threads"),
-    )
+    A cut is skipped (with a note) when fewer than ``p + 2`` rows lie below it
+    or none above, and when its fit fails.
+
+    Returns
+    -------
+    tuple
+        ``(errors, notes)``: a frame with ``cut``, ``distance`` (in observed
+        log-ranges of the reduced fit) and ``log_error`` per held-out row, and
+        the reasons for skipped cuts.
+    """
+    from scalelaw.exceptions import ScaleLawError
+    from scalelaw.fitting import fit
+    from scalelaw.laws import get_law
+
+    law_obj = get_law(law, inputs=x)
+    lo, hi = law_obj.internal_bounds()
+    n_free = int(np.count_nonzero(lo < hi))
+    s = normalised_scale(frame, tuple(x))
+    rows: list[tuple[float, float, float]] = []
+    notes: list[str] = []
+    for cut in cuts:
+        below = s <= cut + 1e-12
+        if below.sum() < n_free + 2 or (~below).sum() == 0:
+            notes.append(f"cut {cut}: {int(below.sum())} rows below, {int((~below).sum())} "
+                         "above; skipped")
+            continue
+        sub = frame[below]
+        kwargs = dict(fit_kwargs)
+        if starts is not None:
+            kwargs["starts"] = starts(sub)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = fit(law_obj, sub, x=x, y=y, **kwargs)
+        except ScaleLawError as exc:  # a failed backtest fit is reported, not fatal
+            notes.append(f"cut {cut}: refit failed ({exc})")
+            continue
+        held = frame[~below]
+        cols = [held[c].to_numpy(dtype=np.float64) for c in x]
+        pred = res.predict(**dict(zip(x, cols, strict=True)))
+        _, dist = extrapolation_distance(res, cols)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
+        rows += [(float(cut), float(d), float(e)) for d, e in zip(dist, err, strict=True)]
+    errors = pd.DataFrame(np.array(rows, dtype=np.float64).reshape(-1, 3),
+                          columns=["cut", "distance", "log_error"])
+    return errors, notes
 
 
 def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray:
@@ -280,32 +325,11 @@ def extrapolation_calibration(
     if key in result._cache:
         return result._cache[key]
     frame = result.data[result.data["weight"] > 0].reset_index(drop=True)
-    s = normalised_scale(frame, result.x)
-    n_free = int(np.count_nonzero(_free(result)))
-    rows = []
-    notes = []
-    for cut in cuts:
-        below = s <= cut + 1e-12
-        if below.sum() < n_free + 2 or (~below).sum() == 0:
-            notes.append(f"cut {cut}: {int(below.sum())} rows below, {int((~below).sum())} "
-                         "above; skipped")
-            continue
-        sub = frame[below]
-        try:
-            sub_fit = _refit(result, sub)
-        except Exception as exc:  # a failed backtest fit is reported, not fatal
-            notes.append(f"cut {cut}: refit failed ({exc})")
-            continue
-        held = frame[~below]
-        cols = [held[c].to_numpy(dtype=np.float64) for c in result.x]
-        pred = sub_fit.predict(**dict(zip(result.x, cols, strict=True)))
-        _, dist = extrapolation_distance(sub_fit, cols)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            err = np.log(held[result.y].to_numpy(dtype=np.float64)) - np.log(pred)
-        for e, d in zip(err, dist, strict=True):
-            rows.append((cut, float(d), float(e)))
-    errors = pd.DataFrame(
-        np.array(rows, dtype=np.float64).reshape(-1, 3), columns=["cut", "distance", "log_error"]
+    errors, notes = backtest_errors(
+        result.law, frame, list(result.x), result.y, cuts,
+        {"objective": result.objective, "delta": result.delta, "weights": "weight",
+         "n_threads": result.settings.get("n_threads")},
+        starts=lambda sub: _refit_starts(result, sub),
     )
     return calibration_from_errors(result, errors, tuple(cuts), notes)
 
@@ -358,11 +382,6 @@ def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
             break
         keep = new_keep
     return kappa, int((~keep).sum())
-
-
-def _free(result: FitResult) -> np.ndarray:
-    lo, hi = result.law.internal_bounds()
-    return lo < hi
 
 
 def get_prediction(
