@@ -416,11 +416,24 @@ def train_population(
         xv, yv = torch.stack(vx), torch.stack(vy)
 
     # -------------------------------------------------------------- helpers
-    def forward(h: Any) -> Any:
+    low = torch.bfloat16 if cfg.bf16_matmul else None
+
+    def mm(a: Any, b: Any) -> Any:
+        if low is None:
+            return torch.bmm(a, b)
+        return torch.bmm(a.to(low), b.to(low)).to(dtype)
+
+    def forward(h: Any, acts: list[Any] | None = None) -> Any:
+        """Outputs [P, n, out]; hidden activations are appended to ``acts``."""
         for k in range(n_layers):
-            h = torch.baddbmm(params[2 * k + 1], h, params[2 * k])
+            if low is None:
+                h = torch.baddbmm(params[2 * k + 1], h, params[2 * k])
+            else:
+                h = mm(h, params[2 * k]) + params[2 * k + 1]
             if k < n_layers - 1:
                 h = act(h)
+                if acts is not None:
+                    acts.append(h)
         return h
 
     def mean_loss(x_u: Any, y_u: Any, chunk: int = 4096) -> Any:
@@ -524,13 +537,6 @@ def train_population(
         last_batch_loss.copy_(per.detach())
         return active
 
-    low = torch.bfloat16 if cfg.bf16_matmul else None
-
-    def mm(a: Any, b: Any) -> Any:
-        if low is None:
-            return torch.bmm(a, b)
-        return torch.bmm(a.to(low), b.to(low)).to(dtype)
-
     def step_grads(xb: Any, yb: Any, rw: Any) -> tuple[Any, list[Any]]:
         """Per-model losses [P] and the gradients of their sum."""
         if not manual:
@@ -540,15 +546,7 @@ def train_population(
             return per, list(torch.autograd.grad(safe.sum(), params))
         with torch.no_grad():
             hs = [xb]
-            h = xb
-            for k in range(n_layers):
-                z = (torch.bmm(h.to(low), params[2 * k].to(low)).to(dtype)
-                     + params[2 * k + 1]) if low else torch.baddbmm(
-                    params[2 * k + 1], h, params[2 * k])
-                if k < n_layers - 1:
-                    h = torch.relu_(z) if cfg.activation == "relu" else torch.tanh_(z)
-                    hs.append(h)
-            out = z
+            out = forward(xb, hs)
             if task.loss == "mse":
                 diff = out - yb
                 per = ((diff * diff).mean(dim=2) * rw).sum(dim=1)
