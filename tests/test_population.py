@@ -37,10 +37,8 @@ def test_population_equals_each_model_alone_float64(batch_size):
         np.testing.assert_allclose(_values(pop, i), _values(solo, 0), rtol=1e-12, atol=0)
 
 
-def test_population_matches_a_plain_pytorch_loop():
-    spec = RunSpec(16, 2, 200, 1)
-    cfg = TrainConfig(steps=200, lr=3e-3, eval_steps=2, n_test=500, dtype="float64")
-    pop = train_population(TASK, [RunSpec(16, 2, 64, 0), spec], cfg, device="cpu")
+def _plain_loop(spec, cfg, make_opt):
+    """The same run as a plain PyTorch loop (float64); final train and test loss."""
     w = init_weights(spec, 2, 1, cfg)
     net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
                               torch.nn.ReLU(), torch.nn.Linear(16, 1)).double()
@@ -48,23 +46,65 @@ def test_population_matches_a_plain_pytorch_loop():
         for k, lin in enumerate([net[0], net[2], net[4]]):
             lin.weight.copy_(torch.tensor(w[2 * k].T))
             lin.bias.copy_(torch.tensor(w[2 * k + 1][0]))
-    x = torch.tensor(sample_inputs(TASK, 200, 0))
+    x = torch.tensor(sample_inputs(TASK, spec.n_train, 0))
     y = torch.tensor(teacher_outputs(TASK, x.numpy()))
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 200)
-    for _ in range(200):
+    opt = make_opt(net.parameters())
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+             if cfg.schedule == "cosine" else None)
+    for _ in range(cfg.steps):
         opt.zero_grad()
         ((net(x) - y) ** 2).mean().backward()
         opt.step()
-        sched.step()
-    xt = torch.tensor(sample_inputs(TASK, 500, 0, split="test"))
+        if sched is not None:
+            sched.step()
+    xt = torch.tensor(sample_inputs(TASK, cfg.n_test, 0, split="test"))
     yt = torch.tensor(teacher_outputs(TASK, xt.numpy()))
     with torch.no_grad():
-        ref = [((net(x) - y) ** 2).mean().item(), ((net(xt) - yt) ** 2).mean().item()]
+        return [((net(x) - y) ** 2).mean().item(), ((net(xt) - yt) ** 2).mean().item()]
+
+
+def test_population_matches_a_plain_pytorch_loop():
+    spec = RunSpec(16, 2, 200, 1)
+    cfg = TrainConfig(steps=200, lr=3e-3, eval_steps=2, n_test=500, dtype="float64")
+    pop = train_population(TASK, [RunSpec(16, 2, 64, 0), spec], cfg, device="cpu")
+    ref = _plain_loop(spec, cfg, lambda p: torch.optim.Adam(p, lr=3e-3))
     final = {r[1]: r[3] for r in pop.rows[1] if r[0] == 200}
-    # float64; the engine's Adam multiplies by 1/(1 - beta^t) where PyTorch
-    # divides: rounding-level differences over 200 steps, far below 1e-9
+    # float64; the engine applies PyTorch's fused Adam step at unit rate and
+    # then scales it by the learning rate, where the loop scales inside:
+    # rounding-level differences over 200 steps, far below 1e-9
     np.testing.assert_allclose([final["train"], final["test"]], ref, rtol=1e-9)
+
+
+def test_sgd_population_matches_a_plain_pytorch_loop():
+    spec = RunSpec(16, 2, 150, 2, lr=0.05)
+    cfg = TrainConfig(steps=120, lr=0.02, optimizer="sgd", schedule="constant", eval_steps=2,
+                      n_test=300, dtype="float64")
+    pop = train_population(TASK, [RunSpec(16, 2, 64, 0), spec], cfg, device="cpu")
+    ref = _plain_loop(spec, cfg, lambda p: torch.optim.SGD(p, lr=0.05))  # the run's own lr
+    final = {r[1]: r[3] for r in pop.rows[1] if r[0] == 120}
+    np.testing.assert_allclose([final["train"], final["test"]], ref, rtol=1e-9)
+
+
+def test_small_populations_run_on_one_cpu_thread_and_restore_the_setting(monkeypatch):
+    import teacher_student.population as population
+
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda k: (calls.append(k), real(k)))
+    before = torch.get_num_threads()
+    cfg = TrainConfig(steps=5, eval_steps=1, n_test=50)
+    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")  # ~40 kFLOP per step
+    assert calls == [1, before] and torch.get_num_threads() == before
+    calls.clear()
+    monkeypatch.setattr(population, "CPU_ONE_THREAD_FLOPS", 1.0)  # now "expensive"
+    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")
+    assert calls == [before]
+    calls.clear()
+    monkeypatch.setattr(population, "CPU_ONE_THREAD_FLOPS", 4e7)
+    with pytest.raises(KeyboardInterrupt):  # restored when training is interrupted
+        train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu",
+                         should_stop=lambda: True)
+    assert calls == [1, before] and torch.get_num_threads() == before
 
 
 def test_divergence_is_isolated():
