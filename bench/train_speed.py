@@ -22,7 +22,14 @@ and compares with the sum of the loop's per-cell step times; ``--tf32`` adds
 the same whole-grid run with TF32 matmuls (ours only; the comparison stays
 fp32 against fp32). The fp32 matmul peak of the device is measured in the same
 run (median of 5 products of 4096^2 (CPU) or 8192^2 (GPU) matrices), and the
-large cells' throughput is reported as a fraction of it.
+large cells' throughput is reported as a fraction of it, and the whole grid's
+FLOPs at that peak give the largest fp32 speed-up any implementation could
+reach over the loop.
+
+On a CPU the loop is also timed on one thread (torch's default is one thread
+per core; for tiny models one thread is faster, and the engine itself runs
+small populations on one thread), and speed-ups are reported against the
+faster of the two settings as well (``--no-loop-1-thread`` skips this).
 
 Run: .venv/bin/python bench/train_speed.py [--repeats 3] [--budget 1.5] [--device cpu]
 """
@@ -155,6 +162,8 @@ def main() -> None:
     ap.add_argument("--tf32", action="store_true", help="also time the whole grid with TF32")
     ap.add_argument("--bf16", action="store_true",
                     help="also time the whole grid with bf16 matmuls")
+    ap.add_argument("--no-loop-1-thread", action="store_true",
+                    help="on a CPU, skip timing the loop on one thread as well")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" /
                                           "train_speed.json"))
     args = ap.parse_args()
@@ -173,6 +182,8 @@ def main() -> None:
     peak = _matmul_peak(device)
     print(f"device {device}: fp32 matmul peak {peak:.0f} GFLOP/s", flush=True)
     rows = []
+    threads = torch.get_num_threads()
+    one_thread_loop = device == "cpu" and threads > 1 and not args.no_loop_1_thread
     t_start = time.perf_counter()
     for width in WIDTHS:
         for n in N_TRAIN:
@@ -184,7 +195,7 @@ def main() -> None:
                                     seeds=tuple(SEEDS), data_seeds=(0,), noise_seeds=(None,),
                                     train=cfg)
             specs = [RunSpec(width, 2, n, s) for s in SEEDS]
-            t_loop, t_ours = [], []
+            t_loop, t_ours, t_loop1 = [], [], []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
                 ref = _loop(task, specs, cfg, device)
@@ -192,18 +203,29 @@ def main() -> None:
                 t0 = time.perf_counter()
                 got, n_groups = _ours(task, specs, cfg, device, sweep_cfg)
                 t_ours.append(time.perf_counter() - t0)
+                if one_thread_loop:  # the loop's other sensible setting on a CPU
+                    torch.set_num_threads(1)
+                    t0 = time.perf_counter()
+                    _loop(task, specs, cfg, device)
+                    t_loop1.append(time.perf_counter() - t0)
+                    torch.set_num_threads(threads)
             loop_ms = 1e3 * statistics.median(t_loop) / steps
             ours_ms = 1e3 * statistics.median(t_ours) / steps
+            loop1_ms = 1e3 * statistics.median(t_loop1) / steps if t_loop1 else loop_ms
             rel = float(np.max(np.abs(np.array(got) - np.array(ref)) / np.array(ref)))
             rows.append({"width": width, "n_train": n, "steps": steps, "populations": n_groups,
                          "loop_ms_per_step": loop_ms, "ours_ms_per_step": ours_ms,
                          "speedup": loop_ms / ours_ms, "max_rel_diff_test_loss": rel,
+                         "loop_1_thread_ms_per_step": loop1_ms,
+                         "speedup_vs_best_loop": min(loop_ms, loop1_ms) / ours_ms,
                          "gflop_per_step": flops / 1e9,
                          "ours_gflops": flops / 1e9 / (ours_ms / 1e3)})
             r = rows[-1]
             print(f"w={width:5d} n={n:6d} steps={steps:4d} pops={n_groups} loop "
                   f"{loop_ms:9.2f} ms/step  ours {ours_ms:9.2f} ms/step  "
-                  f"x{r['speedup']:6.2f}  rel.diff {rel:.1e}", flush=True)
+                  f"x{r['speedup']:6.2f}  rel.diff {rel:.1e}"
+                  + (f"  loop on 1 thread {loop1_ms:9.2f} ms/step, best-loop speed-up "
+                     f"x{r['speedup_vs_best_loop']:6.2f}" if t_loop1 else ""), flush=True)
     wall = time.perf_counter() - t_start
     over = [r for r in rows if r["width"] <= 64 and r["n_train"] <= 1024]
     comp = [r for r in rows if r not in over]
@@ -215,8 +237,15 @@ def main() -> None:
     if whole_steps:
         ms, n_pop, ref_final = _whole(task, device, whole_steps, False)
         loop_ms = sum(r["loop_ms_per_step"] for r in rows)
+        # the arithmetic floor: every FLOP of the grid at the measured matmul peak
+        floor_ms = sum(r["gflop_per_step"] for r in rows) / peak * 1e3
         whole = {"steps": whole_steps, "populations": n_pop, "ours_ms_per_step": ms,
-                 "loop_ms_per_step": loop_ms, "speedup": loop_ms / ms}
+                 "loop_ms_per_step": loop_ms, "speedup": loop_ms / ms,
+                 "fp32_floor_ms_per_step": floor_ms,
+                 "largest_possible_fp32_speedup": loop_ms / floor_ms}
+        print(f"whole grid: {sum(r['gflop_per_step'] for r in rows):.0f} GFLOP per step, "
+              f"{floor_ms:.1f} ms at the measured fp32 peak, so at most "
+              f"x{loop_ms / floor_ms:.1f} over the loop in fp32", flush=True)
         if device == "cuda":
             ms_eager, _, _ = _whole(task, device, whole_steps, False, graphs=False)
             whole.update(ours_no_graphs_ms_per_step=ms_eager,
@@ -246,6 +275,8 @@ def main() -> None:
         "overhead_bound_min_speedup": min(r["speedup"] for r in over),
         "overhead_bound_median_speedup": statistics.median(r["speedup"] for r in over),
         "other_cells_min_speedup": min(r["speedup"] for r in comp),
+        "overhead_bound_min_speedup_vs_best_loop": min(r["speedup_vs_best_loop"] for r in over),
+        "other_cells_min_speedup_vs_best_loop": min(r["speedup_vs_best_loop"] for r in comp),
         "projected_2000_step_sweep_s": {"loop": total_loop, "ours": total_ours,
                                         "speedup": total_loop / total_ours},
     }
@@ -255,6 +286,12 @@ def main() -> None:
     for width in WIDTHS:
         cells = [r for r in rows if r["width"] == width]
         print(f"{width:5d} " + " ".join(f"{r['speedup']:8.2f}" for r in cells))
+    if one_thread_loop:
+        print("\nSpeed-up against the faster of the loop on 2 threads and on 1 thread")
+        print(header)
+        for width in WIDTHS:
+            cells = [r for r in rows if r["width"] == width]
+            print(f"{width:5d} " + " ".join(f"{r['speedup_vs_best_loop']:8.2f}" for r in cells))
     print(json.dumps(summary, indent=1))
     payload = {
         "date": date.today().isoformat(), "device": device,
