@@ -28,8 +28,9 @@ reach over the loop.
 
 On a CPU the loop is also timed on one thread (torch's default is one thread
 per core; for tiny models one thread is faster, and the engine itself runs
-small populations on one thread), and speed-ups are reported against the
-faster of the two settings as well (``--no-loop-1-thread`` skips this).
+small populations on one thread; timed for models under 5 GFLOP per step),
+and speed-ups are reported against the faster of the two settings as well
+(``--no-loop-1-thread`` skips this).
 
 Run: .venv/bin/python bench/train_speed.py [--repeats 3] [--budget 1.5] [--device cpu]
 """
@@ -51,6 +52,10 @@ import numpy as np
 WIDTHS = [8, 16, 32, 64, 128, 256, 512, 1024]
 N_TRAIN = [round(v) for v in np.geomspace(128, 16384, 6)]
 SEEDS = list(range(8))
+# The CPU loop is also timed on one thread for models below this many FLOPs per
+# step; above it one thread was slower in every cell measured (2-core machine,
+# 2026-11-22: e.g. width 512, n 6,208: 1.31 s vs 0.90 s per step of 8 models).
+LOOP_1_THREAD_FLOPS = 5e9
 
 
 def _loop(task, specs, cfg, device):
@@ -162,6 +167,8 @@ def main() -> None:
     ap.add_argument("--tf32", action="store_true", help="also time the whole grid with TF32")
     ap.add_argument("--bf16", action="store_true",
                     help="also time the whole grid with bf16 matmuls")
+    ap.add_argument("--min-steps", type=int, default=3,
+                    help="fewest training steps per cell (the widest cells get this many)")
     ap.add_argument("--no-loop-1-thread", action="store_true",
                     help="on a CPU, skip timing the loop on one thread as well")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" /
@@ -189,7 +196,7 @@ def main() -> None:
         for n in N_TRAIN:
             flops = 6.0 * n_params(4, width, 2) * n * len(SEEDS)
             est = max(len(SEEDS) * 6e-4, flops / 4e10) if device == "cpu" else len(SEEDS) * 6e-4
-            steps = int(np.clip(round(args.budget / est), 3, 200))
+            steps = int(np.clip(round(args.budget / est), args.min_steps, 200))
             cfg = TrainConfig(steps=steps, lr=3e-3, eval_steps=1, n_test=1000)
             sweep_cfg = SweepConfig(task=task, widths=(width,), depths=(2,), n_train=(n,),
                                     seeds=tuple(SEEDS), data_seeds=(0,), noise_seeds=(None,),
@@ -203,7 +210,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 got, n_groups = _ours(task, specs, cfg, device, sweep_cfg)
                 t_ours.append(time.perf_counter() - t0)
-                if one_thread_loop:  # the loop's other sensible setting on a CPU
+                if one_thread_loop and flops / len(SEEDS) < LOOP_1_THREAD_FLOPS:
                     torch.set_num_threads(1)
                     t0 = time.perf_counter()
                     _loop(task, specs, cfg, device)
