@@ -47,13 +47,17 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "tanh", "gelu")
-#: On a CPU, a population whose training step costs fewer FLOPs than this runs
-#: on one thread: its ~100 small kernels are then dominated by the fork/join
-#: cost of a second thread. Measured on the 2-core reference machine (8 models,
-#: ms per step, 1 vs 2 threads): width 8, n 128: 0.65 vs 1.03 (1.9 MFLOP);
-#: width 32, n 338: 1.05 vs 1.28 (20 MFLOP); width 64, n 338: 1.98 vs 1.72
-#: (73 MFLOP); width 64, n 891: 4.45 vs 2.92.
+#: On a CPU, a population whose training step costs fewer FLOPs than
+#: ``CPU_ONE_THREAD_FLOPS`` and touches fewer hidden activations (models x rows
+#: x width) than ``CPU_ONE_THREAD_ACTIVATIONS`` runs on one thread: its ~100
+#: small kernels are then dominated by the fork/join cost of a second thread.
+#: Measured on the 2-core reference machine (8 models, ms per step, 1 vs 2
+#: threads): width 8, n 128: 0.65 vs 1.03 (1.9 MFLOP, 8 k activations); width
+#: 32, n 338: 1.05 vs 1.28 (20 MFLOP, 86 k); width 64, n 338: 1.98 vs 1.72
+#: (73 MFLOP, 173 k); width 64, n 891: 4.45 vs 2.92; width 8, n 2,353: 3.0 vs
+#: 2.2 (14 MFLOP but 150 k activations: the elementwise work wants 2 threads).
 CPU_ONE_THREAD_FLOPS = 4e7
+CPU_ONE_THREAD_ACTIVATIONS = 1e5
 #: Tests set this to compare the hand-written backward with autograd.
 _FORCE_AUTOGRAD = False
 
@@ -365,7 +369,8 @@ def train_population(
         rows = cfg.batch_size if (cfg.online or cfg.batch_size) else max(s.n_train for s in specs)
         flops = 6.0 * n_params(task.ambient_dim, specs[0].width, specs[0].depth,
                                task.n_outputs) * rows * len(specs)
-        if flops < CPU_ONE_THREAD_FLOPS:
+        acts = len(specs) * rows * specs[0].width
+        if flops < CPU_ONE_THREAD_FLOPS and acts < CPU_ONE_THREAD_ACTIVATIONS:
             torch.set_num_threads(1)
     try:
         return _train(task, specs, cfg, dev, keep_weights, should_stop)

@@ -101,6 +101,11 @@ def test_small_populations_run_on_one_cpu_thread_and_restore_the_setting(monkeyp
     assert calls == [before]
     calls.clear()
     monkeypatch.setattr(population, "CPU_ONE_THREAD_FLOPS", 4e7)
+    monkeypatch.setattr(population, "CPU_ONE_THREAD_ACTIVATIONS", 100)  # 32 rows x 8 > 100
+    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")
+    assert calls == [before]
+    calls.clear()
+    monkeypatch.setattr(population, "CPU_ONE_THREAD_ACTIVATIONS", 1e5)
     with pytest.raises(KeyboardInterrupt):  # restored when training is interrupted
         train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu",
                          should_stop=lambda: True)
