@@ -134,6 +134,15 @@ def _matmul_peak(device, tf32=False):
     return 2 * n**3 / statistics.median(times[1:]) / 1e9
 
 
+def _stat(fn, rows, key):
+    return fn(r[key] for r in rows) if rows else None
+
+
+def _table_row(rows, width, key):
+    by_n = {r["n_train"]: r[key] for r in rows if r["width"] == width}
+    return " ".join(f"{by_n[n]:8.2f}" if n in by_n else f"{'-':>8s}" for n in N_TRAIN)
+
+
 def _rel_change(ref, other):
     return float(np.median([abs(other[k] - v) / v for k, v in ref.items()]))
 
@@ -167,6 +176,8 @@ def main() -> None:
     ap.add_argument("--tf32", action="store_true", help="also time the whole grid with TF32")
     ap.add_argument("--bf16", action="store_true",
                     help="also time the whole grid with bf16 matmuls")
+    ap.add_argument("--only", nargs="*", default=[], metavar="WIDTHxN",
+                    help="time only these cells, e.g. --only 1024x6208 64x891")
     ap.add_argument("--min-steps", type=int, default=3,
                     help="fewest training steps per cell (the widest cells get this many)")
     ap.add_argument("--no-loop-1-thread", action="store_true",
@@ -192,8 +203,11 @@ def main() -> None:
     threads = torch.get_num_threads()
     one_thread_loop = device == "cpu" and threads > 1 and not args.no_loop_1_thread
     t_start = time.perf_counter()
+    only = {tuple(int(v) for v in c.lower().split("x")) for c in args.only}
     for width in WIDTHS:
         for n in N_TRAIN:
+            if only and (width, n) not in only:
+                continue
             flops = 6.0 * n_params(4, width, 2) * n * len(SEEDS)
             est = max(len(SEEDS) * 6e-4, flops / 4e10) if device == "cpu" else len(SEEDS) * 6e-4
             steps = int(np.clip(round(args.budget / est), args.min_steps, 200))
@@ -203,13 +217,17 @@ def main() -> None:
                                     train=cfg)
             specs = [RunSpec(width, 2, n, s) for s in SEEDS]
             t_loop, t_ours, t_loop1 = [], [], []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                ref = _loop(task, specs, cfg, device)
-                t_loop.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                got, n_groups = _ours(task, specs, cfg, device, sweep_cfg)
-                t_ours.append(time.perf_counter() - t0)
+            for rep in range(args.repeats):
+                # alternate which side runs first, so a slow spell of the
+                # machine does not always fall on the same side
+                for side in ("loop", "ours") if rep % 2 == 0 else ("ours", "loop"):
+                    t0 = time.perf_counter()
+                    if side == "loop":
+                        ref = _loop(task, specs, cfg, device)
+                        t_loop.append(time.perf_counter() - t0)
+                    else:
+                        got, n_groups = _ours(task, specs, cfg, device, sweep_cfg)
+                        t_ours.append(time.perf_counter() - t0)
                 if one_thread_loop and flops / len(SEEDS) < LOOP_1_THREAD_FLOPS:
                     torch.set_num_threads(1)
                     t0 = time.perf_counter()
@@ -241,7 +259,9 @@ def main() -> None:
     whole_steps = args.whole_steps if args.whole_steps is not None else (
         200 if device == "cuda" else 0)
     whole = {}
-    if whole_steps:
+    if whole_steps and only:
+        print("whole-grid run skipped: --only times a subset of the grid", flush=True)
+    if whole_steps and not only:
         ms, n_pop, ref_final = _whole(task, device, whole_steps, False)
         loop_ms = sum(r["loop_ms_per_step"] for r in rows)
         # the arithmetic floor: every FLOP of the grid at the measured matmul peak
@@ -279,11 +299,11 @@ def main() -> None:
         "largest_width_fraction_of_peak": {str(r["n_train"]): r["ours_gflops"] / peak
                                            for r in big},
         "whole_grid": whole,
-        "overhead_bound_min_speedup": min(r["speedup"] for r in over),
-        "overhead_bound_median_speedup": statistics.median(r["speedup"] for r in over),
-        "other_cells_min_speedup": min(r["speedup"] for r in comp),
-        "overhead_bound_min_speedup_vs_best_loop": min(r["speedup_vs_best_loop"] for r in over),
-        "other_cells_min_speedup_vs_best_loop": min(r["speedup_vs_best_loop"] for r in comp),
+        "overhead_bound_min_speedup": _stat(min, over, "speedup"),
+        "overhead_bound_median_speedup": _stat(statistics.median, over, "speedup"),
+        "other_cells_min_speedup": _stat(min, comp, "speedup"),
+        "overhead_bound_min_speedup_vs_best_loop": _stat(min, over, "speedup_vs_best_loop"),
+        "other_cells_min_speedup_vs_best_loop": _stat(min, comp, "speedup_vs_best_loop"),
         "projected_2000_step_sweep_s": {"loop": total_loop, "ours": total_ours,
                                         "speedup": total_loop / total_ours},
     }
@@ -291,14 +311,12 @@ def main() -> None:
     header = "width " + " ".join(f"{n:>8d}" for n in N_TRAIN)
     print(header)
     for width in WIDTHS:
-        cells = [r for r in rows if r["width"] == width]
-        print(f"{width:5d} " + " ".join(f"{r['speedup']:8.2f}" for r in cells))
+        print(f"{width:5d} " + _table_row(rows, width, "speedup"))
     if one_thread_loop:
         print("\nSpeed-up against the faster of the loop on 2 threads and on 1 thread")
         print(header)
         for width in WIDTHS:
-            cells = [r for r in rows if r["width"] == width]
-            print(f"{width:5d} " + " ".join(f"{r['speedup_vs_best_loop']:8.2f}" for r in cells))
+            print(f"{width:5d} " + _table_row(rows, width, "speedup_vs_best_loop"))
     print(json.dumps(summary, indent=1))
     payload = {
         "date": date.today().isoformat(), "device": device,
