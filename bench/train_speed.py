@@ -325,7 +325,9 @@ def main() -> None:
                     "gpu": torch.cuda.get_device_name() if device == "cuda" else None},
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
         "settings": {"repeats": args.repeats, "budget_s": args.budget, "widths": WIDTHS,
-                     "n_train": N_TRAIN, "seeds": len(SEEDS), "task": "bahri-d4"},
+                     "n_train": N_TRAIN, "seeds": len(SEEDS), "task": "bahri-d4",
+                     "min_steps": args.min_steps, "only": args.only,
+                     "loop_1_thread": one_thread_loop},
         "cells": rows, "summary": summary, "wall_s": wall,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
