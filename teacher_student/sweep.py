@@ -32,11 +32,13 @@ a rerun skips every run whose file exists, so nothing finished is repeated.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import signal
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -279,12 +281,39 @@ def _rows_frame(cfg: SweepConfig, res: PopulationResult, i: int,
     return frame[RESULT_COLUMNS]
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
+
+    Used around writing a finished population, so an interruption never cuts
+    a finished run's file in half (main thread only; elsewhere a no-op).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _atomic_write(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -397,12 +426,13 @@ def run_sweep(
     report = SweepReport(len(specs), len(specs) - len(todo), 0, 0, False, 0.0)
 
     def write(res: PopulationResult) -> None:
-        for i in range(len(res.specs)):
-            frame = _rows_frame(cfg, res, i, versions)
-            _atomic_write(frame, runs_dir / f"{cfg.run_id(res.specs[i])}.parquet")
-        report.n_trained += len(res.specs)
-        report.n_diverged += sum(st == "diverged" for st in res.status)
-        bar.update(len(res.specs))
+        with _interrupts_deferred():  # a finished population is written whole
+            for i in range(len(res.specs)):
+                frame = _rows_frame(cfg, res, i, versions)
+                _atomic_write(frame, runs_dir / f"{cfg.run_id(res.specs[i])}.parquet")
+            report.n_trained += len(res.specs)
+            report.n_diverged += sum(st == "diverged" for st in res.status)
+            bar.update(len(res.specs))
 
     try:
         if scheduler:

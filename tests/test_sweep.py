@@ -202,3 +202,27 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path):
     n = len(list(runs.glob("*.parquet")))
     assert 2 <= n < 24
     assert sweep_status(out)["finished"] == n
+
+
+def test_an_interrupt_during_a_write_waits_for_the_whole_population(tmp_path, monkeypatch):
+    from teacher_student import sweep as sweep_mod
+
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    written = []
+    with pytest.raises(KeyboardInterrupt), sweep_mod._interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the writes
+        for k in range(3):
+            sweep_mod._atomic_write(frame, tmp_path / f"r{k}.parquet")
+            written.append(k)
+    assert written == [0, 1, 2]  # every file of the population, then the interrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r0.parquet", "r1.parquet",
+                                                          "r2.parquet"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sweep_mod.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        sweep_mod._atomic_write(frame, tmp_path / "r3.parquet")
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written file is left behind
