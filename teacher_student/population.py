@@ -124,7 +124,7 @@ class TrainConfig:
     cuda_graphs : bool
         On CUDA, capture the training step once (after 3 eager warm-up steps)
         and replay it: one launch per step instead of ~60. Step-dependent
-        numbers (learning rate, bias corrections, batches) live in device
+        numbers (learning rate, Adam's step count, batches) live in device
         buffers refreshed before each replay, so results equal eager steps.
     """
 
@@ -381,6 +381,7 @@ def train_population(
 def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_weights: bool,
            should_stop: Callable[[], bool] | None) -> PopulationResult:
     import torch
+    from torch.optim.adam import adam as adam_fn
 
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(cfg.allow_tf32)
@@ -527,7 +528,6 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     deltas = [torch.zeros_like(p) for p in params]
     adam_steps = [torch.zeros((), dtype=torch.float32, device=dev) for _ in params]
     b1, b2, eps = 0.9, 0.999, 1e-8
-    from torch.optim.adam import adam as adam_fn
     active = torch.ones(P, dtype=torch.bool, device=dev)
     diverged = torch.zeros(P, dtype=torch.bool, device=dev)
     stopped = torch.zeros(P, dtype=torch.bool, device=dev)
@@ -595,13 +595,14 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             rows_now = xb.shape[1]
             if step_bufs.get("rows") != rows_now:  # the same shape every step
                 step_bufs["rows"] = rows_now
-                step_bufs["fwd"] = [torch.empty((P, rows_now, p.shape[2]), dtype=dtype,
-                                                device=dev) for p in params[0::2]]
+                step_bufs["fwd"] = None if low is not None else [
+                    torch.empty((P, rows_now, p.shape[2]), dtype=dtype, device=dev)
+                    for p in params[0::2]]
                 step_bufs["bwd"] = [torch.empty((P, rows_now, width), dtype=dtype,
                                                 device=dev) for _ in range(n_layers - 1)]
                 step_bufs["grads"] = [torch.empty_like(p) for p in params]
             hs = [xb]
-            out = forward(xb, hs, step_bufs["fwd"] if low is None else None)
+            out = forward(xb, hs, step_bufs["fwd"])
             if task.loss == "mse":
                 diff = out - yb
                 per = ((diff * diff).mean(dim=2) * rw).sum(dim=1)
