@@ -584,13 +584,13 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
 
     step_bufs: dict[str, Any] = {}  # hand-written step: activation and gradient buffers
 
-    def step_grads(xb: Any, yb: Any, rw: Any) -> tuple[Any, list[Any]]:
-        """Per-model losses [P] and the gradients of their sum."""
+    def step_grads(xb: Any, yb: Any, rw: Any) -> list[Any]:
+        """Gradients of the summed per-model losses (``check`` records the losses)."""
         if not manual:
             per = (_per_row_loss(forward(xb), yb, task.loss) * rw).sum(dim=1)
             live = check(per)
             safe = torch.where(live, per, torch.zeros_like(per))
-            return per, list(torch.autograd.grad(safe.sum(), params))
+            return list(torch.autograd.grad(safe.sum(), params))
         with torch.no_grad():
             rows_now = xb.shape[1]
             if step_bufs.get("rows") != rows_now:  # the same shape every step
@@ -632,7 +632,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                     else:
                         gb.mul_(1 - hs[k] * hs[k])
                     g = gb
-            return per, grads
+            return grads
 
     def train_step() -> None:
         """One optimiser step of every model (reads only device buffers)."""
@@ -644,7 +644,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             rw = row_const
         else:
             xb, yb, rw = x_full, y_full, row_w2
-        _per, grads = step_grads(xb, yb, rw)
+        grads = step_grads(xb, yb, rw)
         with torch.no_grad():
             # per-model step sizes [P, 1, 1]; frozen (stopped or diverged) models get 0,
             # and a diverged model's non-finite state never reaches another model

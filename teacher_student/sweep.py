@@ -75,9 +75,9 @@ RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_
 # or faster than training them one by one up to the largest cell measured,
 # 5.6 GFLOP per model-step on the 2-core machine (width 256, n 891: 28 vs 54 ms
 # per step; width 1024, n 891: 623 vs 593 ms, a tie), so only models above
-# SOLO_FLOPS per step (beyond what was measured) train alone. Training-set sizes are merged into one
-# padded population while its step stays under MERGE_FLOPS (the padding is
-# then free).
+# SOLO_FLOPS per step (beyond what was measured) train alone. Training-set
+# sizes are merged into one padded population while its step stays under
+# MERGE_FLOPS (the padding is then free).
 CPU_SOLO_FLOPS = 1e10
 CPU_MERGE_FLOPS = 2e8
 GPU_MERGE_FLOPS = 5e10
