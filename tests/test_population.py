@@ -184,15 +184,26 @@ def test_bad_training_settings():
         train_population(TASK, [RunSpec(8, 2, 10, 0), RunSpec(16, 2, 10, 0)], TrainConfig())
 
 
-@pytest.mark.parametrize(("task_name", "activation"), [("sk-k3-ce", "tanh"),
-                                                        ("bahri-d2", "relu")])
-def test_hand_written_backward_equals_autograd(monkeypatch, task_name, activation):
+@pytest.mark.parametrize(("task_name", "activation", "mode", "depth"), [
+    ("sk-k3-ce", "tanh", "mini-batch", 2), ("bahri-d2", "relu", "mini-batch", 2),
+    ("sk-k3-ce", "relu", "full", 2), ("bahri-d2", "tanh", "full", 2),
+    ("bahri-d2", "relu", "online", 2), ("bahri-d2", "relu", "full", 1),
+    ("bahri-d2", "relu", "mini-batch", 3), ("bahri-d2", "tanh", "full", 1)])
+def test_hand_written_backward_equals_autograd(monkeypatch, task_name, activation, mode,
+                                               depth):
+    # covers the step's shortcuts: inputs with a ones column (kept across
+    # full-batch steps, refreshed every mini-batch and online step), (g^T h)
+    # gradients of narrow layers (1 and 3 outputs), the width-1 output layer
+    # (outer product; with ReLU the diag(w) factor carried into the layer
+    # below, which is the input layer at depth 1)
     import teacher_student.population as pop
 
     t = get_task(task_name)
-    specs = [RunSpec(8, 2, 50, 0), RunSpec(8, 2, 80, 1)]
+    specs = [RunSpec(8, depth, 50, 0), RunSpec(8, depth, 80, 1)]
+    batch = {"mini-batch": {"batch_size": 16}, "full": {},
+             "online": {"batch_size": 16, "online": True}}[mode]
     cfg = TrainConfig(steps=40, eval_steps=2, n_test=200, dtype="float64",
-                      activation=activation, batch_size=16)
+                      activation=activation, **batch)
     fast = train_population(t, specs, cfg, device="cpu")
     monkeypatch.setattr(pop, "_FORCE_AUTOGRAD", True)
     ref = train_population(t, specs, cfg, device="cpu")
