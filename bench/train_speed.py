@@ -242,6 +242,7 @@ def main() -> None:
                          "loop_ms_per_step": loop_ms, "ours_ms_per_step": ours_ms,
                          "speedup": loop_ms / ours_ms, "max_rel_diff_test_loss": rel,
                          "loop_1_thread_ms_per_step": loop1_ms,
+                         "loop_s": t_loop, "ours_s": t_ours, "loop_1_thread_s": t_loop1,
                          "speedup_vs_best_loop": min(loop_ms, loop1_ms) / ours_ms,
                          "gflop_per_step": flops / 1e9,
                          "ours_gflops": flops / 1e9 / (ours_ms / 1e3)})

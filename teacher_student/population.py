@@ -406,11 +406,30 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
 
     # ---------------------------------------------------------- parameters
     inits = [init_weights(s, d_in, d_out, cfg) for s in specs]
-    params = [torch.tensor(np.stack([w[j] for w in inits]), dtype=dtype, device=dev)
-              for j in range(2 * (depth + 1))]
-    for p in params:
-        p.requires_grad_(True)
     n_layers = depth + 1
+    # All parameters live in one flat buffer, and so do their gradients, Adam's
+    # moments and the steps (the fused Adam kernel then runs once per step).
+    # The first layer's weights [P, d_in, fan_out] and bias [P, 1, fan_out]
+    # share one block [P, d_in + 1, fan_out] (bias = last row): the hand-written
+    # step multiplies inputs with a ones column by it directly.
+    shapes = [(P, *inits[0][j].shape) for j in range(2 * n_layers)]
+    fan0 = shapes[0][2]
+    block0 = P * (d_in + 1) * fan0
+    n_flat = block0 + sum(math.prod(sh) for sh in shapes[2:])
+
+    def flat_views(buf: Any) -> list[Any]:
+        first = buf[:block0].view(P, d_in + 1, fan0)
+        out, at = [first[:, :d_in], first[:, d_in:]], block0
+        for sh in shapes[2:]:
+            out.append(buf[at:at + math.prod(sh)].view(sh))
+            at += math.prod(sh)
+        return out
+
+    param_flat = torch.empty(n_flat, dtype=dtype, device=dev)
+    params = flat_views(param_flat)
+    for j, p in enumerate(params):
+        p.copy_(torch.as_tensor(np.stack([w[j] for w in inits])))
+        p.requires_grad_(True)
     lr_mult = []
     for k in range(n_layers):
         m = 1.0
@@ -540,17 +559,6 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     # Adam: PyTorch's fused kernel (one pass per tensor) writes the unit-rate
     # step -m_hat / (sqrt(v_hat) + eps) into zeroed ``deltas``; the per-model
     # rates [P, 1, 1] (schedule x run lr x live mask x muP factor) scale it.
-    # Adam's state, the gradients and the deltas each live in one flat buffer
-    # (per-tensor views for the layers), so the fused kernel runs once per step.
-    n_flat = sum(p.numel() for p in params)
-
-    def flat_views(buf: Any) -> list[Any]:
-        out, at = [], 0
-        for p in params:
-            out.append(buf[at:at + p.numel()].view(p.shape))
-            at += p.numel()
-        return out
-
     m_flat, v_flat, delta_flat, grad_flat = (
         torch.zeros(n_flat, dtype=dtype, device=dev) for _ in range(4))
     deltas, grad_views = flat_views(delta_flat), flat_views(grad_flat)
@@ -604,11 +612,14 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     def check(per: Any) -> Any:
         """Freeze models whose loss stopped being finite; return the live mask."""
         finite = torch.isfinite(per)
-        newly = active & ~finite
+        newly = active > finite  # live until now, not finite now
         diverged.logical_or_(newly)
+        # torch.where, not masked_fill_: a device value makes masked_fill_ read it
+        # back to the host, which a CUDA graph cannot capture
         stop_step.copy_(torch.where(newly, s_step, stop_step))
         active.logical_and_(finite)
-        last_batch_loss.copy_(per.detach())
+        if cfg.online:
+            last_batch_loss.copy_(per.detach())
         return active
 
     step_bufs: dict[str, Any] = {}  # hand-written step: activation and gradient buffers
@@ -637,19 +648,16 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                 step_bufs["aug"] = None
                 step_bufs["aug_filled"] = False
                 if low is None and d_in <= AUGMENT_INPUT_MAX_FEATURES:
-                    xa = torch.ones((P, rows_now, d_in + 1), dtype=dtype, device=dev)
-                    wa = torch.empty((P, d_in + 1, width if n_layers > 1 else d_out),
-                                     dtype=dtype, device=dev)
-                    step_bufs["aug"] = (xa, wa, torch.empty_like(wa))
+                    # (inputs with a ones column, first layer's block, its gradient)
+                    step_bufs["aug"] = (
+                        torch.ones((P, rows_now, d_in + 1), dtype=dtype, device=dev),
+                        param_flat[:block0].view(P, d_in + 1, fan0),
+                        grad_flat[:block0].view(P, d_in + 1, fan0))
             aug = step_bufs["aug"]
-            if aug is not None:
-                xa, wa = aug[0], aug[1]
-                # full batch: the same inputs every step, copied once
-                if not (static_inputs and step_bufs["aug_filled"]):
-                    xa[:, :, :d_in].copy_(xb)
-                    step_bufs["aug_filled"] = True
-                wa[:, :d_in].copy_(params[0])
-                wa[:, d_in:].copy_(params[1])
+            # full batch: the same inputs every step, copied once
+            if aug is not None and not (static_inputs and step_bufs["aug_filled"]):
+                aug[0][:, :, :d_in].copy_(xb)
+                step_bufs["aug_filled"] = True
             hs = [xb]
             out = forward(xb, hs, step_bufs["fwd"], None if aug is None else aug[:2])
             if task.loss == "mse":
@@ -676,12 +684,15 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             for k in reversed(range(n_layers)):
                 if k == 0 and aug is not None:  # weights and bias in one product
                     torch.bmm(aug[0].transpose(1, 2), g, out=aug[2])
-                    grads[0].copy_(aug[2][:, :d_in])
-                    grads[1].copy_(aug[2][:, d_in:])
                 elif low is None and narrow[k] is not None:
                     torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
-                    torch.bmm(g.transpose(1, 2), hs[k], out=narrow[k])
-                    grads[2 * k].copy_(narrow[k].transpose(1, 2))
+                    if g.shape[2] == 1 and grads[2 * k].is_contiguous():
+                        # [P, in, 1] and [P, 1, in] share one memory order
+                        torch.bmm(g.transpose(1, 2), hs[k], out=grads[2 * k].view(
+                            P, 1, grads[2 * k].shape[1]))
+                    else:
+                        torch.bmm(g.transpose(1, 2), hs[k], out=narrow[k])
+                        grads[2 * k].copy_(narrow[k].transpose(1, 2))
                 elif low is None:
                     torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
                     torch.bmm(hs[k].transpose(1, 2), g, out=grads[2 * k])
@@ -690,9 +701,13 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                     grads[2 * k].copy_(mm(hs[k].transpose(1, 2), g))
                 w_k = params[2 * k]
                 if col_scale is not None:  # g above was M: scale by diag(w)
-                    grads[2 * k].mul_(col_scale)
-                    grads[2 * k + 1].mul_(col_scale)
-                    w_k = w_k * col_scale
+                    if k == 0 and aug is not None:
+                        aug[2].mul_(col_scale)
+                    else:
+                        grads[2 * k].mul_(col_scale)
+                        grads[2 * k + 1].mul_(col_scale)
+                    if k > 0:
+                        w_k = w_k * col_scale
                     col_scale = None
                 if k > 0:
                     gb = step_bufs["bwd"][k - 1]
@@ -730,7 +745,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
         with torch.no_grad():
             # per-model step sizes [P, 1, 1]; frozen (stopped or diverged) models get 0,
             # and a diverged model's non-finite state never reaches another model
-            base = lr_model * active.view(P, 1, 1).to(dtype) * s_lr
+            base = torch.mul(lr_model, s_lr).mul_(active.view(P, 1, 1))
             rates = [base if mult == 1.0 else base * mult for mult in lr_mult]
             if cfg.optimizer == "adam":
                 if grads[0].data_ptr() != grad_flat.data_ptr():  # autograd's own tensors
