@@ -215,3 +215,30 @@ def test_unknown_keys_and_names_suggest():
     d["teacher_seed"] = 5
     with pytest.raises(TaskConfigError, match="does not match"):
         Task.from_dict(d)
+
+
+def test_generator_products_run_on_one_blas_thread(monkeypatch):
+    # OpenBLAS workers left spinning after the generator's products starve the
+    # torch training that follows (tasks._blas_on_calling_thread); the products
+    # must run with a BLAS limit of 1 and leave the caller's setting as it was.
+    from threadpoolctl import threadpool_info
+
+    import teacher_student.tasks as tasks_mod
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+    real_mlp = tasks_mod._mlp
+
+    def spy(weights, x, act):
+        seen.append(blas_threads())
+        return real_mlp(weights, x, act)
+
+    monkeypatch.setattr(tasks_mod, "_mlp", spy)
+    t = get_task("sk-k3-mse")
+    y = teacher_outputs(t, sample_inputs(t, 64, 0))
+    assert y.shape == (64, 1)
+    assert seen and all(n == [1] * len(before) for n in seen)
+    assert blas_threads() == before
