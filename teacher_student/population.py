@@ -647,6 +647,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                     if p.shape[2] <= NARROW_GRAD_MAX_OUTPUTS else None for p in params[0::2]]
                 step_bufs["aug"] = None
                 step_bufs["aug_filled"] = False
+                step_bufs["w_scaled"] = None
                 if low is None and d_in <= AUGMENT_INPUT_MAX_FEATURES:
                     # (inputs with a ones column, first layer's block, its gradient)
                     step_bufs["aug"] = (
@@ -706,8 +707,10 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                     else:
                         grads[2 * k].mul_(col_scale)
                         grads[2 * k + 1].mul_(col_scale)
-                    if k > 0:
-                        w_k = w_k * col_scale
+                    if k > 0:  # into a kept buffer: a fresh one cost ~0.1 ms per step
+                        if step_bufs.get("w_scaled") is None:
+                            step_bufs["w_scaled"] = torch.empty_like(w_k)
+                        w_k = torch.mul(w_k, col_scale, out=step_bufs["w_scaled"])
                     col_scale = None
                 if k > 0:
                     gb = step_bufs["bwd"][k - 1]
