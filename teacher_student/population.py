@@ -556,16 +556,23 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     # ----------------------------------------------------------- optimiser
     lr_model = torch.tensor([(s.lr if s.lr is not None else cfg.lr) / cfg.lr for s in specs],
                             dtype=dtype, device=dev).view(P, 1, 1)
-    # Adam: PyTorch's fused kernel (one pass per tensor) writes the unit-rate
-    # step -m_hat / (sqrt(v_hat) + eps) into zeroed ``deltas``; the per-model
-    # rates [P, 1, 1] (schedule x run lr x live mask x muP factor) scale it.
+    # Adam: PyTorch's fused kernel (one pass over the flat buffers) writes the
+    # unit-rate step -m_hat / (sqrt(v_hat) + eps) into zeroed ``delta_flat``; the
+    # per-model rates [P, 1, 1] (schedule x run lr x live mask x muP factor)
+    # scale its per-layer views ``deltas``.
     m_flat, v_flat, delta_flat, grad_flat = (
         torch.zeros(n_flat, dtype=dtype, device=dev) for _ in range(4))
     deltas, grad_views = flat_views(delta_flat), flat_views(grad_flat)
     adam_step = torch.zeros((), dtype=torch.float32, device=dev)
     b1, b2, eps = 0.9, 0.999, 1e-8
     active = torch.ones(P, dtype=torch.bool, device=dev)
-    diverged = torch.zeros(P, dtype=torch.bool, device=dev)
+    # steps with a finite loss so far: a diverged model's count is the step at
+    # which it diverged (it is frozen from then on)
+    live_steps = torch.zeros(P, dtype=torch.long, device=dev)
+
+    def diverged() -> Any:
+        """Frozen but not early-stopped: the loss stopped being finite."""
+        return ~active & ~stopped
     stopped = torch.zeros(P, dtype=torch.bool, device=dev)
     stop_step = torch.full((P,), cfg.steps, dtype=torch.long, device=dev)
     best_val = torch.full((P,), math.inf, dtype=dtype, device=dev)
@@ -582,7 +589,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             va = mean_loss(xv, yv)
             vals.append(("val", va))
         host = {k: v.detach().cpu().numpy() for k, v in vals}
-        bad = diverged.cpu().numpy()
+        bad = diverged().cpu().numpy()
         for i in range(P):
             for split, arr in host.items():
                 log[i].append((step, split, "loss", float("nan") if bad[i] else float(arr[i])))
@@ -600,8 +607,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     static_inputs = rows_per_step == 0  # full batch: the step sees x_full every time
     row_const = (torch.full((P, rows_per_step), 1.0 / rows_per_step, dtype=dtype, device=dev)
                  if rows_per_step else None)
-    # step-dependent numbers as device scalars, so one captured step serves all
-    s_step = torch.zeros((), dtype=torch.long, device=dev)
+    # the step-dependent number as a device scalar, so one captured step serves all
     s_lr = torch.zeros((), dtype=dtype, device=dev)
     if cfg.online:
         xb_buf = torch.zeros((P, cfg.batch_size, d_in), dtype=dtype, device=dev)
@@ -611,13 +617,8 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
 
     def check(per: Any) -> Any:
         """Freeze models whose loss stopped being finite; return the live mask."""
-        finite = torch.isfinite(per)
-        newly = active > finite  # live until now, not finite now
-        diverged.logical_or_(newly)
-        # torch.where, not masked_fill_: a device value makes masked_fill_ read it
-        # back to the host, which a CUDA graph cannot capture
-        stop_step.copy_(torch.where(newly, s_step, stop_step))
-        active.logical_and_(finite)
+        active.logical_and_(torch.isfinite(per))
+        live_steps.add_(active)
         if cfg.online:
             last_batch_loss.copy_(per.detach())
         return active
@@ -772,7 +773,6 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
         j = step % chunk_steps
         sched = 0.5 * (1 + math.cos(math.pi * step / cfg.steps)) \
             if cfg.schedule == "cosine" else 1.0
-        s_step.fill_(step)
         s_lr.fill_(cfg.lr * sched)
         if cfg.online:
             if j == 0:
@@ -813,20 +813,22 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             record(step + 1)
     if cfg.early_stopping:
         with torch.no_grad():
+            keep = (~diverged()).view(P, 1, 1)
             for bp, p in zip(best_params, params, strict=True):
-                keep = (~diverged).view(P, 1, 1)
                 p.copy_(torch.where(keep, bp, p))
         final_test = mean_loss(xt, yt).cpu().numpy()
         final_val = best_val.cpu().numpy()
-        bad = diverged.cpu().numpy()
+        bad = diverged().cpu().numpy()
         for i in range(P):
             if not bad[i]:
                 log[i].append((cfg.steps, "test", "loss_best_val", float(final_test[i])))
                 log[i].append((cfg.steps, "val", "loss_best_val", float(final_val[i])))
     if dev.type == "cuda":
         torch.cuda.synchronize()
+    bad = diverged()
+    stop_step.copy_(torch.where(bad, live_steps, stop_step))
     status = ["diverged" if d else ("early_stopped" if s else "ok")
-              for d, s in zip(diverged.cpu().tolist(), stopped.cpu().tolist(), strict=True)]
+              for d, s in zip(bad.cpu().tolist(), stopped.cpu().tolist(), strict=True)]
     weights = None
     if keep_weights:
         weights = [[p.detach()[i].cpu().numpy().astype(np.float64) for p in params]

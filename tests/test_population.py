@@ -122,7 +122,9 @@ def test_divergence_is_isolated():
     with_bad = train_population(TASK, [good[0], bad, good[1], good[2]], cfg, device="cpu")
     without = train_population(TASK, good, cfg, device="cpu")
     assert with_bad.status == ["ok", "diverged", "ok", "ok"]
-    assert with_bad.stop_step[1] < 100
+    # step 0's loss is finite (initial weights); its Adam step of ~1e60 makes
+    # the outputs ~1e180 and the squared error overflow at step 1
+    assert with_bad.stop_step == [100, 1, 100, 100]
     assert np.isnan(_values(with_bad, 1)[-1])
     for a, b in ((0, 0), (2, 1), (3, 2)):
         np.testing.assert_allclose(_values(with_bad, a), _values(without, b), rtol=1e-12)
