@@ -669,7 +669,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                 diff = out - yb
                 g = diff * step_bufs["rw_g"]
                 # sum_r rw_r mean_j diff_rj^2 = (sum of g * diff) / 2
-                per = (g * diff).sum(dim=(1, 2)).mul_(0.5)
+                per = torch.linalg.vecdot(g.view(P, -1), diff.view(P, -1)).mul_(0.5)
             else:
                 logq = torch.log_softmax(out, dim=2)
                 per = ((torch.xlogy(yb, yb) - yb * logq).sum(dim=2) * rw).sum(dim=1)
