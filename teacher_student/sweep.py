@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import signal
@@ -81,6 +82,16 @@ RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_
 CPU_SOLO_FLOPS = 1e10
 CPU_MERGE_FLOPS = 2e8
 GPU_MERGE_FLOPS = 5e10
+# On a CPU a population's hidden activations per layer (models x rows x width x
+# bytes) stay under this many bytes: bigger populations are halved until they
+# fit. Measured on the 2-core machine (2026-11-23; 8 models, ms per step of all
+# 8, medians of 5-6 alternating repeats): width 256, n 16,384 (134 MB per layer
+# when stacked) 739 stacked, 677 as 4 + 4, 608 as four pairs (three runs:
+# pairs 10-18 % faster than stacked); no difference beyond noise when halving
+# width 512, n 6,208 (102 MB; 705 vs 719 as pairs), width 128, n 16,384 (67 MB;
+# 204 vs 202 as 4 + 4) or width 256, n 6,208 (51 MB; 245 vs 248). Uneven
+# splits (3 + 3 + 2) were slower at width 256, n 6,208 (287).
+CPU_MAX_ACTIVATION_BYTES = 48 * 2**20
 
 
 @dataclass(frozen=True)
@@ -214,8 +225,9 @@ def plan_groups(cfg: SweepConfig, specs: list[RunSpec], device: str) -> list[lis
     Same (depth, width) only. On a CPU a model costlier than ``CPU_SOLO_FLOPS``
     per step trains alone; cheaper ones are stacked, with neighbouring
     training-set sizes padded into one population while its step stays under
-    the merge budget. On a GPU everything of one shape is stacked the same way
-    with a larger budget.
+    the merge budget; a CPU population whose hidden activations per layer
+    exceed ``CPU_MAX_ACTIVATION_BYTES`` is halved until they fit. On a GPU
+    everything of one shape is stacked the same way with a larger budget.
     """
     gpu = device.startswith("cuda")
     merge = GPU_MERGE_FLOPS if gpu else CPU_MERGE_FLOPS
@@ -242,7 +254,18 @@ def plan_groups(cfg: SweepConfig, specs: list[RunSpec], device: str) -> list[lis
                 current = trial
         if current:
             groups.append(current)
-    return groups
+    if gpu:
+        return groups
+    itemsize = 8 if cfg.train.dtype == "float64" else 4
+    out: list[list[RunSpec]] = []
+    for g in groups:
+        rows = (cfg.train.batch_size if (cfg.train.batch_size or cfg.train.online)
+                else max(s.n_train for s in g))
+        size = len(g)
+        while size > 1 and size * rows * g[0].width * itemsize > CPU_MAX_ACTIVATION_BYTES:
+            size = math.ceil(size / 2)
+        out.extend(g[i:i + size] for i in range(0, len(g), size))
+    return out
 
 
 # ---------------------------------------------------------------- the store

@@ -143,6 +143,26 @@ def test_grouping_by_cost_on_cpu():
     assert max(len(g) for g in gpu) >= 2 and all(len({s.width for s in g}) == 1 for g in gpu)
 
 
+def test_cpu_populations_are_halved_until_their_activations_fit():
+    # sweep.CPU_MAX_ACTIVATION_BYTES = 48 MiB per hidden layer: width 256 x
+    # n 16,384 x 4 bytes = 16.8 MB per model, so 8 models (134 MB) become four
+    # pairs (33.5 MB); in float64 a pair is 67 MB, so each model trains alone.
+    # Width 64 at the same size (33.5 MB for 8) stays one population.
+    from teacher_student.sweep import CPU_MAX_ACTIVATION_BYTES
+
+    assert CPU_MAX_ACTIVATION_BYTES == 48 * 2**20
+    seeds = list(range(8))
+    cfg = _cfg(widths=[64, 256], n_train=[16384], seeds=seeds)
+    sizes = sorted((g[0].width, len(g)) for g in plan_groups(cfg, cfg.runs(), "cpu"))
+    assert sizes == [(64, 8)] + [(256, 2)] * 4
+    cfg64 = _cfg(widths=[256], n_train=[16384], seeds=seeds, dtype="float64")
+    assert [len(g) for g in plan_groups(cfg64, cfg64.runs(), "cpu")] == [1] * 8
+    # every run is planned exactly once, and the GPU plan is not split
+    assert sorted(s.seed for g in plan_groups(cfg, cfg.runs(), "cpu") for s in g
+                  if s.width == 256) == seeds
+    assert [len(g) for g in plan_groups(cfg, cfg.runs(), "cuda") if g[0].width == 256] == [8]
+
+
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
     distributed = pytest.importorskip("distributed")
     cfg = _cfg(widths=[8, 16], n_train=[64], seeds=[0, 1], steps=40)
