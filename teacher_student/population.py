@@ -642,10 +642,8 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                 step_bufs["bwd"] = [torch.empty((P, rows_now, width), dtype=dtype,
                                                 device=dev) for _ in range(n_layers - 1)]
                 step_bufs["grads"] = grad_views
-                # (g^T h) products of narrow layers, [P, out, in]
-                step_bufs["narrow"] = [
-                    torch.empty((P, p.shape[2], p.shape[1]), dtype=dtype, device=dev)
-                    if p.shape[2] <= NARROW_GRAD_MAX_OUTPUTS else None for p in params[0::2]]
+                # (g^T h) products of narrow layers, [P, out, in], made on first use
+                step_bufs["narrow"] = [None] * n_layers
                 step_bufs["aug"] = None
                 step_bufs["aug_filled"] = False
                 step_bufs["w_scaled"] = None
@@ -686,13 +684,16 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             for k in reversed(range(n_layers)):
                 if k == 0 and aug is not None:  # weights and bias in one product
                     torch.bmm(aug[0].transpose(1, 2), g, out=aug[2])
-                elif low is None and narrow[k] is not None:
+                elif low is None and g.shape[2] <= NARROW_GRAD_MAX_OUTPUTS:
                     torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
                     if g.shape[2] == 1 and grads[2 * k].is_contiguous():
                         # [P, in, 1] and [P, 1, in] share one memory order
                         torch.bmm(g.transpose(1, 2), hs[k], out=grads[2 * k].view(
                             P, 1, grads[2 * k].shape[1]))
                     else:
+                        if narrow[k] is None:
+                            narrow[k] = torch.empty((P, g.shape[2], hs[k].shape[2]),
+                                                    dtype=dtype, device=dev)
                         torch.bmm(g.transpose(1, 2), hs[k], out=narrow[k])
                         grads[2 * k].copy_(narrow[k].transpose(1, 2))
                 elif low is None:
