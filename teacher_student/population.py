@@ -566,6 +566,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     adam_step = torch.zeros((), dtype=torch.float32, device=dev)
     b1, b2, eps = 0.9, 0.999, 1e-8
     active = torch.ones(P, dtype=torch.bool, device=dev)
+    stopped = torch.zeros(P, dtype=torch.bool, device=dev)
     # steps with a finite loss so far: a diverged model's count is the step at
     # which it diverged (it is frozen from then on)
     live_steps = torch.zeros(P, dtype=torch.long, device=dev)
@@ -573,7 +574,7 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     def diverged() -> Any:
         """Frozen but not early-stopped: the loss stopped being finite."""
         return ~active & ~stopped
-    stopped = torch.zeros(P, dtype=torch.bool, device=dev)
+
     stop_step = torch.full((P,), cfg.steps, dtype=torch.long, device=dev)
     best_val = torch.full((P,), math.inf, dtype=dtype, device=dev)
     best_params = [p.detach().clone() for p in params] if cfg.early_stopping else None
@@ -684,24 +685,22 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
             for k in reversed(range(n_layers)):
                 if k == 0 and aug is not None:  # weights and bias in one product
                     torch.bmm(aug[0].transpose(1, 2), g, out=aug[2])
-                elif low is None and g.shape[2] <= NARROW_GRAD_MAX_OUTPUTS:
+                else:
                     torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
-                    if g.shape[2] == 1 and grads[2 * k].is_contiguous():
+                    if low is not None:
+                        grads[2 * k].copy_(mm(hs[k].transpose(1, 2), g))
+                    elif g.shape[2] > NARROW_GRAD_MAX_OUTPUTS:
+                        torch.bmm(hs[k].transpose(1, 2), g, out=grads[2 * k])
+                    elif g.shape[2] == 1 and grads[2 * k].is_contiguous():
                         # [P, in, 1] and [P, 1, in] share one memory order
                         torch.bmm(g.transpose(1, 2), hs[k], out=grads[2 * k].view(
                             P, 1, grads[2 * k].shape[1]))
-                    else:
+                    else:  # (g^T h)^T
                         if narrow[k] is None:
                             narrow[k] = torch.empty((P, g.shape[2], hs[k].shape[2]),
                                                     dtype=dtype, device=dev)
                         torch.bmm(g.transpose(1, 2), hs[k], out=narrow[k])
                         grads[2 * k].copy_(narrow[k].transpose(1, 2))
-                elif low is None:
-                    torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
-                    torch.bmm(hs[k].transpose(1, 2), g, out=grads[2 * k])
-                else:
-                    torch.sum(g, dim=1, keepdim=True, out=grads[2 * k + 1])
-                    grads[2 * k].copy_(mm(hs[k].transpose(1, 2), g))
                 w_k = params[2 * k]
                 if col_scale is not None:  # g above was M: scale by diag(w)
                     if k == 0 and aug is not None:
