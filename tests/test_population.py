@@ -69,9 +69,8 @@ def test_population_matches_a_plain_pytorch_loop():
     pop = train_population(TASK, [RunSpec(16, 2, 64, 0), spec], cfg, device="cpu")
     ref = _plain_loop(spec, cfg, lambda p: torch.optim.Adam(p, lr=3e-3))
     final = {r[1]: r[3] for r in pop.rows[1] if r[0] == 200}
-    # float64; the engine applies PyTorch's fused Adam step at unit rate and
-    # then scales it by the learning rate, where the loop scales inside:
-    # rounding-level differences over 200 steps, far below 1e-9
+    # float64; PyTorch's fused Adam kernel against the loop's default
+    # (foreach) one: rounding-level differences over 200 steps, far below 1e-9
     np.testing.assert_allclose([final["train"], final["test"]], ref, rtol=1e-9)
 
 
@@ -149,6 +148,42 @@ def test_early_stopping_keeps_best_weights():
         val = [r for r in res.rows[i] if r[1] == "val" and r[2] == "loss"]
         best = next(r for r in res.rows[i] if r[2] == "loss_best_val" and r[1] == "val")[3]
         assert best == pytest.approx(min(v[3] for v in val), rel=1e-6)
+
+
+@pytest.mark.parametrize("case", ["adam", "sgd", "early-stopping"])
+def test_cpu_uniform_rate_path_equals_the_general_path(monkeypatch, case):
+    # On a CPU, while all models are live and share one rate, the optimiser
+    # updates the flat parameters directly; otherwise (per-model rates, or a
+    # frozen model) it scales a unit-rate step per model. Both must train
+    # alike: float64, the same Adam kernel with the rate applied inside or
+    # outside it, so rounding-level differences only (1e-10 over 120-600 steps).
+    import teacher_student.population as pop
+
+    calls = []
+    real_add = torch._foreach_addcmul_
+    monkeypatch.setattr(torch, "_foreach_addcmul_",
+                        lambda *a, **k: (calls.append(1), real_add(*a, **k))[1])
+    if case == "early-stopping":  # models stop one by one: the run switches paths
+        t = get_task("bahri-d4")
+        specs = [RunSpec(64, 2, 32, s) for s in range(3)]
+        cfg = TrainConfig(steps=600, lr=1e-2, eval_steps=30, n_test=300, early_stopping=True,
+                          patience=3, n_val=300, schedule="constant", dtype="float64")
+    else:
+        t = TASK
+        specs = [RunSpec(16, 2, n, s) for s, n in enumerate((64, 200, 128))]
+        cfg = TrainConfig(steps=120, lr=3e-3 if case == "adam" else 0.05, optimizer=case,
+                          eval_steps=3, n_test=300, dtype="float64")
+    fast = train_population(t, specs, cfg, device="cpu")
+    n_general = len(calls)
+    monkeypatch.setattr(pop, "_CPU_UNIFORM_RATE_PATH", False)
+    ref = train_population(t, specs, cfg, device="cpu")
+    # the general path scales every step per model; the direct one only once a
+    # model has stopped
+    assert len(calls) - n_general == cfg.steps
+    assert n_general == 0 if case != "early-stopping" else 0 < n_general < cfg.steps
+    assert fast.status == ref.status and fast.stop_step == ref.stop_step
+    for i in range(len(specs)):
+        np.testing.assert_allclose(_values(fast, i), _values(ref, i), rtol=1e-10)
 
 
 def test_online_mode_and_cross_entropy():
