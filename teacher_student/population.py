@@ -567,7 +567,8 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     run_lrs = {s.lr if s.lr is not None else cfg.lr for s in specs}
     uniform_rate = (dev.type == "cpu" and _CPU_UNIFORM_RATE_PATH and len(run_lrs) == 1
                     and all(m == 1.0 for m in lr_mult))
-    lr_now = [0.0]  # this step's rate (run lr x schedule), host side
+    shared_lr = min(run_lrs)  # the one rate, when uniform_rate
+    lr_now = [0.0]  # this step's rate (shared lr x schedule), host side
     # Adam: PyTorch's fused kernel (one pass over the flat buffers) writes the
     # unit-rate step -m_hat / (sqrt(v_hat) + eps) into zeroed ``delta_flat``; the
     # per-model rates [P, 1, 1] (schedule x run lr x live mask x muP factor)
@@ -801,7 +802,8 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
         sched = 0.5 * (1 + math.cos(math.pi * step / cfg.steps)) \
             if cfg.schedule == "cosine" else 1.0
         s_lr.fill_(cfg.lr * sched)
-        lr_now[0] = next(iter(run_lrs)) * sched
+        if uniform_rate:
+            lr_now[0] = shared_lr * sched
         if cfg.online:
             if j == 0:
                 obatch = online_chunk(step, min(chunk_steps, cfg.steps - step))
