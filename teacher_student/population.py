@@ -51,13 +51,21 @@ ACTIVATIONS = ("relu", "tanh", "gelu")
 #: ``CPU_ONE_THREAD_FLOPS`` and touches fewer hidden activations (models x rows
 #: x width) than ``CPU_ONE_THREAD_ACTIVATIONS`` runs on one thread: its ~100
 #: small kernels are then dominated by the fork/join cost of a second thread.
-#: Measured on the 2-core reference machine (8 models, ms per step, 1 vs 2
+#: Measured on a 2-core Intel Xeon (8 models, ms per step, 1 vs 2
 #: threads): width 8, n 128: 0.65 vs 1.03 (1.9 MFLOP, 8 k activations); width
 #: 32, n 338: 1.05 vs 1.28 (20 MFLOP, 86 k); width 64, n 338: 1.98 vs 1.72
 #: (73 MFLOP, 173 k); width 64, n 891: 4.45 vs 2.92; width 8, n 2,353: 3.0 vs
 #: 2.2 (14 MFLOP but 150 k activations: the elementwise work wants 2 threads).
+#: On the 2-core AMD EPYC (Zen 4) reference machine a
+#: second thread pays off sooner, so ``CPU_ONE_THREAD_ACTIVATIONS = None`` (the
+#: default) means 1e5 on Intel and other CPUs and 4e4 on AMD ones. Measured
+#: there (8 models, ms per step, 1 vs 2 threads): width 8, n 338: 0.37 vs 0.42
+#: (22 k activations); width 32, n 128: 0.33 vs 0.32 (33 k); width 16, n 338:
+#: 0.33 vs 0.27 (43 k); width 8, n 891: 0.71 vs 0.49 (57 k); width 64, n 128:
+#: 0.65 vs 0.49 (66 k); width 32, n 338: 0.56 vs 0.45 (87 k). The thread count
+#: does not change the results (the same bits on both settings, checked there).
 CPU_ONE_THREAD_FLOPS = 4e7
-CPU_ONE_THREAD_ACTIVATIONS = 1e5
+CPU_ONE_THREAD_ACTIVATIONS: float | None = None
 #: Tests set this to compare the hand-written backward with autograd.
 _FORCE_AUTOGRAD = False
 # CPU: update the flat parameters directly while every model is live and all
@@ -75,6 +83,41 @@ AUGMENT_INPUT_MAX_FEATURES = 32
 #: instead of 183 us (the BLAS' small-N product is slow; measured on the same
 #: machine, still ahead at 16 outputs, behind at 64).
 NARROW_GRAD_MAX_OUTPUTS = 16
+#: How the forward pass computes a width-1 output layer of a stacked
+#: population: ``True`` as ``W^T h^T`` ([P, 1, width] x [P, width, rows]),
+#: ``False`` as ``h W`` (``baddbmm``), ``None`` = by CPU vendor. MKL's batched
+#: product with a single output column is slow on AMD CPUs: on the 2-core AMD
+#: EPYC (Zen 4) reference machine, 8 models, width 64, n 891: 194 vs 57 us
+#: (and never slower from width 8 to 1024), while on the 2-core Intel Xeon one
+#: the transposed product was 2.5x slower. The two orders round differently,
+#: so the choice is fixed per machine, never timed at run time.
+TRANSPOSED_WIDTH1_OUTPUT: bool | None = None
+
+
+def cpu_vendor() -> str:
+    """``"amd"``, ``"intel"`` or ``"other"``: the x86 CPU maker, from ``/proc/cpuinfo``."""
+    global _VENDOR
+    if _VENDOR is None:
+        _VENDOR = "other"
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("vendor_id"):
+                        v = line.split(":", 1)[1].strip()
+                        _VENDOR = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(v, "other")
+                        break
+        except OSError:  # not Linux
+            pass
+    return _VENDOR
+
+
+_VENDOR: str | None = None
+
+
+def _transposed_width1_output() -> bool:
+    if TRANSPOSED_WIDTH1_OUTPUT is not None:
+        return TRANSPOSED_WIDTH1_OUTPUT
+    return cpu_vendor() == "amd"
 
 
 def n_params(d_in: int, width: int, depth: int, d_out: int = 1) -> int:
@@ -385,7 +428,10 @@ def train_population(
         flops = 6.0 * n_params(task.ambient_dim, specs[0].width, specs[0].depth,
                                task.n_outputs) * rows * len(specs)
         acts = len(specs) * rows * specs[0].width
-        if flops < CPU_ONE_THREAD_FLOPS and acts < CPU_ONE_THREAD_ACTIVATIONS:
+        max_acts = CPU_ONE_THREAD_ACTIVATIONS
+        if max_acts is None:
+            max_acts = 4e4 if cpu_vendor() == "amd" else 1e5
+        if flops < CPU_ONE_THREAD_FLOPS and acts < max_acts:
             torch.set_num_threads(1)
     try:
         return _train(task, specs, cfg, dev, keep_weights, should_stop)
@@ -483,6 +529,9 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
 
     # -------------------------------------------------------------- helpers
     low = torch.bfloat16 if cfg.bf16_matmul else None
+    # a width-1 output as [P, 1, width] x [P, width, rows] (see TRANSPOSED_WIDTH1_OUTPUT)
+    out_t = (low is None and d_out == 1 and P > 1 and dev.type == "cpu"
+             and _transposed_width1_output())
 
     def mm(a: Any, b: Any) -> Any:
         if low is None:
@@ -504,6 +553,14 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
                 h = mm(h, params[2 * k]) + params[2 * k + 1]
             elif k == 0 and aug is not None:
                 h = torch.bmm(aug[0], aug[1], out=bufs[0])
+            elif k == n_layers - 1 and out_t:
+                # [P, 1, rows] has the memory order of [P, rows, 1]
+                w_t, h_t = params[2 * k].transpose(1, 2), h.transpose(1, 2)
+                if bufs is None:
+                    h = torch.bmm(w_t, h_t).view(P, -1, 1) + params[2 * k + 1]
+                else:
+                    torch.bmm(w_t, h_t, out=bufs[k].view(P, 1, h.shape[1]))
+                    h = bufs[k].add_(params[2 * k + 1])
             elif bufs is not None:
                 h = torch.baddbmm(params[2 * k + 1], h, params[2 * k], out=bufs[k])
             else:

@@ -113,6 +113,48 @@ def test_small_populations_run_on_one_cpu_thread_and_restore_the_setting(monkeyp
     assert calls == [1, before] and torch.get_num_threads() == before
 
 
+@pytest.mark.parametrize(("vendor", "one_thread"), [("amd", False), ("intel", True),
+                                                     ("other", True)])
+def test_thread_rule_follows_the_cpu_vendor(monkeypatch, vendor, one_thread):
+    # 8 models of width 64 on 128 rows: 28 MFLOP and 66 k activations per
+    # step, between the AMD (4e4) and the Intel/other (1e5) thresholds
+    import teacher_student.population as population
+
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda k: (calls.append(k), real(k)))
+    monkeypatch.setattr(population, "_VENDOR", vendor)
+    before = torch.get_num_threads()
+    cfg = TrainConfig(steps=2, eval_steps=1, n_test=50)
+    train_population(get_task("bahri-d4"), [RunSpec(64, 2, 128, s) for s in range(8)], cfg,
+                     device="cpu")
+    assert calls == ([1, before] if one_thread else [before])
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])  # hand-written step; autograd
+def test_transposed_width1_output_equals_the_plain_product(monkeypatch, activation):
+    # W^T h^T and h W are the same sums in another order: float64 results
+    # agree to rounding (1e-10 over 40 steps); a wrong transpose or a lost
+    # bias changes the losses at the first logged step by far more
+    import teacher_student.population as population
+
+    shapes = []
+    real = torch.bmm
+    monkeypatch.setattr(torch, "bmm", lambda a, b, **k: (shapes.append(tuple(a.shape)),
+                                                         real(a, b, **k))[1])
+    specs = [RunSpec(8, 2, 50, 0), RunSpec(8, 2, 80, 1)]
+    cfg = TrainConfig(steps=40, eval_steps=2, n_test=200, dtype="float64",
+                      activation=activation)
+    out = {}
+    for flag in (True, False):
+        shapes.clear()
+        monkeypatch.setattr(population, "TRANSPOSED_WIDTH1_OUTPUT", flag)
+        out[flag] = train_population(TASK, specs, cfg, device="cpu")
+        assert ((2, 1, 8) in shapes) == flag  # [P, 1, width] x [P, width, rows]
+    for i in range(2):
+        np.testing.assert_allclose(_values(out[True], i), _values(out[False], i), rtol=1e-10)
+
+
 def test_divergence_is_isolated():
     good = [RunSpec(16, 2, 100, s) for s in range(3)]
     bad = RunSpec(16, 2, 100, 9, lr=1e60)  # weights ~1e60: the loss overflows to inf
