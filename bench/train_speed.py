@@ -24,7 +24,10 @@ fp32 against fp32). The fp32 matmul peak of the device is measured in the same
 run (median of 5 products of 4096^2 (CPU) or 8192^2 (GPU) matrices), and the
 large cells' throughput is reported as a fraction of it, and the whole grid's
 FLOPs at that peak give the largest fp32 speed-up any implementation could
-reach over the loop.
+reach over the loop. The same bound is reported per cell (``fp32_ceiling_speedup``:
+the loop's time over the cell's 6 x params x rows x models FLOPs at the peak),
+so a cell whose target lies above what its arithmetic allows on the machine
+at hand shows as such.
 
 On a CPU the loop is also timed on one thread (torch's default is one thread
 per core; for tiny models one thread is faster, and the engine itself runs
@@ -245,7 +248,10 @@ def main() -> None:
                          "loop_s": t_loop, "ours_s": t_ours, "loop_1_thread_s": t_loop1,
                          "speedup_vs_best_loop": min(loop_ms, loop1_ms) / ours_ms,
                          "gflop_per_step": flops / 1e9,
-                         "ours_gflops": flops / 1e9 / (ours_ms / 1e3)})
+                         "ours_gflops": flops / 1e9 / (ours_ms / 1e3),
+                         # the most any fp32 implementation could gain here:
+                         # every FLOP of the cell at the measured matmul peak
+                         "fp32_ceiling_speedup": loop_ms / (flops / peak / 1e6)})
             r = rows[-1]
             print(f"w={width:5d} n={n:6d} steps={steps:4d} pops={n_groups} loop "
                   f"{loop_ms:9.2f} ms/step  ours {ours_ms:9.2f} ms/step  "
@@ -301,6 +307,8 @@ def main() -> None:
                                            for r in big},
         "whole_grid": whole,
         "overhead_bound_min_speedup": _stat(min, over, "speedup"),
+        "overhead_bound_cells_with_fp32_ceiling_below_5x": [
+            f"{r['width']}x{r['n_train']}" for r in over if r["fp32_ceiling_speedup"] < 5],
         "overhead_bound_median_speedup": _stat(statistics.median, over, "speedup"),
         "other_cells_min_speedup": _stat(min, comp, "speedup"),
         "overhead_bound_min_speedup_vs_best_loop": _stat(min, over, "speedup_vs_best_loop"),
@@ -313,6 +321,12 @@ def main() -> None:
     print(header)
     for width in WIDTHS:
         print(f"{width:5d} " + _table_row(rows, width, "speedup"))
+    print("\nCeiling: the loop's time over the cell's FLOPs at the measured fp32 matmul "
+          f"peak ({peak:.0f} GFLOP/s), i.e. the largest speed-up any fp32 implementation "
+          "could reach")
+    print(header)
+    for width in WIDTHS:
+        print(f"{width:5d} " + _table_row(rows, width, "fp32_ceiling_speedup"))
     if one_thread_loop:
         print("\nSpeed-up against the faster of the loop on 2 threads and on 1 thread")
         print(header)

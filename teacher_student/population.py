@@ -41,6 +41,7 @@ __all__ = [
     "PopulationResult",
     "RunSpec",
     "TrainConfig",
+    "cpu_vendor",
     "init_weights",
     "n_params",
     "train_population",
@@ -95,7 +96,21 @@ TRANSPOSED_WIDTH1_OUTPUT: bool | None = None
 
 
 def cpu_vendor() -> str:
-    """``"amd"``, ``"intel"`` or ``"other"``: the x86 CPU maker, from ``/proc/cpuinfo``."""
+    """The maker of this machine's CPU, which sets two CPU-step choices.
+
+    Read once from ``/proc/cpuinfo`` (Linux); see
+    ``TRANSPOSED_WIDTH1_OUTPUT`` and ``CPU_ONE_THREAD_ACTIVATIONS``.
+
+    Returns
+    -------
+    str
+        ``"amd"``, ``"intel"``, or ``"other"`` (another maker, or not Linux).
+
+    Examples
+    --------
+    >>> cpu_vendor() in ("amd", "intel", "other")
+    True
+    """
     global _VENDOR
     if _VENDOR is None:
         _VENDOR = "other"
