@@ -113,20 +113,43 @@ def cpu_vendor() -> str:
     """
     global _VENDOR
     if _VENDOR is None:
-        _VENDOR = "other"
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("vendor_id"):
-                        v = line.split(":", 1)[1].strip()
-                        _VENDOR = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(v, "other")
-                        break
-        except OSError:  # not Linux
-            pass
+        _VENDOR = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(
+            _cpuinfo().get("vendor_id", ""), "other")
     return _VENDOR
 
 
 _VENDOR: str | None = None
+_CPUINFO: dict[str, str] | None = None
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in ``/proc/cpuinfo`` (empty off Linux), read once."""
+    global _CPUINFO
+    if _CPUINFO is None:
+        _CPUINFO = {}
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    _CPUINFO.setdefault(key.strip(), value.strip())
+        except OSError:  # not Linux
+            pass
+    return _CPUINFO
+
+
+def _hardware(dev: Any) -> str:
+    """What a population ran on, for result tables (the CPU model or the GPU)."""
+    import os
+    import platform
+
+    import torch
+
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    model = _cpuinfo().get("model name") or platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} CPUs"
 
 
 def _transposed_width1_output() -> bool:
@@ -316,6 +339,7 @@ class PopulationResult:
     device: str
     population_size: int
     final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
+    hardware: str = ""  # the CPU model or GPU name (numerics differ between them)
 
 
 _ALLOCATOR_TUNED = False
@@ -938,5 +962,5 @@ def _train(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any, keep_we
     return PopulationResult(
         specs=specs, status=status, stop_step=stop_step.cpu().tolist(), rows=log,
         wall_time_s=time.perf_counter() - t0, device=str(dev), population_size=P,
-        final_weights=weights,
+        final_weights=weights, hardware=_hardware(dev),
     )

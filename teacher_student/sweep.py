@@ -65,8 +65,8 @@ _GRID_KEYS = ("task", "task_config", "widths", "depths", "n_train", "seeds", "da
               "noise_seeds", "lrs")
 RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_train", "seed",
                   "data_seed", "noise_seed", "lr", "step", "split", "metric", "value", "status",
-                  "stop_step", "wall_time_s", "population_size", "device", "dtype",
-                  "finished_at", "version_scalelaw", "version_torch", "version_numpy"]
+                  "stop_step", "wall_time_s", "population_size", "device", "hardware",
+                  "dtype", "finished_at", "version_scalelaw", "version_torch", "version_numpy"]
 
 # CPU grouping policy (shared/docs/performance.md section 2.2): a population
 # step of a small model costs ~0.5 ms of framework overhead whatever its size,
@@ -296,7 +296,7 @@ def _rows_frame(cfg: SweepConfig, res: PopulationResult, i: int,
         "lr": cfg.train.lr if s.lr is None else s.lr,
         "status": res.status[i], "stop_step": res.stop_step[i],
         "wall_time_s": res.wall_time_s, "population_size": res.population_size,
-        "device": res.device, "dtype": cfg.train.dtype,
+        "device": res.device, "hardware": res.hardware, "dtype": cfg.train.dtype,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **versions,
     }
     for k, v in meta.items():

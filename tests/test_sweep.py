@@ -67,6 +67,13 @@ def test_cli_sweep_small_config_and_tidy_results(tmp_path, capsys):
         assert col in df.columns
     assert df.run_id.nunique() == 12
     assert set(df.split) == {"train", "test"}
+    # what the runs ran on (numerics differ between CPUs): the CPU model and count
+    import torch
+
+    from teacher_student.population import _hardware
+
+    assert set(df.hardware) == {_hardware(torch.device("cpu"))}
+    assert df.hardware.iloc[0].endswith(f", {os.cpu_count()} CPUs")
     final = df[(df.step == 300) & (df.split == "test")]
     assert len(final) == 12 and (final.value > 0).all()
     assert (df.n_params == df.width**2 + 7 * df.width + 1).all()  # [4, w, w, 1]
