@@ -57,9 +57,9 @@ ACTIVATIONS = ("relu", "tanh", "gelu")
 #: 32, n 338: 1.05 vs 1.28 (20 MFLOP, 86 k); width 64, n 338: 1.98 vs 1.72
 #: (73 MFLOP, 173 k); width 64, n 891: 4.45 vs 2.92; width 8, n 2,353: 3.0 vs
 #: 2.2 (14 MFLOP but 150 k activations: the elementwise work wants 2 threads).
-#: On the 2-core AMD EPYC (Zen 4) reference machine a
-#: second thread pays off sooner, so ``CPU_ONE_THREAD_ACTIVATIONS = None`` (the
-#: default) means 1e5 on Intel and other CPUs and 4e4 on AMD ones. Measured
+#: On a 2-core AMD EPYC (Zen 4) a second thread pays off sooner, so
+#: ``CPU_ONE_THREAD_ACTIVATIONS = None`` (the default) means 1e5 on Intel and
+#: other CPUs and 4e4 on AMD ones (see :func:`cpu_vendor`). Measured
 #: there (8 models, ms per step, 1 vs 2 threads): width 8, n 338: 0.37 vs 0.42
 #: (22 k activations); width 32, n 128: 0.33 vs 0.32 (33 k); width 16, n 338:
 #: 0.33 vs 0.27 (43 k); width 8, n 891: 0.71 vs 0.49 (57 k); width 64, n 128:
@@ -75,7 +75,7 @@ _CPU_UNIFORM_RATE_PATH = True
 #: The hand-written step appends a column of ones to inputs of at most this
 #: many features, so the first layer's bias rides in its product (forward) and
 #: its gradient (backward): no broadcast of the bias over the [P, rows, width]
-#: output and no separate sum over rows. On the 2-core reference machine
+#: output and no separate sum over rows. On a 2-core Intel Xeon
 #: (8 models, n 891, width 64, 4 features) this takes the first layer's forward
 #: from 126 to 67 us and its gradients from 119 to 69 us.
 AUGMENT_INPUT_MAX_FEATURES = 32
@@ -87,8 +87,8 @@ NARROW_GRAD_MAX_OUTPUTS = 16
 #: How the forward pass computes a width-1 output layer of a stacked
 #: population: ``True`` as ``W^T h^T`` ([P, 1, width] x [P, width, rows]),
 #: ``False`` as ``h W`` (``baddbmm``), ``None`` = by CPU vendor. MKL's batched
-#: product with a single output column is slow on AMD CPUs: on the 2-core AMD
-#: EPYC (Zen 4) reference machine, 8 models, width 64, n 891: 194 vs 57 us
+#: product with a single output column is slow on AMD CPUs: on a 2-core AMD
+#: EPYC (Zen 4), 8 models, width 64, n 891: 194 vs 57 us
 #: (and never slower from width 8 to 1024), while on the 2-core Intel Xeon one
 #: the transposed product was 2.5x slower. The two orders round differently,
 #: so the choice is fixed per machine, never timed at run time.
