@@ -17,6 +17,7 @@ status; early stopping on a validation split keeps the best weights per model
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -111,32 +112,24 @@ def cpu_vendor() -> str:
     >>> cpu_vendor() in ("amd", "intel", "other")
     True
     """
-    global _VENDOR
-    if _VENDOR is None:
-        _VENDOR = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(
-            _cpuinfo().get("vendor_id", ""), "other")
-    return _VENDOR
+    return {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(
+        _cpuinfo().get("vendor_id", ""), "other")
 
 
-_VENDOR: str | None = None
-_CPUINFO: dict[str, str] | None = None
-
-
+@functools.cache
 def _cpuinfo() -> dict[str, str]:
     """The first processor's fields in ``/proc/cpuinfo`` (empty off Linux), read once."""
-    global _CPUINFO
-    if _CPUINFO is None:
-        _CPUINFO = {}
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-                for line in fh:
-                    if not line.strip():
-                        break
-                    key, _, value = line.partition(":")
-                    _CPUINFO.setdefault(key.strip(), value.strip())
-        except OSError:  # not Linux
-            pass
-    return _CPUINFO
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:  # not Linux
+        pass
+    return info
 
 
 def _hardware(dev: Any) -> str:

@@ -123,7 +123,7 @@ def test_thread_rule_follows_the_cpu_vendor(monkeypatch, vendor, one_thread):
     calls = []
     real = torch.set_num_threads
     monkeypatch.setattr(torch, "set_num_threads", lambda k: (calls.append(k), real(k)))
-    monkeypatch.setattr(population, "_VENDOR", vendor)
+    monkeypatch.setattr(population, "cpu_vendor", lambda: vendor)
     before = torch.get_num_threads()
     cfg = TrainConfig(steps=2, eval_steps=1, n_test=50)
     train_population(get_task("bahri-d4"), [RunSpec(64, 2, 128, s) for s in range(8)], cfg,
