@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 import scalelaw as sl
 from scalelaw.laws import Inputs
 from scalelaw.synthetic import chinchilla_design, simulate_runs
-from scalelaw.uncertainty import bootstrap_weights
+from scalelaw.inference import bootstrap_weights
 
 DELTA = 1e-3
 
@@ -102,7 +102,7 @@ def main() -> None:
     inputs = Inputs([runs.n_params.to_numpy(), runs.n_tokens.to_numpy()])
     yv = runs.loss.to_numpy()
     u, v, ylog = np.log(runs.n_params.to_numpy()), np.log(runs.n_tokens.to_numpy()), np.log(yv)
-    grid = law._start_points(inputs, yv, None)  # the guess + the 4,500-point grid
+    grid = law.start_points(inputs, yv, None)  # the guess + the 4,500-point grid
 
     # ---- scalelaw: grid fit + bootstrap, with all threads and with 1 thread
     sl.fit("power", runs, x="n_params", y="loss")  # warm imports

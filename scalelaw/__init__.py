@@ -16,7 +16,10 @@ Examples
 from importlib import metadata as _metadata
 
 from scalelaw import datasets, laws
+from scalelaw.allocation import compute_optimal, isoflop_profile, propose_runs, solve_for_loss
+from scalelaw.backtest import BacktestResult, backtest
 from scalelaw.exceptions import (
+    BootstrapWarning,
     ConvergenceWarning,
     DataValidationError,
     DuplicateRowsWarning,
@@ -29,9 +32,13 @@ from scalelaw.exceptions import (
     ScaleLawWarning,
     UnknownNameError,
 )
-from scalelaw.fitting import fit, fit_groups, prepare_data
+from scalelaw.fitting import LawSelection, calibrate, fit, fit_groups, prepare_data, select_law
+from scalelaw.forecast import ExtrapolationCalibration
+from scalelaw.inference import Diagnostic
+from scalelaw.io import read_runs
 from scalelaw.laws import ScalingLaw, get_law, list_laws
-from scalelaw.results import Diagnostic, FitResult, GroupedFitResult
+from scalelaw.plotting import plot_fit
+from scalelaw.results import FitResult, GroupedFitResult
 
 try:
     __version__ = _metadata.version("scalelaw")
@@ -39,27 +46,40 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - source checkout
     __version__ = "0+unknown"
 
 __all__ = [
+    "BacktestResult",
+    "BootstrapWarning",
     "ConvergenceWarning",
     "DataValidationError",
     "Diagnostic",
     "DuplicateRowsWarning",
     "ExcludedRowsWarning",
+    "ExtrapolationCalibration",
     "ExtrapolationError",
     "ExtrapolationWarning",
     "FitError",
     "FitResult",
     "GroupedFitResult",
     "IdentifiabilityWarning",
+    "LawSelection",
     "ScaleLawError",
     "ScaleLawWarning",
     "ScalingLaw",
     "UnknownNameError",
     "__version__",
+    "backtest",
+    "calibrate",
+    "compute_optimal",
     "datasets",
     "fit",
     "fit_groups",
     "get_law",
+    "isoflop_profile",
     "laws",
     "list_laws",
+    "plot_fit",
     "prepare_data",
+    "propose_runs",
+    "read_runs",
+    "select_law",
+    "solve_for_loss",
 ]

@@ -20,6 +20,7 @@ the fit has them, else draws from the Wald covariance (seeded).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ import pandas as pd
 
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError
-from scalelaw.forecast import _draws, extrapolation_distance
+from scalelaw.forecast import extrapolation_distance, parameter_draws
 from scalelaw.laws import ChinchillaLaw, Inputs
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _log_loss_pairs(result: FitResult, theta: np.ndarray, log_n: np.ndarray,
     """log L at row-matched (theta_i, N_i, D_i); theta (m, p), log_n/log_d (m,)."""
     X = _PairInputs([np.exp(log_n), np.exp(log_d)])
     with np.errstate(all="ignore"):
-        value, _ = result.law._value_jac(theta, X, log=True, jac=False)
+        value, _ = result.law.value_and_jacobian(theta, X, log=True, jac=False)
     return np.where(np.isfinite(value[:, 0]), value[:, 0], np.inf)
 
 
@@ -143,12 +144,26 @@ def _frontier_pairs(result: FitResult, th: np.ndarray, lc: np.ndarray, k: float,
     return log_n, log_d, _log_loss_pairs(result, th, log_n, log_d)
 
 
-def _interval(est: np.ndarray, draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over draws (axis 0); never widened to hold the estimate."""
     a = (1.0 - level) / 2.0
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
         lo = np.nanquantile(draws, a, axis=0)
         hi = np.nanquantile(draws, 1.0 - a, axis=0)
-    return np.minimum(lo, est), np.maximum(hi, est)
+    return lo, hi
+
+
+def _bracket_note(name: str, est: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  level: float, where: np.ndarray) -> list[str]:
+    """A diagnostic for rows whose percentile interval does not contain the estimate."""
+    out = ~((lo <= est) & (est <= hi))
+    if not np.any(out):
+        return []
+    return [f"the {level:.0%} interval of {name} does not contain its estimate at "
+            f"{int(out.sum())} point(s) (first at {where[np.argmax(out)]:.4g}): the "
+            "parameter draws are skewed or the estimate sits at the edge of their "
+            "distribution; treat that interval with care."]
 
 
 def compute_optimal(
@@ -211,12 +226,14 @@ def compute_optimal(
         )
     log_c = np.log(c)
     ln, ld, ll = _frontier(result, result.theta[None, :], log_c, k, flops)
-    theta_b = _draws(result, n_draws, random_state)
+    theta_b = parameter_draws(result, n_draws, random_state)
     bn, bd, bl = _frontier(result, theta_b, log_c, k, flops)
     n_col, d_col = result.x
     out: dict[str, Any] = {"compute": c}
+    notes: list[str] = []
     for name, est, draws in ((n_col, ln[0], bn), (d_col, ld[0], bd), ("loss", ll[0], bl)):
-        lo, hi = _interval(est, draws, level)
+        lo, hi = _interval(draws, level)
+        notes += _bracket_note(name, est, lo, hi, level, c)
         out[name] = np.exp(est)
         out[f"{name}_ci_lower"] = np.exp(lo)
         out[f"{name}_ci_upper"] = np.exp(hi)
@@ -225,7 +242,8 @@ def compute_optimal(
                                                                   np.exp(ld[0])])[0]
     frame = pd.DataFrame(out)
     frame.attrs.update(level=level, n_draws=int(theta_b.shape[0]),
-                       draws="bootstrap" if result.bootstrap is not None else "wald")
+                       draws="bootstrap" if result.bootstrap is not None else "wald",
+                       diagnostics=notes)
     return frame
 
 
@@ -287,8 +305,9 @@ def isoflop_profile(
     opt = compute_optimal(result, c, flops_per_param_token=flops_per_param_token,
                           flops=flops, level=level, n_draws=8, random_state=random_state)
     n_col, d_col = result.x
-    theta_b = _draws(result, n_draws, random_state)
+    theta_b = parameter_draws(result, n_draws, random_state)
     frames = []
+    notes: list[str] = []
     for j, cj in enumerate(c):
         if n_params is None:
             nstar = float(opt[n_col].iloc[j])
@@ -304,7 +323,8 @@ def isoflop_profile(
         b = theta_b.shape[0]
         draws = _log_loss_pairs(result, np.repeat(theta_b, grid.size, axis=0),
                                 np.tile(log_n, b), np.tile(log_d, b)).reshape(b, -1)
-        lo, hi = _interval(est, draws, level)
+        lo, hi = _interval(draws, level)
+        notes += _bracket_note(f"loss at compute {cj:.3g}", est, lo, hi, level, grid)
         nearest = np.argmin(np.abs(log_n - np.log(float(opt[n_col].iloc[j]))))
         frames.append(pd.DataFrame({
             "compute": cj, n_col: grid, d_col: np.exp(log_d), "loss": np.exp(est),
@@ -312,7 +332,7 @@ def isoflop_profile(
             "is_optimum": np.arange(grid.size) == nearest,
         }))
     frame = pd.concat(frames, ignore_index=True)
-    frame.attrs.update(level=level)
+    frame.attrs.update(level=level, diagnostics=notes)
     return frame
 
 
@@ -361,7 +381,10 @@ def propose_runs(
     >>> from scalelaw.synthetic import chinchilla_design, simulate_runs
     >>> runs = simulate_runs(chinchilla_design())
     >>> res = sl.fit("chinchilla", runs, x=["n_params", "n_tokens"], y="loss")
-    >>> plan = propose_runs(res, 5e22, n_runs=5)
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # the proposals lie beyond the data, by design
+    ...     warnings.simplefilter("ignore", sl.ExtrapolationWarning)
+    ...     plan = propose_runs(res, 5e22, n_runs=5)
     >>> f"{plan.compute.sum():.3g}", len(plan)
     ('5e+22', 5)
     """
@@ -454,7 +477,7 @@ def solve_for_loss(
             "instead.",
             column="target",
         )
-    theta_b = _draws(result, n_draws, random_state)
+    theta_b = parameter_draws(result, n_draws, random_state)
     thetas = np.vstack([result.theta[None, :], theta_b])
     lt = np.log(target)
     k = float(flops_per_param_token)
@@ -462,7 +485,7 @@ def solve_for_loss(
         def curve(th: np.ndarray, u: np.ndarray) -> np.ndarray:
             X = _PairInputs([np.exp(u)])
             with np.errstate(all="ignore"):
-                v, _ = result.law._value_jac(th, X, log=True, jac=False)
+                v, _ = result.law.value_and_jacobian(th, X, log=True, jac=False)
             return v[:, 0]
         names = [result.x[0]]
     else:
@@ -497,6 +520,7 @@ def solve_for_loss(
     share = float(np.mean(np.isfinite(draws)))
     a = (1.0 - level) / 2.0
     rows = []
+    notes: list[str] = []
     ests = [solved[0]]
     samples = [draws]
     if len(result.x) == 2:
@@ -513,11 +537,13 @@ def solve_for_loss(
     for name, est, smp in zip(names, ests, samples, strict=True):
         q_lo = np.quantile(smp, a) if smp.size else np.nan
         q_hi = np.quantile(smp, 1 - a) if smp.size else np.nan
+        notes += _bracket_note(name, np.array([est]), np.array([q_lo]), np.array([q_hi]),
+                               level, np.array([target]))
         rows.append({"quantity": name, "estimate": np.exp(est),
-                     "ci_lower": np.exp(min(q_lo, est)), "ci_upper": np.exp(max(q_hi, est)),
+                     "ci_lower": np.exp(q_lo), "ci_upper": np.exp(q_hi),
                      "share_reachable": share})
     frame = pd.DataFrame(rows)
-    frame.attrs.update(target=target, level=level)
+    frame.attrs.update(target=target, level=level, diagnostics=notes)
     return frame
 
 

@@ -10,15 +10,18 @@ the points no smaller-x point beats. Both filters count what they remove.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalelaw._validation import unknown_name
-from scalelaw.exceptions import DataValidationError
+from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.fitting import as_frame, fit, group_labels
+from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["drop_warmup", "fit_learning_curve", "lower_envelope"]
+__all__ = ["drop_warmup", "fit_learning_curve", "fit_learning_curve_groups", "lower_envelope"]
 
 
 def drop_warmup(
@@ -130,7 +133,7 @@ def fit_learning_curve(
     min_step: float | None = None,
     envelope: bool = False,
     **fit_kwargs: Any,
-) -> Any:
+) -> FitResult:
     """Fit a law to loss against steps/tokens, after the warm-up filters.
 
     Parameters
@@ -171,8 +174,6 @@ def fit_learning_curve(
     >>> round(float(res.params["alpha"]), 3), res.excluded["warmup"]
     (0.5, 10)
     """
-    from scalelaw.fitting import fit
-
     runs: Sequence[Any] = data[run].unique() if run else [None]
     if run and len(runs) > 1 and not envelope:
         raise DataValidationError(
@@ -197,4 +198,61 @@ def fit_learning_curve(
     settings = dict(res.settings)
     settings.update(learning_curve={"warmup_fraction": warmup_fraction,
                                     "min_step": min_step, "envelope": envelope})
-    return res._replace(excluded=excluded, settings=settings)
+    return replace(res, excluded=excluded, settings=settings)
+
+
+def fit_learning_curve_groups(
+    data: pd.DataFrame,
+    law: str = "saturating_power",
+    *,
+    group: str | Sequence[str],
+    x: str,
+    y: str,
+    run: str | None = None,
+    warmup_fraction: float = 0.1,
+    min_step: float | None = None,
+    envelope: bool = False,
+    **fit_kwargs: Any,
+) -> GroupedFitResult:
+    """:func:`fit_learning_curve` on every group: the filters apply within each group.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long table of several groups.
+    law : str, default="saturating_power"
+        Any law.
+    group : str or sequence of str
+        Group column(s) (``"family,run"`` for several).
+    x, y, run, warmup_fraction, min_step, envelope, **fit_kwargs
+        As in :func:`fit_learning_curve`, applied per group.
+
+    Returns
+    -------
+    GroupedFitResult
+        One fit per group; groups whose fit failed are listed with the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> steps = np.arange(100, 5001, 100)
+    >>> df = pd.concat([pd.DataFrame({"g": g, "step": steps, "loss": 2 + a * steps ** -0.5})
+    ...                 for g, a in [("a", 50.0), ("b", 80.0)]])
+    >>> res = fit_learning_curve_groups(df, group="g", x="step", y="loss")
+    >>> [res[g].excluded["warmup"] for g in ("a", "b")]
+    [5, 5]
+    """
+    data = as_frame(data)
+    cols, labels = group_labels(data, group)
+    results: dict[str, FitResult] = {}
+    failed: dict[str, str] = {}
+    for key in sorted(labels.unique()):
+        sub = data[(labels == key).to_numpy()]
+        try:
+            results[key] = fit_learning_curve(
+                sub, law, x=x, y=y, run=run, warmup_fraction=warmup_fraction,
+                min_step=min_step, envelope=envelope, **fit_kwargs,
+            )
+        except ScaleLawError as exc:
+            failed[key] = str(exc)
+    return GroupedFitResult(group=tuple(cols), results=results, failed=failed)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "BootstrapWarning",
     "ConvergenceWarning",
     "DataValidationError",
     "DuplicateRowsWarning",
@@ -90,15 +91,35 @@ class ScaleLawWarning(UserWarning):
 
 
 class IdentifiabilityWarning(ScaleLawWarning):
-    """Parameters are at a bound, strongly correlated or not identified."""
+    """The data do not identify the parameters.
+
+    Raised by :func:`scalelaw.fit` when the information matrix is singular
+    (some parameter combination is not determined) or when optima with
+    nearly the same loss disagree. Milder findings (a parameter at a bound,
+    strong correlation) are diagnostics of the result only.
+    """
 
 
 class ConvergenceWarning(ScaleLawWarning):
-    """The optimizer stopped without meeting its convergence test."""
+    """The optimizer stopped without meeting its convergence test.
+
+    Raised by :func:`scalelaw.fit`; the optimiser's message is in
+    ``FitResult.message``.
+    """
 
 
 class ExtrapolationWarning(ScaleLawWarning):
-    """A prediction lies outside the fitted domain."""
+    """A forecast was made beyond the extrapolation guard because it was asked for.
+
+    Raised by :meth:`scalelaw.FitResult.get_prediction` with
+    ``extrapolate=True`` when points lie more than ``max_extrapolation``
+    times beyond the fitted domain, and when prediction intervals beyond the
+    domain are not calibrated (see :func:`scalelaw.calibrate`).
+    """
+
+
+class BootstrapWarning(ScaleLawWarning):
+    """The bootstrap resamples too few units (rows or groups) to be trusted."""
 
 
 class DuplicateRowsWarning(ScaleLawWarning):

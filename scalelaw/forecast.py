@@ -1,28 +1,36 @@
-"""Forecasts from fitted laws: prediction tables, extrapolation guard and calibration.
+"""Forecasts from fitted laws: the prediction table, the extrapolation guard, calibration.
 
 Three quantities are kept apart, as statsmodels does:
 
 * ``mean``: the fitted curve at the new inputs;
 * ``mean_ci_lower/upper``: the interval of that curve (parameter uncertainty:
   bootstrap replicas when the fit has them, else the delta method on the log
-  prediction);
+  prediction with the t quantile of the residual degrees of freedom);
 * ``obs_ci_lower/upper``: the prediction interval for one new run, which adds
   the run-to-run scatter of the fit's log residuals and, beyond the fitted
   domain, the extrapolation error measured by backtests on the fit's own data
-  (:func:`extrapolation_calibration`).
+  when the fit was calibrated (:func:`scalelaw.calibrate`).
+
+Inside the fitted domain, for a law linear in its parameters on the log
+scale (``power`` with ``mse_log``), both intervals equal the textbook OLS
+intervals on ``(log x, log y)``.
 
 Distances beyond the domain are reported two ways: ``extrapolation_factor``
 (the largest ratio of a new input to the nearest edge of its observed range;
 1 inside) and ``extrapolation_distance`` (the same excess in units of the
 observed log-range of that input; 0 inside). With several inputs the product
 of the inputs (compute, for N and D) counts as one more input, so a point
-inside every input's range but beyond the largest run is still out.
+inside every input's range but beyond the largest run is still out. Inputs
+that are not all positive (user laws) are measured on the linear scale
+instead: the factor is ``1 + excess / range``.
+
+This module reads a fit's fields and calls nothing above it; results,
+fitting and backtests build on it.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,28 +39,25 @@ import pandas as pd
 from scipy import stats
 
 from scalelaw._validation import check_level
-from scalelaw.exceptions import DataValidationError, ExtrapolationError
+from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
+from scalelaw.inference import free_mask
+from scalelaw.laws import Inputs
 
 if TYPE_CHECKING:
     from scalelaw.results import FitResult
 
 __all__ = [
     "ExtrapolationCalibration",
-    "extrapolation_calibration",
+    "calibration_from_errors",
     "extrapolation_distance",
-    "get_prediction",
     "log_residual_sd",
+    "prediction_table",
 ]
 
-DEFAULT_CUTS = (0.5, 0.65, 0.8)
 
-
-def _log_ranges(domain: dict[str, tuple[float, float]], names: tuple[str, ...]) -> tuple[
-    np.ndarray, np.ndarray
-]:
-    lo = np.array([np.log(domain[c][0]) for c in names])
-    hi = np.array([np.log(domain[c][1]) for c in names])
-    return lo, hi
+def _scales(result: FitResult) -> list[bool]:
+    """Per input: whether distances are measured on the log scale (all values > 0)."""
+    return [result.domain[c][0] > 0 for c in result.x]
 
 
 def extrapolation_distance(
@@ -65,7 +70,7 @@ def extrapolation_distance(
     result : FitResult
         The fit whose domain is the reference.
     columns : list of numpy.ndarray
-        New inputs, one positive array per input column of the fit.
+        New inputs, one array per input column of the fit.
 
     Returns
     -------
@@ -83,16 +88,26 @@ def extrapolation_distance(
     >>> f.round(3).tolist(), d.round(3).tolist()
     ([1.0, 10.0, 100.0], [0.0, 0.5, 1.0])
     """
-    lo, hi = _log_ranges(result.domain, result.x)
-    span = np.maximum(hi - lo, 1e-12)
-    factor = np.zeros(np.shape(columns[0]))
-    dist = np.zeros(np.shape(columns[0]))
-    logs = [np.log(np.asarray(col, dtype=np.float64)) for col in columns]
-    for j, u in enumerate(logs):
-        excess = np.maximum(np.maximum(u - hi[j], lo[j] - u), 0.0)
-        factor = np.maximum(factor, excess)
-        dist = np.maximum(dist, excess / span[j])
-    if len(columns) > 1:
+    shape = np.shape(columns[0])
+    log_excess = np.zeros(shape)  # excess on the log scale (factor = exp of it)
+    dist = np.zeros(shape)
+    logs = []
+    for j, (c, positive) in enumerate(zip(result.x, _scales(result), strict=True)):
+        lo, hi = result.domain[c]
+        v = np.asarray(columns[j], dtype=np.float64)
+        if positive:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.log(v)
+            lo_u, hi_u = np.log(lo), np.log(hi)
+            logs.append(u)
+        else:
+            u, lo_u, hi_u = v, lo, hi
+        span = max(hi_u - lo_u, 1e-12)
+        excess = np.maximum(np.maximum(u - hi_u, lo_u - u), 0.0)
+        step = excess if positive else np.log1p(excess / span)
+        log_excess = np.maximum(log_excess, step)
+        dist = np.maximum(dist, excess / span)
+    if len(columns) > 1 and len(logs) == len(columns):
         # the joint scale (log of the product of the inputs, e.g. compute for N
         # and D): a point can sit inside every input's range and still beyond
         # the largest run
@@ -101,17 +116,19 @@ def extrapolation_distance(
         t_lo, t_hi = float(tot.min()), float(tot.max())
         t = np.sum(logs, axis=0)
         excess = np.maximum(np.maximum(t - t_hi, t_lo - t), 0.0)
-        factor = np.maximum(factor, excess)
+        log_excess = np.maximum(log_excess, excess)
         dist = np.maximum(dist, excess / max(t_hi - t_lo, 1e-12))
-    return np.exp(factor), dist
+    return np.exp(log_excess), dist
 
 
 def log_residual_sd(result: FitResult) -> float:
     """Scatter of one new run around the curve, as a standard deviation of log loss.
 
-    ``mse_log``: root mean square of the log residuals with ``n - p`` degrees
-    of freedom; ``huber_log``: 1.4826 times their median absolute value (robust,
-    as the fit itself); ``mse``: as ``mse_log`` on relative residuals.
+    ``mse_log``: the residual scale ``sqrt(sum w r^2 / (n - p))`` (the OLS or
+    WLS scale; a new run has weight 1); ``huber_log``: 1.4826 times the median
+    absolute log residual (robust, as the fit itself); ``mse``: the root mean
+    square of relative residuals with ``n - p`` degrees of freedom. NaN when
+    there are no residual degrees of freedom.
 
     Parameters
     ----------
@@ -134,21 +151,20 @@ def log_residual_sd(result: FitResult) -> float:
     >>> round(log_residual_sd(res), 2)
     0.05
     """
+    if result.dof_resid < 1:
+        return float("nan")
+    if result.objective == "mse_log":
+        return float(np.sqrt(result.scale["s2"]))
     y = result.data[result.y].to_numpy(dtype=np.float64)
     pred = result.predict(**{c: result.data[c].to_numpy(dtype=np.float64) for c in result.x})
     w = result.data["weight"].to_numpy(dtype=np.float64)
     keep = w > 0
-    if result.objective == "mse":
-        r = (y - pred) / pred
-    else:
-        r = np.log(y) - np.log(pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (y - pred) / pred if result.objective == "mse" else np.log(y) - np.log(pred)
     r = r[keep]
-    if r.size == 0:
-        return float("nan")
     if result.objective == "huber_log":
         return float(1.482602218505602 * np.median(np.abs(r - np.median(r))))
-    dof = max(result.dof_resid, 1)
-    return float(np.sqrt(np.sum(r**2) / dof))
+    return float(np.sqrt(np.sum(r**2) / result.dof_resid))
 
 
 @dataclass(frozen=True)
@@ -162,9 +178,9 @@ class ExtrapolationCalibration:
     variance of the drift grows linearly with the distance, like a random
     walk in log scale. ``sigma`` is the residual scatter of the full fit and
     ``kappa`` the maximum-likelihood estimate (errors beyond 4 standard
-    deviations are left out once, as outliers). On the Alabdulmohsin et al.
-    benchmark this form covered held-out points at close to the nominal rate
-    where a variance growing with ``d^2`` under-covered (bench/RESULTS.md).
+    deviations are left out once, as outliers). This form was chosen on the
+    Alabdulmohsin et al. benchmark (bench/RESULTS.md), where a variance
+    growing with ``d^2`` under-covered; its coverage there is in-sample.
 
     Attributes
     ----------
@@ -180,6 +196,9 @@ class ExtrapolationCalibration:
         One row per held-out point: ``cut``, ``distance``, ``log_error``.
     note : str
         Why some cuts were skipped, if any.
+    source : str
+        What the backtests refitted (``"own law"`` or the pooled candidates
+        of an automatic choice).
     """
 
     kappa: float
@@ -187,6 +206,7 @@ class ExtrapolationCalibration:
     cuts: tuple[float, ...]
     errors: pd.DataFrame
     note: str = ""
+    source: str = "own law"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content."""
@@ -196,6 +216,7 @@ class ExtrapolationCalibration:
             "cuts": list(self.cuts),
             "errors": {c: self.errors[c].tolist() for c in self.errors.columns},
             "note": self.note,
+            "source": self.source,
         }
 
     @classmethod
@@ -207,140 +228,44 @@ class ExtrapolationCalibration:
             cuts=tuple(float(c) for c in d["cuts"]),
             errors=pd.DataFrame(d["errors"]),
             note=str(d.get("note", "")),
+            source=str(d.get("source", "own law")),
         )
 
 
-def normalised_scale(frame: pd.DataFrame, x: tuple[str, ...]) -> np.ndarray:
-    """Sum of the log inputs rescaled to [0, 1]: 0 smallest run, 1 largest.
-
-    For two inputs N and D this orders runs by compute (``log N + log D``).
-    """
-    u = np.sum([np.log(frame[c].to_numpy(dtype=np.float64)) for c in x], axis=0)
-    span = u.max() - u.min()
-    return (u - u.min()) / span if span > 0 else np.zeros_like(u)
-
-
-def backtest_errors(
-    law: Any, frame: pd.DataFrame, x: list[str], y: str, cuts: Sequence[float],
-    fit_kwargs: dict[str, Any], *, starts: Callable[[pd.DataFrame], np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Fit ``law`` on the rows below each cut and measure the log errors above it.
-
-    A cut is skipped (with a note) when fewer than ``p + 2`` rows lie below it
-    or none above, and when its fit fails.
-
-    Returns
-    -------
-    tuple
-        ``(errors, notes)``: a frame with ``cut``, ``distance`` (in observed
-        log-ranges of the reduced fit) and ``log_error`` per held-out row, and
-        the reasons for skipped cuts.
-    """
-    from scalelaw.exceptions import ScaleLawError
-    from scalelaw.fitting import fit
-    from scalelaw.laws import get_law
-
-    law_obj = get_law(law, inputs=x)
-    lo, hi = law_obj.internal_bounds()
-    n_free = int(np.count_nonzero(lo < hi))
-    s = normalised_scale(frame, tuple(x))
-    rows: list[tuple[float, float, float]] = []
-    notes: list[str] = []
-    for cut in cuts:
-        below = s <= cut + 1e-12
-        if below.sum() < n_free + 2 or (~below).sum() == 0:
-            notes.append(f"cut {cut}: {int(below.sum())} rows below, {int((~below).sum())} "
-                         "above; skipped")
-            continue
-        sub = frame[below]
-        kwargs = dict(fit_kwargs)
-        if starts is not None:
-            kwargs["starts"] = starts(sub)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = fit(law_obj, sub, x=x, y=y, **kwargs)
-        except ScaleLawError as exc:  # a failed backtest fit is reported, not fatal
-            notes.append(f"cut {cut}: refit failed ({exc})")
-            continue
-        held = frame[~below]
-        cols = [held[c].to_numpy(dtype=np.float64) for c in x]
-        pred = res.predict(**dict(zip(x, cols, strict=True)))
-        _, dist = extrapolation_distance(res, cols)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
-        rows += [(float(cut), float(d), float(e)) for d, e in zip(dist, err, strict=True)]
-    errors = pd.DataFrame(np.array(rows, dtype=np.float64).reshape(-1, 3),
-                          columns=["cut", "distance", "log_error"])
-    return errors, notes
-
-
-def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray:
-    from scalelaw.laws import Inputs
-
-    X = Inputs([frame[c].to_numpy(dtype=np.float64) for c in result.x])
-    y = frame[result.y].to_numpy(dtype=np.float64)
-    default = result.law._start_points(X, y, np.random.default_rng(0))
-    if default.shape[0] > 300:
-        idx = np.linspace(0, default.shape[0] - 1, 300).round().astype(int)
-        default = default[idx]
-    names = list(result.law.param_names)
-    optima = result.law.to_internal(result.optima[names].to_numpy(dtype=np.float64))
-    lo, hi = result.law.internal_bounds()
-    internal = np.clip(np.vstack([optima, default]), lo, hi)
-    return result.law.to_natural(internal)  # fit() takes starts in natural units
-
-
-def extrapolation_calibration(
-    result: FitResult, cuts: tuple[float, ...] = DEFAULT_CUTS
+def calibration_from_errors(
+    sigma: float, errors: pd.DataFrame, cuts: tuple[float, ...],
+    notes: list[str] | None = None, *, source: str = "own law",
 ) -> ExtrapolationCalibration:
-    """Measure how the forecast error grows with distance beyond the domain.
+    """Fit ``kappa`` to backtest log errors (see :class:`ExtrapolationCalibration`).
 
     Parameters
     ----------
-    result : FitResult
-        The fit; its data, law, objective and weights are reused.
-    cuts : tuple of float, default=(0.5, 0.65, 0.8)
-        Cut positions on the normalised log scale of the inputs (0 = smallest
-        run, 1 = largest). A cut is skipped when fewer than ``p + 2`` rows
-        (``p`` free parameters) lie below it or none above.
+    sigma : float
+        The fit's log residual scale (:func:`log_residual_sd`).
+    errors : pandas.DataFrame
+        ``cut``, ``distance``, ``log_error`` per held-out point.
+    cuts : tuple of float
+        The cuts the backtests used.
+    notes : list of str, optional
+        Reasons for skipped cuts.
+    source : str, default="own law"
+        What the backtests refitted.
 
     Returns
     -------
     ExtrapolationCalibration
-        ``kappa`` and the backtest errors. Cached on the result.
+        The calibration.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, scalelaw as sl
-    >>> x = np.logspace(6, 9, 30)
-    >>> y = 2.0 + 30 * x ** -0.2            # the law is right: errors stay small
-    >>> res = sl.fit("saturating_power", pd.DataFrame({"n": x, "L": y}), x="n", y="L",
-    ...              objective="mse_log")
-    >>> cal = extrapolation_calibration(res)
-    >>> cal.n_points > 0 and cal.kappa < 1e-3
-    True
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(0.1, 1.0, 4000)
+    >>> e = rng.normal(0.0, np.sqrt(0.01**2 + 0.05**2 * d))
+    >>> err = pd.DataFrame({"cut": 0.5, "distance": d, "log_error": e})
+    >>> round(calibration_from_errors(0.01, err, (0.5,)).kappa, 2)
+    0.05
     """
-    key = f"calibration:{tuple(cuts)!r}"
-    if key in result._cache:
-        return result._cache[key]
-    frame = result.data[result.data["weight"] > 0].reset_index(drop=True)
-    errors, notes = backtest_errors(
-        result.law, frame, list(result.x), result.y, cuts,
-        {"objective": result.objective, "delta": result.delta, "weights": "weight",
-         "n_threads": result.settings.get("n_threads")},
-        starts=lambda sub: _refit_starts(result, sub),
-    )
-    return calibration_from_errors(result, errors, tuple(cuts), notes)
-
-
-def calibration_from_errors(
-    result: FitResult, errors: pd.DataFrame, cuts: tuple[float, ...],
-    notes: list[str] | None = None,
-) -> ExtrapolationCalibration:
-    """Build (and cache on ``result``) a calibration from backtest log errors."""
     notes = list(notes or [])
-    sigma = log_residual_sd(result)
     use = errors[(errors["distance"] > 0) & np.isfinite(errors["log_error"])]
     kappa = float("nan")
     if len(use):
@@ -351,9 +276,8 @@ def calibration_from_errors(
             notes.append(f"{n_trim} backtest error(s) beyond 4 sd left out as outliers")
     else:
         notes.append("no held-out point beyond a cut: extrapolation error not measured")
-    cal = ExtrapolationCalibration(kappa, len(use), tuple(cuts), errors, "; ".join(notes))
-    result._cache[f"calibration:{tuple(cuts)!r}"] = cal
-    return cal
+    return ExtrapolationCalibration(kappa, len(use), tuple(cuts), errors, "; ".join(notes),
+                                    source)
 
 
 def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
@@ -384,18 +308,65 @@ def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
     return kappa, int((~keep).sum())
 
 
-def get_prediction(
+def log_mean_band(result: FitResult, X: Inputs, level: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log of the mean curve, its standard error and the band ends (log scale).
+
+    Bootstrap percentiles when the fit has replicas (the standard error is
+    then the band's half-width over the normal quantile), else the delta
+    method with the t quantile of the residual degrees of freedom.
+
+    Returns
+    -------
+    log_mean, se, (lo, hi) : ndarray
+        Arrays of shape ``(n,)``; NaN where not defined.
+    """
+    mean, grads = result.law.value_and_jacobian(result.theta[None, :], X, log=True)
+    mean = mean[0]
+    if result.bootstrap is not None:
+        draws = result.bootstrap[list(result.law.param_names)].dropna().to_numpy()
+        if len(draws) == 0:
+            nan = np.full(X.n, np.nan)
+            return mean, nan, (nan, nan)
+        theta_b = result.law.to_internal(draws)
+        curves, _ = result.law.value_and_jacobian(theta_b, X, log=True, jac=False)
+        a = (1.0 - level) / 2.0
+        with np.errstate(invalid="ignore"):
+            lo = np.nanquantile(curves, a, axis=0)
+            hi = np.nanquantile(curves, 1.0 - a, axis=0)
+        se = (hi - lo) / (2.0 * float(stats.norm.ppf(0.5 + level / 2.0)))
+        return mean, se, (lo, hi)
+    jac = np.stack([np.broadcast_to(g, (1, X.n))[0] for g in grads], axis=1)
+    free, _ = free_mask(result.law, result.theta)
+    cov = result.cov_internal[np.ix_(free, free)]
+    if result.dof_resid < 1 or not np.all(np.isfinite(cov)):
+        # no residual dof, or a singular information matrix: not estimable
+        nan = np.full(X.n, np.nan)
+        return mean, nan, (nan, nan)
+    # parameters held at a bound contribute no variance
+    se = np.sqrt(np.maximum(np.einsum("np,pq,nq->n", jac[:, free], cov, jac[:, free]), 0.0))
+    q = t_quantile(level, result.dof_resid)
+    return mean, se, (mean - q * se, mean + q * se)
+
+
+def t_quantile(level: float, dof: int) -> float:
+    """Two-sided Student-t quantile of ``level`` at ``dof`` (NaN when dof < 1)."""
+    if dof < 1:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2.0, dof))
+
+
+def prediction_table(
     result: FitResult,
     level: float | None = None,
     *,
     extrapolate: bool = False,
     max_extrapolation: float = 10.0,
-    calibrate: bool = True,
     **inputs: Any,
 ) -> pd.DataFrame:
     """Forecast table: mean, interval of the mean curve, prediction interval.
 
-    See :meth:`scalelaw.FitResult.get_prediction` (which calls this).
+    See :meth:`scalelaw.FitResult.get_prediction`, which calls this.
     """
     level = result.level if level is None else check_level(level)
     if not (max_extrapolation >= 1.0):  # inf allowed: no limit
@@ -408,47 +379,59 @@ def get_prediction(
     cols = [np.ravel(c) for c in X.cols]
     factor, dist = extrapolation_distance(result, cols)
     too_far = factor > max_extrapolation * (1 + 1e-12)
-    if np.any(too_far) and not extrapolate:
+    if np.any(too_far):
         i = int(np.argmax(factor))
         where = ", ".join(f"{c}={cols[j][i]:.4g}" for j, c in enumerate(result.x))
-        dom = ", ".join(f"{c} in [{lo:.4g}, {hi:.4g}]" for c, (lo, hi) in result.domain.items())
-        raise ExtrapolationError(
-            f"{int(too_far.sum())} requested point(s) lie more than {max_extrapolation:g}x "
-            f"beyond the fitted domain ({dom}); the farthest, {where}, is "
-            f"{factor[i]:.3g}x out ({dist[i]:.2f} observed log-ranges). Pass "
-            "extrapolate=True (--extrapolate) to forecast anyway, or raise "
-            "max_extrapolation."
-        )
-    mean, mlo, mhi = result._band(X, level)
-    q = float(stats.norm.ppf(0.5 + level / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se_mean = (np.log(mhi) - np.log(mlo)) / (2.0 * q)
-    se_mean = np.where(np.isfinite(se_mean), se_mean, 0.0)
+        dom = ", ".join(f"{c} in [{lo:.4g}, {hi:.4g}]"
+                        for c, (lo, hi) in result.domain.items())
+        msg = (f"{int(too_far.sum())} requested point(s) lie more than "
+               f"{max_extrapolation:g}x beyond the fitted domain ({dom}); the farthest, "
+               f"{where}, is {factor[i]:.3g}x out ({dist[i]:.2f} observed log-ranges).")
+        if not extrapolate:
+            raise ExtrapolationError(
+                msg + " Pass extrapolate=True (--extrapolate) to forecast anyway, or "
+                "raise max_extrapolation."
+            )
+        warnings.warn(msg + " Treat these forecasts as speculative.", ExtrapolationWarning,
+                      stacklevel=3)
+    log_mean, se_mean, (lo, hi) = log_mean_band(result, X, level)
     sigma = log_residual_sd(result)
-    kappa = 0.0
-    if calibrate and np.any(dist > 0):
-        cal = extrapolation_calibration(result)
-        kappa = cal.kappa if np.isfinite(cal.kappa) else 0.0
-    q_obs = float(stats.t.ppf(0.5 + level / 2.0, max(result.dof_resid, 1)))
+    cal = result.calibration
+    kappa = cal.kappa if cal is not None and np.isfinite(cal.kappa) else 0.0
+    outside = bool(np.any(dist > 0))
+    if outside and cal is None:
+        warnings.warn(
+            f"{int(np.count_nonzero(dist > 0))} point(s) lie beyond the fitted domain and "
+            "this fit is not calibrated: their prediction intervals hold the in-domain "
+            "scatter only, not the growth of extrapolation error. Calibrate first with "
+            "scalelaw.calibrate(result) (scalelaw fit --calibrate).",
+            ExtrapolationWarning, stacklevel=3,
+        )
+    q_obs = t_quantile(level, result.dof_resid)
     sd_obs = np.sqrt(se_mean**2 + sigma**2 + kappa**2 * dist)
-    log_mean = np.log(mean)
     out = {c: cols[j] for j, c in enumerate(result.x)}
     out.update(
-        mean=mean,
-        mean_ci_lower=mlo,
-        mean_ci_upper=mhi,
+        mean=np.exp(log_mean),
+        mean_ci_lower=np.exp(lo),
+        mean_ci_upper=np.exp(hi),
         obs_ci_lower=np.exp(log_mean - q_obs * sd_obs),
         obs_ci_upper=np.exp(log_mean + q_obs * sd_obs),
         extrapolation_factor=factor,
         extrapolation_distance=dist,
     )
     frame = pd.DataFrame(out)
-    frame.attrs.update(level=level, log_residual_sd=sigma, kappa=kappa, shape=shape)
+    frame.attrs.update(level=level, log_residual_sd=sigma, kappa=kappa, shape=shape,
+                       calibrated=cal is not None)
     return frame
 
 
-def _draws(result: FitResult, n_draws: int, random_state: Any) -> np.ndarray:
-    """Parameter draws in internal coordinates: bootstrap replicas, else Gaussian."""
+def parameter_draws(result: FitResult, n_draws: int,
+                    random_state: int | np.random.Generator | None) -> np.ndarray:
+    """Parameter draws in optimiser coordinates: bootstrap replicas, else Gaussian.
+
+    Gaussian draws come from the Wald covariance; parameters held at a bound
+    (NaN covariance) stay at their estimate.
+    """
     law = result.law
     if result.bootstrap is not None:
         nat = result.bootstrap[list(law.param_names)].dropna().to_numpy(dtype=np.float64)

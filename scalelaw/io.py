@@ -9,6 +9,7 @@ recorded in ``DataFrame.attrs["reduction"]``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -18,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalelaw import datasets
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
+from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["parse_units", "read_runs", "read_table", "read_tensorboard", "read_wandb",
-           "reduce_runs"]
+__all__ = ["parse_units", "read_fit", "read_runs", "read_table", "read_tensorboard",
+           "read_wandb", "reduce_runs"]
 
 _FORMATS = {
     ".csv": "csv",
@@ -429,8 +432,8 @@ def read_runs(
     Parameters
     ----------
     path : str or path-like
-        A CSV/TSV/Parquet/JSON Lines file, a W&B export, or a TensorBoard event
-        file or log directory.
+        A CSV/TSV/Parquet/JSON Lines file, a W&B export, a TensorBoard event
+        file or log directory, or ``"dataset:NAME"`` for a bundled data set.
     format : {"table", "wandb", "tensorboard"}, optional
         Default: TensorBoard for directories and ``*tfevents*`` files, else a
         W&B export if the columns look like one, else a plain table.
@@ -458,6 +461,19 @@ def read_runs(
     >>> read_runs(f"{d}/runs.csv", columns={"N": "n_params", "val/loss": "loss"}).n_params.tolist()
     [70000000.0, 160000000.0]
     """
+    if isinstance(path, str) and path.startswith("dataset:"):
+        df = datasets.load(path.split(":", 1)[1])
+        attrs = dict(df.attrs)
+        if columns:
+            missing = [k for k in columns if k not in df.columns]
+            if missing:
+                raise unknown_name("column", missing[0], list(df.columns))
+            df = df.rename(columns=dict(columns))
+        if reduce is not None:
+            df = _reduce(df, run, step, y, reduce)
+            attrs["reduction"] = df.attrs["reduction"]
+        df.attrs.update(attrs, format="dataset")
+        return df
     p = Path(path)
     fmt = format
     if fmt is None:
@@ -485,12 +501,66 @@ def read_runs(
     if parse:
         df = parse_units(df)
     if reduce is not None:
-        if run is None or y is None:
-            raise DataValidationError(
-                "Reducing runs needs the run and metric columns (run=..., y=...).",
-                column="run",
-            )
-        df = reduce_runs(df, run=run, y=y, rule=reduce, step=step)
+        df = _reduce(df, run, step, y, reduce)
         attrs["reduction"] = df.attrs["reduction"]
     df.attrs.update(attrs, format=fmt)
     return df
+
+
+def _reduce(df: pd.DataFrame, run: str | None, step: str | None, y: str | None,
+            rule: str) -> pd.DataFrame:
+    if run is None or y is None:
+        raise DataValidationError(
+            "Reducing runs needs the run and metric columns (run=..., y=...).",
+            column="run",
+        )
+    return reduce_runs(df, run=run, y=y, rule=rule, step=step)
+
+
+def read_fit(path: str | os.PathLike[str], group: str | None = None) -> FitResult:
+    """Read a fit saved by ``scalelaw fit --json`` (or ``FitResult.to_json``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The JSON file.
+    group : str, optional
+        For a file of one fit per group: the group to return.
+
+    Returns
+    -------
+    FitResult
+        The fit.
+
+    Raises
+    ------
+    DataValidationError
+        Missing or unreadable file, not a fit JSON, or a grouped file without
+        (or with an unknown) ``group``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataValidationError(f"Fit file {str(p)!r} does not exist.", column="file")
+    try:
+        d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataValidationError(
+            f"{str(p)!r} is not a fit JSON written by 'scalelaw fit --json': {exc}.",
+            column="file",
+        ) from None
+    if isinstance(d, dict) and "groups" in d and "group" in d:
+        grouped = GroupedFitResult.from_dict(d)
+        if group is None:
+            raise DataValidationError(
+                f"{str(p)!r} holds one fit per {', '.join(grouped.group)!r}; choose one with "
+                f"--group ({sorted(grouped.results)[:5]}).",
+                column="group",
+            )
+        if group not in grouped.results:
+            raise unknown_name("group", group, list(grouped.results))
+        return grouped.results[group]
+    if not isinstance(d, dict) or "schema_version" not in d:
+        raise DataValidationError(
+            f"{str(p)!r} is not a fit JSON written by 'scalelaw fit --json'.", column="file"
+        )
+    return FitResult.from_dict(d)

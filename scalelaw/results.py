@@ -1,53 +1,45 @@
-"""Fit results: estimates, uncertainty, diagnostics, reports and JSON round trip."""
+"""Fit results: estimates, uncertainty, diagnostics, reports and JSON round trip.
+
+A :class:`FitResult` is plain, immutable data: every getter is a pure
+function of its fields (nothing is cached or written back), so ``to_dict()``
+and ``equals()`` never change after a call. Steps that add information
+return a new result: :meth:`FitResult.with_bootstrap`,
+:func:`scalelaw.calibrate`.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from scalelaw._validation import check_level, unknown_name
+from scalelaw._validation import (
+    RandomStateLike,
+    check_int,
+    check_level,
+    check_random_state,
+    unknown_name,
+)
 from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.forecast import ExtrapolationCalibration, prediction_table, t_quantile
+from scalelaw.inference import (
+    Diagnostic,
+    ScaleTerms,
+    bootstrap_replicas,
+    profile_intervals,
+)
 from scalelaw.laws import Inputs, ScalingLaw, law_from_spec
+from scalelaw.optim import Objective
 
 __all__ = ["SCHEMA_VERSION", "Diagnostic", "FitResult", "GroupedFitResult"]
 
 SCHEMA_VERSION = 1
 IntervalMethod = Literal["wald", "profile", "bootstrap"]
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding about a fit.
-
-    Parameters
-    ----------
-    code : str
-        Machine-readable kind: ``at_bound``, ``high_correlation``,
-        ``ill_conditioned``, ``start_disagreement``, ``not_converged``,
-        ``few_inside``, ``profile_open``, ``bootstrap_failures``, ``low_dof``.
-    message : str
-        Explanation with what to do about it.
-    params : tuple of str, default=()
-        Parameters concerned.
-    """
-
-    code: str
-    message: str
-    params: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-type copy."""
-        return {"code": self.code, "message": self.message, "params": list(self.params)}
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 def _enc(value: Any) -> Any:
@@ -88,6 +80,11 @@ class FitResult:
     ``params``, ``stderr`` and ``cov`` are in natural units; ``theta`` and
     ``cov_internal`` in the optimiser's coordinates (log scale for positive
     scale parameters), where intervals are formed before being mapped back.
+    ``aic`` and ``bic`` are Gaussian-likelihood values of the log (or raw)
+    residuals, NaN for ``huber_log`` fits. ``message`` is the optimiser's
+    verdict on the best optimum. ``calibration`` (None until
+    :func:`scalelaw.calibrate`) holds the extrapolation-error calibration
+    used by prediction intervals beyond the fitted domain.
 
     Examples
     --------
@@ -132,7 +129,7 @@ class FitResult:
     bootstrap_info: dict[str, Any]
     settings: dict[str, Any]
     versions: dict[str, str]
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    calibration: ExtrapolationCalibration | None = None
 
     # ------------------------------------------------------------ intervals
     @property
@@ -144,6 +141,10 @@ class FitResult:
         self, level: float | None = None, *, method: IntervalMethod | None = None
     ) -> pd.DataFrame:
         """Confidence intervals of the parameters (natural units).
+
+        Intervals are NaN where they are not defined (no residual degrees of
+        freedom; for Wald also a singular information matrix or a parameter
+        held at a bound, which the profile interval bounds by that bound).
 
         Parameters
         ----------
@@ -171,21 +172,7 @@ class FitResult:
         """
         level = self.level if level is None else check_level(level)
         method = method or self.default_interval_method
-        key = f"{method}:{level!r}"
-        if key in self._cache:
-            return self._cache[key].copy()
-        if method == "wald":
-            lo_i, hi_i = self._wald_internal(level)
-        elif method == "profile":
-            from scalelaw.uncertainty import profile_intervals
-
-            lo_i, hi_i, notes = profile_intervals(
-                self.law, self._objective(), self.theta, self.loss, self.cov_internal,
-                self._terms(), level, self.dof_resid,
-                n_threads=self.settings.get("n_threads"),
-            )
-            self._cache[f"profile_notes:{level!r}"] = notes
-        elif method == "bootstrap":
+        if method == "bootstrap":
             if self.bootstrap is None:
                 raise ScaleLawError(
                     "No bootstrap replicas in this result. Fit with bootstrap=N (or "
@@ -193,37 +180,62 @@ class FitResult:
                 )
             a = (1.0 - level) / 2.0
             draws = self.bootstrap[list(self.law.param_names)].to_numpy()
-            lo_n = np.nanquantile(draws, a, axis=0)
-            hi_n = np.nanquantile(draws, 1.0 - a, axis=0)
-            out = pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
-            self._cache[key] = out
-            return out.copy()
+            ok = np.all(np.isfinite(draws), axis=1)
+            if not ok.any():
+                nan = np.full(len(self.params), np.nan)
+                return pd.DataFrame({"lower": nan, "upper": nan}, index=self.params.index)
+            lo_n = np.quantile(draws[ok], a, axis=0)
+            hi_n = np.quantile(draws[ok], 1.0 - a, axis=0)
+            return pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
+        if method == "wald":
+            lo_i, hi_i = self._wald_internal(level)
+        elif method == "profile":
+            lo_i, hi_i, _ = self._profile(level)
         else:
             raise unknown_name("interval method", str(method),
                                ["bootstrap", "profile", "wald"])
         b_lo, b_hi = self.law.internal_bounds()
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             lo_n = self.law.to_natural(np.clip(lo_i, b_lo, b_hi))
             hi_n = self.law.to_natural(np.clip(hi_i, b_lo, b_hi))
-        out = pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
-        self._cache[key] = out
-        return out.copy()
+        return pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
 
     def _wald_internal(self, level: float) -> tuple[np.ndarray, np.ndarray]:
         se = np.sqrt(np.diag(self.cov_internal))
-        q = self._quantile(level)
-        return self.theta - q * se, self.theta + q * se
+        q = t_quantile(level, self.dof_resid)
+        lo, hi = self.law.internal_bounds()
+        fixed = lo == hi
+        # a parameter held at a bound has no variance: its interval is the bound
+        # side only (NaN stderr), a fixed one is its value
+        return (np.where(fixed, self.theta, self.theta - q * se),
+                np.where(fixed, self.theta, self.theta + q * se))
 
-    def _quantile(self, level: float) -> float:
-        return float(stats.t.ppf(0.5 + level / 2.0, max(self.dof_resid, 1)))
+    def _profile(self, level: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        return profile_intervals(
+            self.law, self._objective(), self.theta, self.loss, self.cov_internal,
+            self._terms(), level, self.dof_resid, n_threads=self.settings.get("n_threads"),
+        )
 
     def params_frame(self, level: float | None = None) -> pd.DataFrame:
         """Estimates with standard errors and intervals, one row per parameter.
+
+        Parameters
+        ----------
+        level : float, optional
+            Interval coverage (default: the fit's level).
 
         Returns
         -------
         pandas.DataFrame
             Columns ``estimate``, ``stderr``, ``lower``, ``upper``, ``at_bound``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 9, 12)
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x ** -0.1}), x="n", y="L")
+        >>> list(res.params_frame().columns)
+        ['estimate', 'stderr', 'lower', 'upper', 'at_bound']
         """
         ci = self.conf_int(level)
         at_bound = {p for d in self.diagnostics if d.code == "at_bound" for p in d.params}
@@ -243,7 +255,7 @@ class FitResult:
         extra = [k for k in inputs if k not in self.x]
         if missing or extra:
             raise DataValidationError(
-                f"predict() needs the inputs {list(self.x)} by name; "
+                f"Predictions need the inputs {list(self.x)} by name; "
                 + (f"missing {missing}" if missing else "")
                 + ("; " if missing and extra else "")
                 + (f"unexpected {extra}" if extra else "")
@@ -259,51 +271,95 @@ class FitResult:
                 raise DataValidationError(
                     f"Input {c!r} must be finite"
                     + (" and > 0" if self.law.positive_inputs else "")
-                    + f"; got {a[bad].ravel()[:3].tolist()}.",
+                    + f"; got {[float(v) for v in a[bad].ravel()[:3]]}.",
                     column=c,
                 )
         return Inputs([a.ravel() for a in arrays]), arrays[0].shape
 
-    def predict(self, **inputs: Any) -> np.ndarray:
-        """Predict the target at new inputs given by column name.
+    def _inputs_of(self, data: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Inputs from a table (its columns named like :attr:`x`) or keywords."""
+        if data is None:
+            return inputs
+        if inputs:
+            raise DataValidationError(
+                "Give the new inputs either as a table or as keywords, not both.",
+                column="data",
+            )
+        if isinstance(data, Mapping) and not isinstance(data, pd.DataFrame):
+            data = pd.DataFrame(dict(data))
+        if not isinstance(data, pd.DataFrame):
+            raise DataValidationError(
+                f"New inputs must be a pandas DataFrame or a mapping of columns. Got "
+                f"{type(data).__name__} instead.",
+                column="data",
+            )
+        from scalelaw._validation import check_columns, numeric_column
+
+        check_columns(data, list(self.x), role="input")
+        return {c: numeric_column(data, c) for c in self.x}
+
+    def predict(self, data: Any = None, /, **inputs: Any) -> np.ndarray:
+        """Predict the target at new inputs, given as a table or by column name.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or mapping, optional
+            A table with the input columns :attr:`x` (other columns ignored).
+        **inputs : array_like
+            Or the inputs by column name (broadcast together).
 
         Returns
         -------
         numpy.ndarray
-            Predictions, shaped like the broadcast inputs.
+            Predictions, shaped like the broadcast inputs (one per table row).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 9, 12)
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x ** -0.1}), x="n", y="L")
+        >>> new = pd.DataFrame({"n": [1e7, 1e8]})
+        >>> np.allclose(res.predict(new), res.predict(n=[1e7, 1e8]))
+        True
         """
-        X, shape = self._inputs_from(inputs)
-        value, _ = self.law._value_jac(self.theta[None, :], X, log=False, jac=False)
+        X, shape = self._inputs_from(self._inputs_of(data, inputs))
+        value, _ = self.law.value_and_jacobian(self.theta[None, :], X, log=False, jac=False)
         return value[0].reshape(shape)
 
     def get_prediction(
         self,
         level: float | None = None,
         *,
+        data: Any = None,
         extrapolate: bool = False,
         max_extrapolation: float = 10.0,
-        calibrate: bool = True,
         **inputs: Any,
     ) -> pd.DataFrame:
         """Forecast table with the interval of the mean curve and of a new run.
+
+        A pure function of the result: nothing is refitted or stored.
+        Inside the fitted domain the intervals are the textbook ones (for
+        ``power`` with ``mse_log``, those of OLS on ``(log x, log y)``).
+        Beyond the domain, the prediction interval grows with the
+        extrapolation error measured by :func:`scalelaw.calibrate` when the
+        result carries a calibration; otherwise an
+        :class:`~scalelaw.ExtrapolationWarning` says that it does not.
 
         Parameters
         ----------
         level : float, optional
             Coverage of both intervals (default: the fit's level).
+        data : pandas.DataFrame or mapping, optional
+            New inputs as a table (columns named like :attr:`x`).
         extrapolate : bool, default=False
             Allow points more than ``max_extrapolation`` times beyond the fitted
-            domain (their distance is always reported).
+            domain (with an ExtrapolationWarning; their distance is always
+            reported).
         max_extrapolation : float, default=10.0
             Largest allowed ratio of a new input to the nearest edge of its
             observed range, unless ``extrapolate=True``.
-        calibrate : bool, default=True
-            Widen prediction intervals beyond the domain by the error growth
-            measured in backtests on the fit's own data
-            (:func:`scalelaw.forecast.extrapolation_calibration`; refits the
-            law a few times, once per result).
         **inputs : array_like
-            New inputs by column name (broadcast together).
+            Or the new inputs by column name (broadcast together).
 
         Returns
         -------
@@ -311,12 +367,18 @@ class FitResult:
             The inputs, ``mean``, ``mean_ci_lower``, ``mean_ci_upper``,
             ``obs_ci_lower``, ``obs_ci_upper``, ``extrapolation_factor`` (1
             inside the domain) and ``extrapolation_distance`` (in observed
-            log-ranges).
+            log-ranges). Intervals are NaN where they are not defined.
 
         Raises
         ------
         ExtrapolationError
             A point lies beyond ``max_extrapolation`` and ``extrapolate`` is False.
+
+        Warns
+        -----
+        ExtrapolationWarning
+            Points beyond the guard with ``extrapolate=True``, or beyond the
+            domain on an uncalibrated fit.
 
         Examples
         --------
@@ -324,7 +386,7 @@ class FitResult:
         >>> x = np.logspace(6, 8, 20)
         >>> rng = np.random.default_rng(0)
         >>> y = 3.0 * x ** -0.1 * np.exp(0.01 * rng.standard_normal(20))
-        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": y}), x="n", y="L")
+        >>> res = sl.calibrate(sl.fit("power", pd.DataFrame({"n": x, "L": y}), x="n", y="L"))
         >>> tab = res.get_prediction(0.9, n=[1e7, 5e8])
         >>> bool((tab.obs_ci_lower < tab["mean"]).all()), tab.extrapolation_factor.round(3).tolist()
         (True, [1.0, 5.0])
@@ -333,46 +395,17 @@ class FitResult:
         ...
         scalelaw.exceptions.ExtrapolationError: 1 requested point(s) lie more than 10x ...
         """
-        from scalelaw.forecast import get_prediction
-
-        return get_prediction(
+        return prediction_table(
             self, level, extrapolate=extrapolate, max_extrapolation=max_extrapolation,
-            calibrate=calibrate, **inputs,
+            **self._inputs_of(data, inputs),
         )
-
-    def _band(
-        self, X: Inputs, level: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean prediction and pointwise interval of the mean curve.
-
-        From the bootstrap replicas when present (percentiles of the replica
-        curves), else by the delta method on the log prediction.
-        """
-        mean, grads = self.law._value_jac(self.theta[None, :], X, log=True)
-        mean = mean[0]
-        if self.bootstrap is not None:
-            draws = self.bootstrap[list(self.law.param_names)].dropna().to_numpy()
-            theta_b = self.law.to_internal(draws)
-            curves, _ = self.law._value_jac(theta_b, X, log=True, jac=False)
-            a = (1.0 - level) / 2.0
-            lo = np.nanquantile(curves, a, axis=0)
-            hi = np.nanquantile(curves, 1.0 - a, axis=0)
-        else:
-            jac = np.stack([np.broadcast_to(g, (1, X.n))[0] for g in grads], axis=1)
-            cov = np.where(np.isfinite(self.cov_internal), self.cov_internal, 0.0)
-            se = np.sqrt(np.maximum(np.einsum("np,pq,nq->n", jac, cov, jac), 0.0))
-            q = self._quantile(level)
-            lo, hi = mean - q * se, mean + q * se
-        return np.exp(mean), np.exp(lo), np.exp(hi)
 
     # ------------------------------------------------------------- internals
     def _x_arrays(self) -> list[np.ndarray]:
         return [self.data[c].to_numpy(dtype=np.float64) for c in self.x]
 
     def _objective(self, weights: np.ndarray | None = None,
-                   weight_index: np.ndarray | None = None) -> Any:
-        from scalelaw._objective import Objective
-
+                   weight_index: np.ndarray | None = None) -> Objective:
         w = self.data["weight"].to_numpy(dtype=np.float64)
         if weights is not None:
             w = weights * w[None, :]
@@ -381,9 +414,7 @@ class FitResult:
             self.objective, self.delta, weights=w, weight_index=weight_index,
         )
 
-    def _terms(self) -> Any:
-        from scalelaw.uncertainty import ScaleTerms
-
+    def _terms(self) -> ScaleTerms:
         s = self.scale
         return ScaleTerms(s2=s["s2"], m=s["m"], k=s["k"], n_inside=int(s["n_inside"]))
 
@@ -395,15 +426,34 @@ class FitResult:
         -------
         str
             Header, parameter table with intervals, and diagnostics.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 9, 12)
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x ** -0.1}), x="n", y="L")
+        >>> res.summary().splitlines()[0]
+        'Scaling-law fit: power    L = A * x**(-alpha)'
         """
         method = self.default_interval_method
-        ci = self.conf_int(method=method)
+        notes: list[str] = []
+        if method == "profile":
+            lo_i, hi_i, notes = self._profile(self.level)
+            b_lo, b_hi = self.law.internal_bounds()
+            with np.errstate(over="ignore", invalid="ignore"):
+                ci = pd.DataFrame({"lower": self.law.to_natural(np.clip(lo_i, b_lo, b_hi)),
+                                   "upper": self.law.to_natural(np.clip(hi_i, b_lo, b_hi))},
+                                  index=self.params.index)
+        else:
+            ci = self.conf_int(method=method)
         dom = "  ".join(
             f"{c}=[{lo:.4g}, {hi:.4g}]" for c, (lo, hi) in self.domain.items()
         )
         bound = ", ".join(
             f"{a} <- {c!r}" for a, c in zip(self.law.inputs, self.x, strict=True)
         )
+        crit = ("AIC/BIC n/a (huber_log is not a likelihood)" if self.objective == "huber_log"
+                else f"Gaussian AIC={self.aic:.4g}  BIC={self.bic:.4g}")
         lines = [
             f"Scaling-law fit: {self.law.name}    {self.law.formula}",
             f"inputs: {bound}    target: {self.y!r}",
@@ -411,12 +461,16 @@ class FitResult:
             + (f" (delta={self.delta:g})" if self.objective == "huber_log" else "")
             + f"  n_obs={self.n_obs}  dof_resid={self.dof_resid}  loss={self.loss:.10g}",
             f"starts={self.n_starts} (converged {self.n_starts_converged}, "
-            f"at best optimum {self.n_starts_at_best})  converged={self.converged}"
-            f"  AIC={self.aic:.4g}  BIC={self.bic:.4g}",
+            f"at best optimum {self.n_starts_at_best})  converged={self.converged}  {crit}",
+            f"optimiser: {self.message}",
             f"domain: {dom}",
         ]
         if "auto" in self.settings:
             lines.append(f"law: {self.settings['auto']['reason']}")
+        if self.calibration is not None:
+            cal = self.calibration
+            lines.append(f"extrapolation calibration: kappa={cal.kappa:.4g} from "
+                         f"{cal.n_points} backtest point(s) ({cal.source})")
         if any(self.excluded.values()):
             lines.append(
                 "excluded rows: "
@@ -439,10 +493,7 @@ class FitResult:
             lines.append(
                 f"{name:10s}{est:>14.6g}{se:>12.4g}   [{lo:.6g}, {hi:.6g}]{note}"
             )
-        diags = list(self.diagnostics)
-        notes = self._cache.get(f"profile_notes:{self.level!r}", [])
-        if method == "profile":
-            diags += [Diagnostic("profile_open", n) for n in notes]
+        diags = list(self.diagnostics) + [Diagnostic("profile_open", n) for n in notes]
         lines.append("")
         if diags:
             lines.append("Diagnostics:")
@@ -458,11 +509,21 @@ class FitResult:
         The keys ``law``, ``params``, ``stderr``, ``conf_int``, ``n_obs``,
         ``converged`` and ``diagnostics`` form the stable command-line
         schema; the rest lets :meth:`from_dict` restore the result exactly.
+        ``aic``/``bic`` are Gaussian-likelihood values (``"nan"`` for
+        ``huber_log``).
 
         Returns
         -------
         dict
             JSON-ready content.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 9, 12)
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x ** -0.1}), x="n", y="L")
+        >>> sl.FitResult.from_dict(res.to_dict()).equals(res)
+        True
         """
         method = self.default_interval_method
         ci = self.conf_int(method=method)
@@ -507,13 +568,23 @@ class FitResult:
             "bootstrap_info": dict(self.bootstrap_info),
             "settings": dict(self.settings),
             "versions": dict(self.versions),
-            "calibration": {k.split(":", 1)[1]: v.to_dict() for k, v in self._cache.items()
-                            if k.startswith("calibration:")},
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
         return _enc(out)
 
     def to_json(self, **kwargs: Any) -> str:
-        """Serialise :meth:`to_dict` to a JSON string."""
+        """Serialise :meth:`to_dict` to a JSON string.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`json.dumps` (e.g. ``indent=2``).
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
@@ -525,7 +596,8 @@ class FitResult:
         d : mapping
             Output of :meth:`to_dict` (possibly through JSON).
         law : ScalingLaw, optional
-            Needed only for laws defined by a Python callable.
+            Needed only for laws defined by Python code (a function or an
+            lmfit model).
 
         Returns
         -------
@@ -545,14 +617,8 @@ class FitResult:
         boot = None
         if d.get("bootstrap") is not None:
             boot = pd.DataFrame(d["bootstrap"])
-        cache: dict[str, Any] = {}
-        if d.get("calibration"):
-            from scalelaw.forecast import ExtrapolationCalibration
-
-            cache = {f"calibration:{k}": ExtrapolationCalibration.from_dict(v)
-                     for k, v in d["calibration"].items()}
+        cal = d.get("calibration")
         return cls(
-            _cache=cache,
             law=law,
             x=tuple(d["x"]),
             y=d["y"],
@@ -589,15 +655,40 @@ class FitResult:
             bootstrap_info=dict(d.get("bootstrap_info") or {}),
             settings=dict(d["settings"]),
             versions=dict(d["versions"]),
+            calibration=None if not cal else ExtrapolationCalibration.from_dict(cal),
         )
 
     @classmethod
     def from_json(cls, text: str, *, law: ScalingLaw | None = None) -> FitResult:
-        """Restore a result from :meth:`to_json` text."""
+        """Restore a result from :meth:`to_json` text.
+
+        Parameters
+        ----------
+        text : str
+            JSON text.
+        law : ScalingLaw, optional
+            As in :meth:`from_dict`.
+
+        Returns
+        -------
+        FitResult
+            The restored result.
+        """
         return cls.from_dict(json.loads(text), law=law)
 
     def equals(self, other: FitResult) -> bool:
-        """Exact equality of everything stored (pandas-style, NaN equal to NaN)."""
+        """Exact equality of everything stored (pandas-style, NaN equal to NaN).
+
+        Parameters
+        ----------
+        other : FitResult
+            The result to compare with.
+
+        Returns
+        -------
+        bool
+            True when every stored field is the same.
+        """
         if not isinstance(other, FitResult):
             return False
         return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(
@@ -609,7 +700,7 @@ class FitResult:
         n_boot: int,
         *,
         groups: str | None = None,
-        random_state: int | np.random.Generator | None = None,
+        random_state: RandomStateLike = None,
     ) -> FitResult:
         """Return a copy with ``n_boot`` bootstrap replicas added.
 
@@ -627,13 +718,94 @@ class FitResult:
         -------
         FitResult
             The same fit with :attr:`bootstrap` filled in.
+
+        Warns
+        -----
+        BootstrapWarning
+            Fewer than 10 rows or groups to resample.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.logspace(6, 9, 20)
+        >>> y = 2 * x ** -0.1 * np.exp(0.01 * rng.standard_normal(20))
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": y}), x="n", y="L")
+        >>> res.with_bootstrap(200, random_state=0).bootstrap.shape
+        (200, 3)
         """
-        from scalelaw.fitting import _add_bootstrap
+        n_boot = check_int(n_boot, "n_boot", minimum=2)
+        seed = random_state if isinstance(random_state, int | np.integer) else None
+        rng = check_random_state(random_state)
+        group_values = None
+        if groups is not None:
+            if groups not in self.data.columns:
+                raise DataValidationError(
+                    f"Bootstrap group column {groups!r} is not in the fitted data; pass "
+                    "it as bootstrap_groups= to fit() so that it is kept.",
+                    column=groups,
+                )
+            group_values = self.data[groups].to_numpy()
+            if len(np.unique(group_values)) < 2:
+                raise DataValidationError(
+                    f"Bootstrap group column {groups!r} has a single group; at least 2 "
+                    "are needed.",
+                    column=groups,
+                )
+        starts = self.law.to_internal(self.optima[list(self.law.param_names)].to_numpy())
+        frame, info, diags = bootstrap_replicas(
+            self.law, self._objective, starts, len(self.data), n_boot, rng,
+            groups=group_values, group_name=groups, n_threads=self.settings.get("n_threads"),
+        )
+        info["random_state"] = None if seed is None else int(seed)
+        kept = [d for d in self.diagnostics if d.code not in ("bootstrap_failures",
+                                                              "few_groups")]
+        return replace(self, bootstrap=frame, bootstrap_info=info,
+                       diagnostics=tuple(kept + diags))
 
-        return _add_bootstrap(self, n_boot, groups=groups, random_state=random_state)
+    def to_lmfit_params(self) -> Any:
+        """The estimates as ``lmfit.Parameters``, for users who continue in lmfit.
 
-    def _replace(self, **changes: Any) -> FitResult:
-        return replace(self, _cache={}, **changes)
+        Values, standard errors, bounds, ``vary`` (False for parameters fixed
+        by their bounds) and correlations are set; for an
+        :class:`~scalelaw.laws.LmfitLaw` the expression constraints are
+        restored too.
+
+        Returns
+        -------
+        lmfit.Parameters
+            The parameters.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, scalelaw as sl
+        >>> x = np.logspace(6, 9, 12)
+        >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x ** -0.1}), x="n", y="L")
+        >>> p = res.to_lmfit_params()
+        >>> print(f"{p['alpha'].value:.3f}")
+        0.100
+        """
+        import lmfit
+
+        out = lmfit.Parameters()
+        names = list(self.law.param_names)
+        corr = self.cov.to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = corr / np.sqrt(np.outer(np.diag(corr), np.diag(corr)))
+        for j, prm in enumerate(self.law.params):
+            fixed = prm.lower == prm.upper
+            out.add(prm.name, value=float(self.params[prm.name]), vary=not fixed,
+                    min=prm.lower if not fixed else -np.inf,
+                    max=prm.upper if not fixed else np.inf)
+            se = float(self.stderr[prm.name])
+            out[prm.name].stderr = se if np.isfinite(se) else None
+            out[prm.name].correl = {
+                names[k]: float(corr[j, k]) for k in range(len(names))
+                if k != j and np.isfinite(corr[j, k])
+            } or None
+        for name, expr in getattr(self.law, "derived", ()):
+            out.add(name, expr=expr)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -642,16 +814,18 @@ class GroupedFitResult:
 
     Parameters
     ----------
-    group : str
-        The grouping column.
+    group : tuple of str
+        The grouping column(s).
     results : dict
-        ``{group value: FitResult}`` for the groups that were fitted.
+        ``{group label: FitResult}`` for the groups that were fitted; the
+        label is the group's value, or its values joined by ``"/"`` when
+        several columns define the groups.
     failed : dict
-        ``{group value: error message}`` for the groups that could not be
+        ``{group label: error message}`` for the groups that could not be
         fitted; nothing is dropped silently.
     """
 
-    group: str
+    group: tuple[str, ...]
     results: dict[str, FitResult]
     failed: dict[str, str]
 
@@ -681,27 +855,51 @@ class GroupedFitResult:
         return pd.concat(frames, ignore_index=True)
 
     def summary(self) -> str:
-        """Reports of every group, then the failures."""
-        parts = [f"=== {self.group} = {g!r} ===\n{r.summary()}"
-                 for g, r in self.results.items()]
+        """Reports of every group, then the failures.
+
+        Returns
+        -------
+        str
+            The reports.
+        """
+        label = ", ".join(self.group)
+        parts = [f"=== {label} = {g!r} ===\n{r.summary()}" for g, r in self.results.items()]
         if self.failed:
             parts.append("Groups not fitted:\n" + "\n".join(
                 f"  - {g!r}: {msg}" for g, msg in self.failed.items()))
         return "\n\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready content: ``{"group", "groups": {g: fit dict}, "failed"}``."""
+        """JSON-ready content: ``{"group", "groups": {label: fit dict}, "failed"}``.
+
+        Returns
+        -------
+        dict
+            ``group`` is the column name (a list for several columns).
+        """
         return {
-            "group": self.group,
+            "group": self.group[0] if len(self.group) == 1 else list(self.group),
             "groups": {str(g): r.to_dict() for g, r in self.results.items()},
             "failed": dict(self.failed),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GroupedFitResult:
-        """Restore from :meth:`to_dict`."""
+        """Restore from :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : mapping
+            Output of :meth:`to_dict`.
+
+        Returns
+        -------
+        GroupedFitResult
+            The restored results.
+        """
+        group = d["group"]
         return cls(
-            group=d["group"],
+            group=(group,) if isinstance(group, str) else tuple(group),
             results={g: FitResult.from_dict(v) for g, v in d["groups"].items()},
             failed=dict(d.get("failed", {})),
         )

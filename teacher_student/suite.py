@@ -14,9 +14,11 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 
+import pandas as pd
+
 from teacher_student.tasks import Task, TaskConfigError, _suggest
 
-__all__ = ["build_suite", "get_task", "list_tasks", "suite_path"]
+__all__ = ["build_suite", "get_task", "list_tasks", "suite_path", "task_table"]
 
 
 def build_suite() -> dict[str, Task]:
@@ -105,3 +107,26 @@ def get_task(name: str) -> Task:
         raise TaskConfigError(f"Unknown task {name!r}." + _suggest(name, list(tasks))
                               + " See `scalelaw tasks list`.")
     return tasks[name]
+
+
+def task_table() -> pd.DataFrame:
+    """The suite as a table: name, family, dimensions, loss, predicted 4/d, id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task.
+
+    Examples
+    --------
+    >>> task_table().set_index("name").loc["bahri-d4", "4/d"]
+    '1.000'
+    """
+    rows = []
+    for name in list_tasks():
+        task = get_task(name)
+        alpha = task.predicted_alpha
+        rows.append({"name": name, "family": task.family, "d": task.intrinsic_dim,
+                     "ambient": task.ambient_dim, "loss": task.loss,
+                     "4/d": "-" if alpha is None else f"{alpha:.3f}", "id": task.task_id})
+    return pd.DataFrame(rows)

@@ -59,7 +59,8 @@ from teacher_student.population import (
 )
 from teacher_student.tasks import Task, TaskConfigError, _suggest
 
-__all__ = ["SweepConfig", "plan_groups", "run_sweep", "sweep_results", "sweep_status"]
+__all__ = ["FINAL_COLUMNS", "SweepConfig", "final_metrics", "plan_groups", "run_sweep",
+           "sweep_results", "sweep_status", "write_results"]
 
 _GRID_KEYS = ("task", "task_config", "widths", "depths", "n_train", "seeds", "data_seeds",
               "noise_seeds", "lrs")
@@ -553,3 +554,93 @@ def install_sigterm_handler() -> None:
 
     if platform.system() != "Windows":
         signal.signal(signal.SIGTERM, handler)
+
+
+#: Columns of :func:`final_metrics` (one row per run).
+FINAL_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_train", "seed",
+                 "data_seed", "noise_seed", "lr", "status", "stop_step", "train_loss",
+                 "test_loss", "best_test_loss", "hardware", "version_scalelaw"]
+
+
+def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its settings, status and final losses (ready for ``scalelaw fit``).
+
+    ``train_loss`` and ``test_loss`` are the values at the run's last logged
+    step (the training loss is that of the last batch in online mode);
+    ``best_test_loss`` is the test loss at the best validation loss with early
+    stopping (NaN without it). A diverged run keeps its row, its status and
+    NaN losses, so fits exclude it with a count (``--drop-invalid``).
+
+    Parameters
+    ----------
+    out : str, path or pandas.DataFrame
+        A sweep directory, or the long table of :func:`sweep_results`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FINAL_COLUMNS`.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({
+    ...     "run_id": ["a"] * 4, "task": "t", "task_id": "i", "width": 8, "depth": 2,
+    ...     "n_params": 105, "n_train": 64, "seed": 0, "data_seed": 0, "noise_seed": 0,
+    ...     "lr": 3e-3, "status": "ok", "stop_step": 10, "hardware": "cpu",
+    ...     "version_scalelaw": "0.1.0", "step": [1, 1, 10, 10],
+    ...     "split": ["train", "test", "train", "test"], "metric": "loss",
+    ...     "value": [1.0, 1.1, 0.1, 0.2]})
+    >>> final_metrics(long)[["train_loss", "test_loss"]].values.tolist()
+    [[0.1, 0.2]]
+    """
+    long = out if isinstance(out, pd.DataFrame) else sweep_results(out)
+    if long.empty:
+        return pd.DataFrame(columns=FINAL_COLUMNS)
+    meta_cols = [c for c in FINAL_COLUMNS if c in long.columns and c not in (
+        "train_loss", "test_loss", "best_test_loss")]
+    meta = long.groupby("run_id", sort=False)[meta_cols[1:]].first()
+    loss = long[long["metric"] == "loss"]
+    last = loss[loss["step"] == loss.groupby("run_id")["step"].transform("max")]
+    wide = last.pivot_table(index="run_id", columns="split", values="value", aggfunc="last",
+                            dropna=False)
+    frame = meta.copy()
+    frame["train_loss"] = wide["train"] if "train" in wide else np.nan
+    frame["test_loss"] = wide["test"] if "test" in wide else np.nan
+    best = long[(long["metric"] == "loss_best_val") & (long["split"] == "test")]
+    frame["best_test_loss"] = best.groupby("run_id")["value"].last()
+    frame = frame.reset_index()
+    for c in FINAL_COLUMNS:
+        if c not in frame:
+            frame[c] = np.nan
+    order = ["task", "depth", "width", "n_train", "data_seed", "seed"]
+    return frame[FINAL_COLUMNS].sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def write_results(out: str | Path, target: str | Path, *, final: bool = False
+                  ) -> tuple[int, int]:
+    """Write a sweep's results (long table, or one row per run) to CSV or Parquet.
+
+    Parameters
+    ----------
+    out : str or path
+        The sweep directory.
+    target : str or path
+        ``FILE.csv`` or ``FILE.parquet``.
+    final : bool, default=False
+        Write :func:`final_metrics` instead of the long table.
+
+    Returns
+    -------
+    tuple of int
+        Rows written and runs covered.
+    """
+    target = Path(target)
+    if target.suffix not in (".csv", ".parquet"):
+        raise TaskConfigError(f"The output must end in .csv or .parquet; got "
+                              f"{str(target)!r}.", column="out")
+    table = final_metrics(out) if final else sweep_results(out)
+    if target.suffix == ".csv":
+        table.to_csv(target, index=False)
+    else:
+        table.to_parquet(target, index=False)
+    return len(table), int(table["run_id"].nunique()) if len(table) else 0

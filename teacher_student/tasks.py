@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from scalelaw.exceptions import DataValidationError
+
 __all__ = [
     "RandomFeatureModel",
     "Task",
@@ -68,6 +70,7 @@ __all__ = [
     "sample_inputs",
     "teacher_outputs",
     "validation_set",
+    "write_task_data",
 ]
 
 FAMILIES = ("sharma_kaplan", "bahri", "manifold", "additive", "random_features")
@@ -79,8 +82,12 @@ _STREAMS = {"train": 1, "test": 2, "online": 3, "val": 4, "noise_train": 11,
             "noise_test": 12, "noise_online": 13, "noise_val": 14}
 
 
-class TaskConfigError(ValueError):
-    """A task configuration is invalid (the message names the key)."""
+class TaskConfigError(DataValidationError):
+    """A task, training or sweep configuration is invalid (the message names the key).
+
+    Part of scalelaw's error hierarchy (a :class:`~scalelaw.ScaleLawError` and
+    a ``ValueError``), so the command line reports it like any data error.
+    """
 
 
 def _suggest(name: str, choices: list[str]) -> str:
@@ -592,6 +599,53 @@ def sample(task: Task, n: int, seed: int, *, noise_seed: int | None = None,
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
     return TaskData(t(x_tr), t(y_tr), t(x_te), t(y_te), task, int(seed), noise_seed)
+
+
+def write_task_data(data: TaskData, path: str | Path) -> None:
+    """Write a task draw to ``.npz`` or ``.parquet``, with its metadata.
+
+    ``.npz`` holds ``x_train``, ``y_train``, ``x_test``, ``y_test`` and
+    ``config`` (the JSON metadata); ``.parquet`` holds one row per example
+    with a ``split`` column, inputs ``x0..`` and targets ``y0..``, and the
+    metadata in the schema's ``config`` key.
+
+    Parameters
+    ----------
+    data : TaskData
+        The draw (:func:`sample`).
+    path : str or path
+        Output file; its extension chooses the format.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from teacher_student.suite import get_task
+    >>> out = f"{tempfile.mkdtemp()}/d.npz"
+    >>> write_task_data(sample(get_task("bahri-d2"), 8, seed=0), out)
+    >>> np.load(out)["x_train"].shape
+    (8, 2)
+    """
+    out = Path(path)
+    if out.suffix not in (".npz", ".parquet"):
+        raise TaskConfigError(f"The output must end in .npz or .parquet; got {str(out)!r}.",
+                              column="out")
+    meta = json.dumps(data.metadata(), sort_keys=True)
+    arrays = {k: getattr(data, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
+    if out.suffix == ".npz":
+        np.savez(out, config=np.array(meta), **arrays)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frames = []
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        cols: dict[str, Any] = {"split": [split] * len(x)}
+        cols.update({f"x{i}": x[:, i] for i in range(x.shape[1])})
+        cols.update({f"y{i}": y[:, i] for i in range(y.shape[1])})
+        frames.append(pa.table(cols))
+    table = pa.concat_tables(frames).replace_schema_metadata({"config": meta})
+    pq.write_table(table, out)
 
 
 def validation_set(task: Task, n: int, seed: int, *, noise_seed: int | None = None

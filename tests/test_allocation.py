@@ -86,7 +86,9 @@ def test_isoflop_profile_minimum_at_optimum(chin):
 
 
 def test_propose_runs_spends_the_budget(chin):
-    plan = propose_runs(chin, 1e23, n_runs=5, spread=4.0)
+    # the proposals lie beyond the fitted compute range, and this fit is not calibrated
+    with pytest.warns(sl.ExtrapolationWarning):
+        plan = propose_runs(chin, 1e23, n_runs=5, spread=4.0)
     assert plan.compute.sum() == pytest.approx(1e23)
     assert plan.n_params.iloc[-1] / plan.n_params.iloc[0] == pytest.approx(16.0)
     nstar = compute_optimal(chin, 2e22, n_draws=8).n_params[0]

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import scalelaw as sl
-from scalelaw.backtest import backtest, select_law
+from scalelaw.backtest import backtest
+from scalelaw.fitting import select_law
 
 
 def _curves():
@@ -42,7 +43,7 @@ def test_fit_auto_records_its_reason_and_calibration():
     assert {r["law"] for r in auto["table"]} == {"saturating_power", "m3", "m4",
                                                  "broken_power"}
     assert "chose" in res.summary()
-    assert any(k.startswith("calibration:") for k in res._cache)
+    assert res.calibration is not None and "pooled" in res.calibration.source
     back = sl.FitResult.from_json(res.to_json())
     assert back.settings["auto"]["chosen"] == res.law.name
 
@@ -94,7 +95,7 @@ def test_backtest_input_errors():
     bad = df.assign(training=df.training.astype(str).replace("0", "maybe"))
     with pytest.raises(sl.DataValidationError, match="'training'.*rows"):
         backtest(bad, "power", x="n", y="L", split_column="training")
-    with pytest.raises(sl.UnknownNameError, match="curv"):
+    with pytest.raises(sl.DataValidationError, match="curv"):
         backtest(df, "power", x="n", y="L", group="curv", holdout_largest=2)
     with pytest.raises(sl.UnknownNameError):
         backtest(df, "powr", x="n", y="L", holdout_largest=2)

@@ -25,7 +25,7 @@ def test_missing_column_suggests_closest(df):
 def test_non_numeric_values_name_column_and_rows(df):
     df = df.astype({"loss": object})
     df.loc[[2, 7], "loss"] = ["abc", "1.2.3"]
-    with pytest.raises(DataValidationError, match=r"Column 'loss' must be numeric; 2 rows "
+    with pytest.raises(DataValidationError, match=r"Column 'loss' has 2 rows "
                        r"\(index 2: 'abc', 7: '1.2.3'\)") as err:
         sl.fit("power", df, x="n_params", y="loss")
     assert err.value.rows == [2, 7]
@@ -42,7 +42,7 @@ def test_nan_and_inf(df):
 def test_non_positive_input_where_log_is_taken(df):
     df.loc[0, "n_params"] = 0.0
     with pytest.raises(DataValidationError, match="'n_params' has 1 row .* <= 0 "
-                       r"\(inputs enter through logarithms\)"):
+                       r"\(inputs enter the law through logarithms\)"):
         sl.fit("power", df, x="n_params", y="loss")
 
 
@@ -57,8 +57,8 @@ def test_non_positive_target_with_log_objective(df):
 
 def test_fewer_distinct_points_than_parameters():
     df = pd.DataFrame({"n": [1e6, 1e6, 1e7, 1e7], "L": [1.0, 1.1, 0.9, 0.8]})
-    with pytest.raises(DataValidationError, match=r"Only 2 distinct input point\(s\) for "
-                       "3 parameters of law 'saturating_power'"):
+    with pytest.raises(DataValidationError, match=r"Only 2 distinct input point\(s\) for 3 free "
+                       "parameters of law 'saturating_power'"):
         sl.fit("saturating_power", df, x="n", y="L")
 
 
@@ -156,7 +156,7 @@ def test_group_column_problems(df):
         sl.fit_groups("power", df.assign(family="a"), group="famliy", x="n_params",
                       y="loss")
     bad = df.assign(family=["a"] * 9 + [None])
-    with pytest.raises(DataValidationError, match="has 1 row .* with no group value"):
+    with pytest.raises(DataValidationError, match="have 1 row .* with no group value"):
         sl.fit_groups("power", bad, group="family", x="n_params", y="loss")
 
 

@@ -78,8 +78,8 @@ def test_cli_forecast_and_tasks_errors(tmp_path, capsys):
                  "n_params,n_tokens", "--y", "loss", "--starts", "50", "--json",
                  str(fit_json)]) == 0
     capsys.readouterr()
-    assert main(["forecast", str(fit_json)]) == 1
-    assert "Give --at" in capsys.readouterr().err
+    assert main(["forecast", str(fit_json)]) == 2  # usage: neither --at nor --budget
+    assert "give --at" in capsys.readouterr().err
     assert main(["forecast", str(tmp_path / "missing.json"), "--at", "n_params=1"]) == 1
     assert "does not exist" in capsys.readouterr().err
     other = tmp_path / "other.json"

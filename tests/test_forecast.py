@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import scalelaw as sl
-from scalelaw.forecast import extrapolation_calibration, extrapolation_distance
+from scalelaw.forecast import extrapolation_distance
 
 
 def _power_runs(n=40, noise=0.03, seed=0, lo=6, hi=9):
@@ -32,11 +32,12 @@ def test_prediction_table_columns_and_ordering():
 
 
 def test_extrapolation_guard_message_and_override():
-    res = sl.fit("power", _power_runs(), x="n", y="L")
+    res = sl.fit("power", _power_runs(), x="n", y="L", calibrate=True)
     with pytest.raises(sl.ExtrapolationError, match=r"more than 10x beyond the fitted domain.*"
                        r"n=1e\+11.*100x out"):
         res.get_prediction(n=[1e8, 1e11])
-    tab = res.get_prediction(n=[1e8, 1e11], extrapolate=True)
+    with pytest.warns(sl.ExtrapolationWarning, match="speculative"):
+        tab = res.get_prediction(n=[1e8, 1e11], extrapolate=True)
     np.testing.assert_allclose(tab.extrapolation_factor, [1.0, 100.0])
     np.testing.assert_allclose(tab.extrapolation_distance, [0.0, 2.0 / 3.0])
     # a custom multiple
@@ -84,22 +85,47 @@ def test_calibration_grows_intervals_for_a_wrong_law():
     # kappa is clearly positive and the interval widens with distance
     x = np.logspace(3, 7, 40)
     df = pd.DataFrame({"n": x, "L": 0.5 + 20 * x**-0.4})
-    res = sl.fit("power", df, x="n", y="L", objective="mse_log")
-    cal = extrapolation_calibration(res)
+    plain = sl.fit("power", df, x="n", y="L", objective="mse_log")
+    res = sl.calibrate(plain)
+    cal = res.calibration
     assert cal.n_points > 10 and cal.kappa > 0.05
     tab = res.get_prediction(0.9, n=[1e7, 1e8], extrapolate=True)
     width = np.log(tab.obs_ci_upper / tab.obs_ci_lower)
     assert width[1] > 2 * width[0]
-    no_cal = res.get_prediction(0.9, n=[1e8], calibrate=False)
+    # the uncalibrated fit says so, and its interval holds the in-domain scatter only
+    with pytest.warns(sl.ExtrapolationWarning, match="not calibrated"):
+        no_cal = plain.get_prediction(0.9, n=[1e8], extrapolate=True)
     assert np.log(no_cal.obs_ci_upper / no_cal.obs_ci_lower)[0] < width[1] / 1.5
 
 
 def test_calibration_is_serialised():
-    res = sl.fit("saturating_power", _power_runs(), x="n", y="L", objective="mse_log")
-    cal = extrapolation_calibration(res)
+    res = sl.fit("saturating_power", _power_runs(), x="n", y="L", objective="mse_log",
+                 calibrate=True)
     back = sl.FitResult.from_json(res.to_json())
     tab1 = res.get_prediction(n=5e9)
     tab2 = back.get_prediction(n=5e9)
     pd.testing.assert_frame_equal(tab1, tab2)
-    assert back._cache  # restored, not recomputed
-    assert extrapolation_calibration(back).kappa == cal.kappa
+    assert back.calibration.kappa == res.calibration.kappa
+    assert back.calibration.errors.equals(res.calibration.errors)
+
+
+def test_results_are_immutable_and_getters_pure():
+    # every getter leaves the result as it was: same JSON, equal to a copy made
+    # before the calls (the calibration used to be written into a cache)
+    res = sl.fit("saturating_power", _power_runs(), x="n", y="L", objective="mse_log")
+    before = res.to_json()
+    copy = sl.FitResult.from_json(before)
+    with pytest.warns(sl.ExtrapolationWarning):
+        res.get_prediction(n=[1e7, 5e9])
+    res.conf_int(method="profile")
+    res.conf_int(0.5, method="wald")
+    res.summary()
+    res.params_frame()
+    res.predict(n=1e7)
+    assert res.to_json() == before
+    assert res.equals(copy) and copy.equals(res)
+    with pytest.raises(AttributeError):
+        res.loss = 0.0  # frozen dataclass
+    cal = sl.calibrate(res)
+    assert res.calibration is None and cal.calibration is not None
+    assert not cal.equals(res) and res.to_json() == before

@@ -44,15 +44,15 @@ def test_jacobians_match_finite_differences(law, log):
     rng = np.random.default_rng(1)
     cols = [X1, X2][: len(law.inputs)]
     X = Inputs(cols)
-    theta = law._start_points(X, np.full(X1.size, 3.0), rng)[:3]
-    value, grads = law._value_jac(theta, X, log=log)
+    theta = law.start_points(X, np.full(X1.size, 3.0), rng)[:3]
+    value, grads = law.value_and_jacobian(theta, X, log=log)
     for j in range(theta.shape[1]):
         h = 1e-6 * max(1.0, float(np.abs(theta[:, j]).max()))
         up, dn = theta.copy(), theta.copy()
         up[:, j] += h
         dn[:, j] -= h
-        fd = (law._value_jac(up, X, log=log, jac=False)[0]
-              - law._value_jac(dn, X, log=log, jac=False)[0]) / (2 * h)
+        fd = (law.value_and_jacobian(up, X, log=log, jac=False)[0]
+              - law.value_and_jacobian(dn, X, log=log, jac=False)[0]) / (2 * h)
         # central differences are accurate to ~1e-7 relative at this step
         assert np.allclose(np.broadcast_to(grads[j], value.shape), fd, rtol=1e-5,
                            atol=1e-7 * np.abs(value).max())
@@ -61,10 +61,10 @@ def test_jacobians_match_finite_differences(law, log):
 def test_chinchilla_fused_vjp_matches_jacobian():
     law = ChinchillaLaw()
     X = Inputs([X1, X2])
-    theta = law._start_points(X, np.full(X1.size, 3.0), None)[::700]
+    theta = law.start_points(X, np.full(X1.size, 3.0), None)[::700]
     w = np.random.default_rng(0).normal(size=(theta.shape[0], X1.size))
-    value, grads = law._value_jac(theta, X, log=True)
-    v2, vjp = law._value_vjp(theta, X, log=True)
+    value, grads = law.value_and_jacobian(theta, X, log=True)
+    v2, vjp = law.value_and_vjp(theta, X, log=True)
     assert np.allclose(value, v2, rtol=1e-14)
     expect = np.stack([(np.broadcast_to(g, w.shape) * w).sum(1) for g in grads], 1)
     assert np.allclose(vjp(w), expect, rtol=1e-12, atol=1e-12)
@@ -100,8 +100,8 @@ def test_expression_law_evaluates_and_differentiates_exactly():
     ref = SaturatingPowerLaw()
     X = Inputs([X1])
     theta = np.array([[1.5, np.log(3.0), 0.2], [0.5, np.log(10.0), 0.7]])
-    v1, g1 = law._value_jac(theta, X, log=True)
-    v2, g2 = ref._value_jac(theta, X, log=True)
+    v1, g1 = law.value_and_jacobian(theta, X, log=True)
+    v2, g2 = ref.value_and_jacobian(theta, X, log=True)
     assert np.allclose(v1, v2, rtol=1e-14)
     for a, b in zip(g1, g2, strict=True):
         # complex-step derivatives are exact to rounding

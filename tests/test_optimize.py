@@ -1,6 +1,6 @@
 import numpy as np
 
-from scalelaw._optimize import levenberg_marquardt_batch, minimize_batch
+from scalelaw.optim import levenberg_marquardt_batch, minimize_batch
 
 
 def rosenbrock(x, rows):

@@ -29,11 +29,20 @@ FunGrad = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 STATUS_MESSAGES = {
     0: "converged: relative decrease below ftol",
     1: "converged: projected gradient below gtol",
-    2: "converged: no further decrease possible (numerical precision)",
+    2: "converged: no further decrease possible, and the remaining decrease the "
+       "gradient allows is below rounding (first-order test passed)",
     3: "stopped: iteration limit reached",
     4: "failed: objective not finite at the start",
+    5: "stopped: no further decrease possible, but the gradient is not negligible "
+       "(first-order test failed)",
 }
 CONVERGED_STATUSES = (0, 1, 2)
+#: First-order test for a search that can no longer decrease the objective: the
+#: remaining decrease the local model allows (the Newton decrement g^T H^+ g / 2
+#: for Levenberg-Marquardt, the projected-gradient step for L-BFGS) must be below
+#: this fraction of the objective plus the objective's rounding floor (``f_floor``:
+#: what rounding errors of the residuals alone contribute).
+STATIONARY_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ def minimize_batch(
     history: int = 10,
     chunk_size: int = 128,
     n_threads: int | None = None,
+    f_floor: float = 0.0,
 ) -> BatchResult:
     """Minimise ``B`` independent problems ``f_b(x_b)`` subject to box bounds.
 
@@ -102,6 +112,9 @@ def minimize_batch(
         concurrently on the thread pool.
     n_threads : int or None, default=None
         Worker threads (default: usable CPUs, at most 8).
+    f_floor : float, default=0.0
+        The objective's rounding floor (what rounding of the residuals alone
+        contributes); the first-order test of a stalled search allows it.
 
     Returns
     -------
@@ -113,11 +126,11 @@ def minimize_batch(
     threads = max(1, n_threads or default_threads())
     with threadpool_limits(limits=1):
         if n_prob <= chunk_size:
-            return _lbfgs(fun_grad, x0, lower, upper, ftol, gtol, maxiter, history)
+            return _lbfgs(fun_grad, x0, lower, upper, ftol, gtol, maxiter, history, f_floor)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return _lbfgs(
                 _chunked(fun_grad, pool, chunk_size), x0, lower, upper, ftol, gtol,
-                maxiter, history,
+                maxiter, history, f_floor,
             )
 
 
@@ -159,6 +172,7 @@ def _lbfgs(
     gtol: float,
     maxiter: int,
     m: int,
+    f_floor: float,
 ) -> BatchResult:
     n_prob, p = x0.shape
     lo_all = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n_prob, p))
@@ -251,7 +265,10 @@ def _lbfgs(
         out = ((xn <= la) & (gn > 0)) | ((xn >= ha) & (gn < 0)) | (la == ha)
         pg = np.abs(np.where(out, 0.0, gn)).max(axis=1)
         st = np.full(active.size, -1)
-        st[~ok] = 2
+        # no acceptable step: stationary if a unit-scaled gradient step could not
+        # lower f by more than rounding (|pg|^2 without curvature: conservative)
+        flat = pg * pg * np.maximum(1.0, np.abs(xn).max(axis=1)) ** 2
+        st[~ok] = np.where(flat[~ok] <= STATIONARY_RTOL * np.abs(fn[~ok]) + f_floor, 2, 5)
         st[pg <= gtol * np.maximum(np.abs(fn), 1e-300)] = 1
         st[ok & ((fa - fn) <= ftol * np.abs(fa))] = 0
         done = st >= 0
@@ -277,6 +294,7 @@ def levenberg_marquardt_batch(
     maxiter: int = 500,
     chunk_size: int = 256,
     n_threads: int | None = None,
+    f_floor: float = 0.0,
 ) -> BatchResult:
     """Damped Newton (Levenberg-Marquardt) for many small problems at once.
 
@@ -306,6 +324,8 @@ def levenberg_marquardt_batch(
         Problems per thread task.
     n_threads : int or None, default=None
         Worker threads.
+    f_floor : float, default=0.0
+        The objective's rounding floor, allowed by the first-order test.
 
     Returns
     -------
@@ -328,7 +348,8 @@ def levenberg_marquardt_batch(
         sl = slice(bounds[k], bounds[k + 1])
         rows = np.arange(sl.start, sl.stop)
         xs, fs, st, it, ne = _lm_chunk(
-            fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter
+            fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
+            f_floor,
         )
         out_x[sl], out_f[sl], out_status[sl], out_iter[sl] = xs, fs, st, it
         evals[k] = ne
@@ -355,6 +376,7 @@ def _lm_chunk(
     rows: np.ndarray,
     ftol: float,
     maxiter: int,
+    f_floor: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     b, p = x.shape
     f, g, h = fun_grad_hess(x, rows)
@@ -413,9 +435,30 @@ def _lm_chunk(
         tiny_step = np.abs(step).max(axis=1) <= 1e-15 * (1.0 + np.abs(xa).max(axis=1))
         stuck = (~acc) & ((nu[active] > 1e8) | tiny_step)
         st = np.full(active.size, -1)
-        st[stuck] = 2
+        if stuck.any():
+            dec = _newton_decrement(ga[stuck], ha[stuck], fixed[stuck])
+            st[stuck] = np.where(dec <= STATIONARY_RTOL * np.abs(fa[stuck]) + f_floor, 2, 5)
         st[small] = 0
         done = st >= 0
         status[active[done]] = st[done]
         active = active[~done]
     return x, f, status, n_iter, n_eval
+
+
+def _newton_decrement(g: np.ndarray, h: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """``g^T H^+ g / 2`` over the free variables: the decrease a Newton step promises.
+
+    The pseudo-inverse drops directions the data do not determine (relative
+    eigenvalue below 1e-14), whose gradient is rounding noise.
+    """
+    out = np.empty(g.shape[0])
+    for i in range(g.shape[0]):
+        free = ~fixed[i]
+        gi = g[i, free]
+        if gi.size == 0:
+            out[i] = 0.0
+            continue
+        hi = h[i][np.ix_(free, free)]
+        step = np.linalg.pinv(hi, rcond=1e-14, hermitian=True) @ gi
+        out[i] = 0.5 * abs(float(gi @ step))
+    return out

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from scalelaw.exceptions import DataValidationError
-from scalelaw.laws import Inputs, Param, ScalingLaw, _clip_theta, _loglinear
+from scalelaw.laws._base import Inputs, Param, ScalingLaw, _clip_theta, _convert, _loglinear
+from scalelaw.laws._builtin import SaturatingPowerLaw
 
 __all__ = ["BrokenPowerLaw", "M1Law", "M2Law", "M3Law", "M4Law"]
 
@@ -55,7 +56,7 @@ class BrokenPowerLaw(ScalingLaw):
 
     Examples
     --------
-    >>> from scalelaw.laws import get_law
+    >>> from scalelaw.laws import BrokenPowerLaw
     >>> law = BrokenPowerLaw(n_breaks=2)
     >>> law.param_names
     ('a', 'b', 'c0', 'd1', 'c1', 'f1', 'd2', 'c2', 'f2')
@@ -97,12 +98,12 @@ class BrokenPowerLaw(ScalingLaw):
             out = out - c * f * _softplus((u - np.log(d)) / f)
         return out
 
-    def _formula(self, P, X):
+    def evaluate(self, P, X):
         return P[0] + np.exp(self._log_excess(P, X))
 
-    def _value_jac(self, theta, X, *, log, jac=True):
+    def value_and_jacobian(self, theta, X, *, log, jac=True):
         """Closed-form derivatives (one pass instead of one complex step per parameter)."""
-        P = self._columns(theta)
+        P = self.param_columns(theta)
         u = X.log(0)[None, :] if X.log(0).ndim == 1 else X.log(0)
         with np.errstate(over="ignore", invalid="ignore"):
             g = np.log(P[1]) - P[2] * u
@@ -121,11 +122,9 @@ class BrokenPowerLaw(ScalingLaw):
                 for c, f, s, sp in parts:
                     sig = np.exp(s - sp)  # logistic(s) = e^s / (1 + e^s)
                     grads += [c * sig * ex, -f * sp * ex, -c * f * (sp - s * sig) * ex]
-        from scalelaw.laws import _convert
-
         return _convert(value, grads, native_log=False, want_log=log)
 
-    def _start_points(self, X, y, rng):
+    def start_points(self, X, y, rng):
         u = X.log(0).ravel()
         qs = np.quantile(u, [0.2, 0.5, 0.8])
         ymin = float(np.min(y))
@@ -144,7 +143,7 @@ class BrokenPowerLaw(ScalingLaw):
                         theta += [q, c, np.log(f)]
                     theta_arr = np.array(theta)[None, :]
                     # b from the mean log excess at these shape parameters
-                    shape = self._log_excess(self._columns(theta_arr), X)[0]
+                    shape = self._log_excess(self.param_columns(theta_arr), X)[0]
                     excess = np.log(np.maximum(y - a, 1e-12 * max(ymin, 1e-300)))
                     theta_arr[0, 1] = float(np.mean(excess - shape))
                     starts.append(theta_arr[0])
@@ -163,6 +162,7 @@ class M1Law(ScalingLaw):
 
     Examples
     --------
+    >>> from scalelaw.laws import M1Law
     >>> M1Law().param_names
     ('beta', 'c')
     """
@@ -173,10 +173,10 @@ class M1Law(ScalingLaw):
     params: tuple[Param, ...] = (Param("beta", 0.0, np.inf, log=True), Param("c", -10.0, 10.0))
     native_log: ClassVar[bool] = True
 
-    def _formula(self, P, X):
+    def evaluate(self, P, X):
         return np.log(P[0]) + P[1] * X.log(0)
 
-    def _start_points(self, X, y, rng):
+    def start_points(self, X, y, rng):
         intercept, slope = _loglinear(X.log(0).ravel(), np.log(y))
         return _clip_theta(self, np.array([[intercept, slope]]))
 
@@ -187,6 +187,7 @@ class M2Law(ScalingLaw):
 
     Examples
     --------
+    >>> from scalelaw.laws import M2Law
     >>> M2Law().param_names
     ('eps_inf', 'beta', 'c')
     """
@@ -200,13 +201,11 @@ class M2Law(ScalingLaw):
         Param("c", -10.0, 0.0),
     )
 
-    def _formula(self, P, X):
+    def evaluate(self, P, X):
         return P[0] + P[1] * np.exp(P[2] * X.log(0))
 
-    def _start_points(self, X, y, rng):
-        from scalelaw.laws import SaturatingPowerLaw
-
-        theta = SaturatingPowerLaw()._start_points(X, y, rng)
+    def start_points(self, X, y, rng):
+        theta = SaturatingPowerLaw().start_points(X, y, rng)
         theta[:, 2] = -theta[:, 2]
         return _clip_theta(self, theta)
 
@@ -217,6 +216,7 @@ class M3Law(ScalingLaw):
 
     Examples
     --------
+    >>> from scalelaw.laws import M3Law
     >>> M3Law().param_names
     ('beta', 'gamma', 'c')
     """
@@ -231,13 +231,13 @@ class M3Law(ScalingLaw):
     )
     native_log: ClassVar[bool] = True
 
-    def _formula(self, P, X):
+    def evaluate(self, P, X):
         # log(1/x + gamma) = logaddexp(-log x, log gamma)
         t1, t2 = -X.log(0), np.log(P[1])
         m = np.maximum(np.real(t1), np.real(t2))
         return np.log(P[0]) + P[2] * (m + np.log(np.exp(t1 - m) + np.exp(t2 - m)))
 
-    def _start_points(self, X, y, rng):
+    def start_points(self, X, y, rng):
         u = X.log(0).ravel()
         ly = np.log(y)
         starts = []
@@ -273,6 +273,7 @@ class M4Law(ScalingLaw):
 
     Examples
     --------
+    >>> from scalelaw.laws import M4Law
     >>> M4Law().param_names
     ('eps_inf', 'eps_0', 'beta', 'c', 'alpha')
     >>> M4Law(eps_0=0.9).bounds["eps_0"]
@@ -305,7 +306,7 @@ class M4Law(ScalingLaw):
                 Param("alpha", 0.0, 10.0),
             ))
 
-    def _formula(self, P, X):
+    def evaluate(self, P, X):
         eps_inf, eps_0, beta, c, alpha = P
         span = eps_0 - eps_inf
         # z = k (1 - z)^alpha with k = beta x^c / span^(1 - alpha)
@@ -319,9 +320,9 @@ class M4Law(ScalingLaw):
                 w = w - h / (1.0 + alpha * z / (1.0 - z))
         return eps_inf + span * np.exp(w)
 
-    def _value_jac(self, theta, X, *, log, jac=True):
+    def value_and_jacobian(self, theta, X, *, log, jac=True):
         """Closed-form derivatives through the implicit function theorem."""
-        eps_inf, eps_0, beta, c, alpha = self._columns(theta)
+        eps_inf, eps_0, beta, c, alpha = self.param_columns(theta)
         u = X.log(0)[None, :] if X.log(0).ndim == 1 else X.log(0)
         with np.errstate(all="ignore"):
             span = eps_0 - eps_inf
@@ -345,11 +346,9 @@ class M4Law(ScalingLaw):
                     sz * u,
                     sz * (log1mz + log_span),
                 ]
-        from scalelaw.laws import _convert
-
         return _convert(value, grads, native_log=False, want_log=log)
 
-    def _start_points(self, X, y, rng):
+    def start_points(self, X, y, rng):
         u = X.log(0).ravel()
         ymax, ymin = float(np.max(y)), float(np.min(y))
         e0_fixed = self.eps_0

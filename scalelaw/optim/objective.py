@@ -81,11 +81,22 @@ class Objective:
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.weight_index = weight_index
 
+    def rounding_floor(self) -> float:
+        """What rounding errors of the residuals alone contribute to the objective.
+
+        Residuals computed in float64 carry errors of about ``64 eps`` times the
+        target's magnitude; a search that stalls below this objective level has
+        nothing left to find.
+        """
+        scale = max(1.0, float(np.nanmax(np.abs(self.target))))
+        w = 1.0 if self.weights is None else float(np.max(self.weights))
+        return 0.5 * w * self.target.size * (64 * np.finfo(float).eps * scale) ** 2
+
     def residuals(
         self, theta: np.ndarray, *, jac: bool = True
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Residuals ``(b, n)`` and their derivatives w.r.t. internal ``theta``."""
-        value, grads = self.law._value_jac(theta, self.X, log=self.log, jac=jac)
+        value, grads = self.law.value_and_jacobian(theta, self.X, log=self.log, jac=jac)
         return value - self.target, grads
 
     def _weights_for(self, rows: np.ndarray) -> np.ndarray | None:
@@ -99,7 +110,7 @@ class Objective:
     def __call__(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Objective ``(b,)`` and gradient ``(b, p)`` for the problems ``rows``."""
         with np.errstate(all="ignore"):
-            value, vjp = self.law._value_vjp(theta, self.X, log=self.log)
+            value, vjp = self.law.value_and_vjp(theta, self.X, log=self.log)
             r = value - self.target
             ps = psi(r, self.objective, self.delta)
             loss = ps * (r - 0.5 * ps)

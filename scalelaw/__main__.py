@@ -1,0 +1,7 @@
+"""``python -m scalelaw``: the command line."""
+
+import sys
+
+from scalelaw.cli import main
+
+sys.exit(main())

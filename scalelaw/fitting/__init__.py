@@ -1,0 +1,36 @@
+"""Fitting laws to tables of runs: data checks, starts, search, selection, calibration.
+
+* :func:`fit`, :func:`fit_groups`: the entry points;
+* :func:`prepare_data`: the data checks every fit runs first;
+* :func:`select_law` (``law="auto"``) and :func:`calibrate`: rolling-origin
+  backtests inside the training data.
+
+This package builds :class:`~scalelaw.FitResult` objects from the layers
+below it (laws, the batched optimisers, inference and results).
+"""
+
+from scalelaw.fitting._api import fit, fit_groups, group_labels
+from scalelaw.fitting._data import as_frame, prepare_data
+from scalelaw.fitting._extrapolation import (
+    DEFAULT_CUTS,
+    backtest_errors,
+    calibrate,
+    normalised_scale,
+)
+from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, LawSelection, select_law
+
+__all__ = [
+    "AUTO_CANDIDATES",
+    "DEFAULT_CUTS",
+    "SCORE_CUTS",
+    "LawSelection",
+    "as_frame",
+    "backtest_errors",
+    "calibrate",
+    "fit",
+    "fit_groups",
+    "group_labels",
+    "normalised_scale",
+    "prepare_data",
+    "select_law",
+]

@@ -1,0 +1,249 @@
+"""Data checks: which rows a fit uses, and why the others are refused or excluded."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw._validation import check_columns, describe_rows
+from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ExcludedRowsWarning
+from scalelaw.laws import ScalingLaw
+from scalelaw.optim import is_log
+
+__all__ = ["as_frame", "prepare_data"]
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """A DataFrame from a DataFrame or a mapping of columns; duplicate names refused.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or mapping of columns
+        The table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table.
+
+    Examples
+    --------
+    >>> as_frame({"n": [1, 2]}).shape
+    (2, 1)
+    """
+    if isinstance(data, Mapping) and not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(dict(data))
+    if not isinstance(data, pd.DataFrame):
+        raise DataValidationError(
+            f"Data must be a pandas DataFrame or a mapping of columns. Got "
+            f"{type(data).__name__} instead.",
+            column="data",
+        )
+    dup = data.columns[data.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DataValidationError(
+            f"The data have duplicate column names {[str(c) for c in dup]}; every column "
+            "name must be unique (rename one of them).",
+            column=str(dup[0]),
+        )
+    return data
+
+
+def _as_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values as float64 and the mask of entries that are text or another non-number."""
+    if pd.api.types.is_bool_dtype(series):
+        raise DataValidationError(
+            f"Column {series.name!r} is boolean; a numeric column was expected.",
+            column=str(series.name),
+        )
+    converted = pd.to_numeric(series, errors="coerce")
+    not_number = (converted.isna() & series.notna()).to_numpy()
+    return converted.to_numpy(dtype=np.float64), not_number
+
+
+def prepare_data(
+    data: Any,
+    law: ScalingLaw,
+    *,
+    x: str | Sequence[str],
+    y: str,
+    objective: str = "huber_log",
+    weights: str | Sequence[float] | np.ndarray | None = None,
+    keep: Sequence[str] = (),
+    drop_invalid: bool = False,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Validate and extract the rows a fit will use.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or mapping of columns
+        The runs.
+    law : ScalingLaw
+        The law (its number of inputs and whether inputs must be positive).
+    x : str or sequence of str
+        Input column(s), matched in order to ``law.inputs``.
+    y : str
+        Target column.
+    objective : str, default="huber_log"
+        Log objectives need a positive target.
+    weights : str or array-like, optional
+        Column name or values of positive row weights.
+    keep : sequence of str, default=()
+        Extra columns to carry along (e.g. a bootstrap group column).
+    drop_invalid : bool, default=False
+        Exclude rows with text (such as ``"diverged"``), missing, non-finite
+        or out-of-domain values (counted and warned) instead of raising.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Columns ``x..., y, weight, keep...``, one row per run used.
+    excluded : dict
+        Number of rows excluded per reason.
+
+    Raises
+    ------
+    DataValidationError
+        Missing or duplicate column (with a suggestion), non-numeric values,
+        NaN/inf, values <= 0 where a logarithm is taken, too few distinct
+        points, a constant input column.
+
+    Warns
+    -----
+    DuplicateRowsWarning
+        Identical rows are kept and counted.
+    ExcludedRowsWarning
+        With ``drop_invalid=True``, how many rows were excluded and why.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from scalelaw.laws import PowerLaw
+    >>> df = pd.DataFrame({"n": [1e6, 1e7, 1e8], "loss": [3.0, 2.5, "diverged"]})
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ExcludedRowsWarning)
+    ...     frame, excluded = prepare_data(df, PowerLaw(), x="n", y="loss",
+    ...                                    drop_invalid=True)
+    >>> len(frame), excluded
+    (2, {"loss: not numbers (text such as 'diverged')": 1})
+    """
+    data = as_frame(data)
+    xs = [x] if isinstance(x, str) else list(x)
+    if len(xs) != len(law.inputs):
+        raise DataValidationError(
+            f"Law {law.name!r} takes {len(law.inputs)} input column(s) "
+            f"({', '.join(law.inputs)}); got x={xs!r}.",
+            column="x",
+        )
+    if len(set(xs)) != len(xs) or y in xs:
+        raise DataValidationError(
+            f"Input and target columns must be distinct; got x={xs!r}, y={y!r}.",
+            column="x",
+        )
+    check_columns(data, xs, role="x")
+    check_columns(data, [y], role="y")
+    if isinstance(weights, str):
+        check_columns(data, [weights], role="weights")
+    check_columns(data, list(keep), role="group")
+    if len(data) == 0:
+        raise DataValidationError("The data have no rows.", column=None)
+
+    cols: dict[str, np.ndarray] = {}
+    text: dict[str, np.ndarray] = {}
+    for c in [*xs, y]:
+        cols[c], text[c] = _as_numbers(data[c])
+    if weights is None:
+        w = np.ones(len(data))
+        wname = "weights"
+        text[wname] = np.zeros(len(data), dtype=bool)
+    elif isinstance(weights, str):
+        w, text[weights] = _as_numbers(data[weights])
+        wname = weights
+    else:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+        wname = "weights"
+        if w.size != len(data):
+            raise DataValidationError(
+                f"weights has {w.size} values for {len(data)} rows.", column="weights"
+            )
+        text[wname] = np.zeros(len(data), dtype=bool)
+    index = data.index
+    problems: list[tuple[str, str, np.ndarray]] = []
+    for c in [*xs, y]:
+        v = cols[c]
+        problems.append((c, "not numbers (text such as 'diverged')", text[c]))
+        problems.append((c, "missing or non-finite (NaN/inf)", ~np.isfinite(v) & ~text[c]))
+        if c != y and law.positive_inputs:
+            problems.append((c, "<= 0 (inputs enter the law through logarithms)",
+                             np.isfinite(v) & (v <= 0)))
+        if c == y and is_log(objective):
+            problems.append((y, f"<= 0 (objective {objective!r} takes log of the target)",
+                             np.isfinite(v) & (v <= 0)))
+    problems.append((wname, "not numbers", text[wname]))
+    problems.append((wname, "not a finite positive weight",
+                     ~(np.isfinite(w) & (w > 0)) & ~text[wname]))
+    bad_any = np.zeros(len(data), dtype=bool)
+    excluded: dict[str, int] = {}
+    for col, why, mask in problems:
+        if not mask.any():
+            continue
+        rows = list(index[mask])
+        if not drop_invalid:
+            shown = data[col].to_numpy()[mask] if col in data.columns else w[mask]
+            raise DataValidationError(
+                f"Column {col!r} has {describe_rows(rows, list(shown))} that are {why}. "
+                "Correct or remove them, or pass drop_invalid=True (--drop-invalid) to "
+                "exclude them with a count.",
+                column=col,
+                rows=rows,
+            )
+        new = mask & ~bad_any
+        excluded[f"{col}: {why}"] = int(new.sum())
+        bad_any |= mask
+    if bad_any.any():
+        warnings.warn(
+            f"Excluded {int(bad_any.sum())} of {len(data)} rows: "
+            + "; ".join(f"{k} ({v})" for k, v in excluded.items() if v),
+            ExcludedRowsWarning,
+            stacklevel=3,
+        )
+    keep_mask = ~bad_any
+    frame = pd.DataFrame({c: cols[c][keep_mask] for c in [*xs, y]})
+    frame["weight"] = w[keep_mask]
+    for k in keep:
+        frame[k] = data[k].to_numpy()[keep_mask]
+    if len(frame) == 0:
+        raise DataValidationError("No rows left after excluding invalid ones.")
+    for c in xs:
+        if np.ptp(frame[c].to_numpy()) == 0:
+            raise DataValidationError(
+                f"Input column {c!r} is constant ({float(frame[c].iloc[0])!r} in all "
+                f"{len(frame)} rows); its exponent cannot be estimated. Vary it or "
+                "use a law without this input.",
+                column=c,
+            )
+    n_distinct = len(frame[xs].drop_duplicates())
+    lo, hi = law.internal_bounds()
+    n_par = int(np.count_nonzero(lo < hi))
+    if n_distinct < n_par:
+        raise DataValidationError(
+            f"Only {n_distinct} distinct input point(s) for {n_par} free parameters of "
+            f"law {law.name!r} ({', '.join(law.param_names)}); at least {n_par} are "
+            "needed.",
+            column=xs[0],
+        )
+    dup = frame.duplicated(subset=[*xs, y], keep="first")
+    if dup.any():
+        rows = list(np.asarray(index[keep_mask])[dup.to_numpy()])
+        warnings.warn(
+            f"{int(dup.sum())} duplicate row(s) (same inputs and target) are kept; "
+            f"{describe_rows(rows)}. Remove them if they are the same run logged twice.",
+            DuplicateRowsWarning,
+            stacklevel=3,
+        )
+    return frame.reset_index(drop=True), excluded

@@ -1,0 +1,241 @@
+"""Law selection by held-out-scale validation inside the training data (``law="auto"``).
+
+Each candidate is fitted on the smaller runs (rolling-origin cuts) and scored
+by how well it predicts the larger ones: in-sample fit rewards flexibility,
+extrapolation punishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.fitting._data import prepare_data
+from scalelaw.fitting._extrapolation import DEFAULT_CUTS, backtest_errors
+from scalelaw.fitting._single import fit_table
+from scalelaw.forecast import calibration_from_errors, log_residual_sd
+from scalelaw.laws import get_law
+from scalelaw.results import FitResult
+
+__all__ = ["AUTO_CANDIDATES", "SCORE_CUTS", "LawSelection", "fit_auto", "select_law"]
+
+#: Cuts whose backtests score the candidates (the later ones: their fits see
+#: most of the data, like the final fit); the earlier cuts only feed the
+#: extrapolation calibration.
+SCORE_CUTS = (0.65, 0.8)
+
+#: Candidate laws of ``"auto"`` by number of inputs.
+AUTO_CANDIDATES: dict[int, tuple[str, ...]] = {
+    1: ("saturating_power", "m3", "m4", "broken_power"),
+    2: ("chinchilla", "kaplan"),
+}
+
+
+@dataclass(frozen=True)
+class LawSelection:
+    """Outcome of :func:`select_law`.
+
+    Attributes
+    ----------
+    chosen : str
+        Name of the chosen law.
+    table : pandas.DataFrame
+        One row per candidate: ``law``, ``score`` (held-out RMSLE averaged
+        over cuts; lower is better), ``n_params``, ``n_points``, ``n_cuts``,
+        ``status`` (skipped or failed cuts) and ``warnings`` (what the
+        backtest refits warned about, by kind and count).
+    reason : str
+        One sentence saying why.
+    cuts : tuple of float
+        Cut positions on the normalised log scale.
+    """
+
+    chosen: str
+    table: pd.DataFrame
+    reason: str
+    cuts: tuple[float, ...]
+    errors: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content."""
+        return {
+            "chosen": self.chosen,
+            "reason": self.reason,
+            "cuts": list(self.cuts),
+            "table": self.table.replace({np.nan: None}).to_dict(orient="records"),
+        }
+
+
+def select_law(
+    data: pd.DataFrame,
+    *,
+    x: str | Sequence[str],
+    y: str,
+    candidates: Sequence[str] | None = None,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    score_cuts: Sequence[float] | None = SCORE_CUTS,
+    objective: str = "huber_log",
+    delta: float = 1e-3,
+    weights: str | None = None,
+    n_threads: int | None = None,
+) -> LawSelection:
+    """Choose a law by held-out-scale validation inside the training data.
+
+    Each candidate is fitted on the rows below each cut of the normalised log
+    scale (0 = smallest run, 1 = largest, by the product of the inputs) and
+    scored by the RMSLE of its forecast of the rows above; the score is the
+    mean over ``score_cuts``. A candidate that fails at a scoring cut scores
+    infinity there. Ties (within 1 % + 1e-4) go to the law with fewer parameters.
+    The backtest errors of all candidates at all cuts are kept (``errors``)
+    to calibrate the prediction intervals of the chosen law: pooling them
+    keeps the intervals from inheriting the optimism of picking the law with
+    the smallest backtest errors, and carries the disagreement between
+    plausible laws into the forecast.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Runs (already cleaned: positive, finite).
+    x : str or sequence of str
+        Input column(s).
+    y : str
+        Target column.
+    candidates : sequence of str, optional
+        Law names (options allowed, e.g. ``"broken_power:n_breaks=2"``);
+        default :data:`AUTO_CANDIDATES` for the number of inputs.
+    cuts : sequence of float, default=(0.5, 0.65, 0.8)
+        Cut positions of the backtests.
+    score_cuts : sequence of float or None, default=(0.65, 0.8)
+        The cuts that score (a subset of ``cuts``); None = all.
+    objective, delta
+        Fitting objective, as in :func:`scalelaw.fit`.
+    weights : str, optional
+        Column of row weights used by every backtest fit.
+    n_threads : int, optional
+        Optimiser threads.
+
+    Returns
+    -------
+    LawSelection
+        The chosen law, the score table and the reason.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> n = np.logspace(3, 7, 40)
+    >>> df = pd.DataFrame({"n": n, "L": 0.5 + 20 * n ** -0.4})
+    >>> sel = select_law(df, x="n", y="L", candidates=["power", "saturating_power"])
+    >>> sel.chosen
+    'saturating_power'
+    """
+    xs = [x] if isinstance(x, str) else list(x)
+    if candidates is None:
+        if len(xs) not in AUTO_CANDIDATES:
+            raise DataValidationError(
+                f"Law 'auto' chooses among laws of 1 or 2 inputs; got x={xs!r}. Name a "
+                "law instead.",
+                column="law",
+            )
+        candidates = AUTO_CANDIDATES[len(xs)]
+    if not candidates:
+        raise DataValidationError("The 'candidates' parameter is empty.", column="candidates")
+    cuts = tuple(float(c) for c in cuts)
+    if not cuts or not all(0.0 < c < 1.0 for c in cuts):
+        raise DataValidationError(
+            f"The 'cuts' parameter must hold fractions strictly between 0 and 1. Got "
+            f"{list(cuts)!r} instead.",
+            column="cuts",
+        )
+    score_cuts = cuts if score_cuts is None else tuple(float(c) for c in score_cuts)
+    if not set(score_cuts) <= set(cuts):
+        raise DataValidationError(
+            f"The 'score_cuts' parameter must be a subset of cuts {list(cuts)}. Got "
+            f"{list(score_cuts)!r} instead.",
+            column="score_cuts",
+        )
+    rows = []
+    errors = {}
+    for name in candidates:
+        law_obj = get_law(name, inputs=xs)
+        err, notes = backtest_errors(law_obj, data, xs, y, cuts,
+                                     {"objective": objective, "delta": delta,
+                                      "weights": weights, "n_threads": n_threads})
+        errors[name] = err
+        per_cut = []
+        for cut in score_cuts:
+            e = err.loc[err["cut"] == cut, "log_error"].to_numpy()
+            if e.size and np.all(np.isfinite(e)):
+                per_cut.append(float(np.sqrt(np.mean(e**2))))
+            elif e.size:
+                per_cut.append(np.inf)
+        score = float(np.mean(per_cut)) if per_cut else np.inf
+        warned = [n for n in notes if "warned" in n]
+        failed = [n for n in notes if "warned" not in n]
+        rows.append({"law": name, "score": score, "n_params": len(law_obj.params),
+                     "n_points": len(err), "n_cuts": len(per_cut),
+                     "status": "; ".join(failed) or "ok",
+                     "warnings": "; ".join(warned)})
+    table = pd.DataFrame(rows)
+    finite = table[np.isfinite(table["score"])]
+    if finite.empty:
+        raise ScaleLawError(
+            "Law 'auto': no candidate could be validated (too few rows below the cuts "
+            f"{list(cuts)}?). Details: "
+            + " | ".join(f"{r.law}: {r.status}" for r in table.itertuples())
+        )
+    best = float(finite["score"].min())
+    near = finite[finite["score"] <= best * 1.01 + 1e-4]  # 1e-4: far below any noise
+    chosen = str(near.sort_values(["n_params", "score"]).iloc[0]["law"])
+    ranked = finite.sort_values("score")
+    others = ", ".join(f"{r.law} {r.score:.4g}" for r in ranked.itertuples()
+                       if r.law != chosen)
+    reason = (
+        f"chose {chosen}: lowest held-out RMSLE when fitted below cuts {list(score_cuts)} of the "
+        f"log-scale range and asked to predict the larger runs "
+        f"({float(table.set_index('law').loc[chosen, 'score']):.4g}"
+        + (f"; others: {others}" if others else "") + ")"
+    )
+    return LawSelection(chosen, table, reason, cuts, errors)
+
+
+def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, level: float,
+             weights: Any, random_state: Any, drop_invalid: bool, keep: list[str],
+             n_threads: int | None) -> FitResult:
+    """``law="auto"``: choose by held-out-scale validation, fit the choice, calibrate.
+
+    The calibration pools the backtest errors of all candidates (see
+    :func:`select_law`), so the result's prediction intervals carry the
+    disagreement between plausible laws.
+
+    Returns
+    -------
+    FitResult
+        The chosen law's fit; ``settings["auto"]`` holds the selection.
+    """
+    if len(x) not in AUTO_CANDIDATES:
+        raise DataValidationError(
+            f"Law 'auto' chooses among laws of 1 or 2 inputs; got x={x!r}. Name a law "
+            "instead.",
+            column="law",
+        )
+    probe = get_law(AUTO_CANDIDATES[len(x)][0], inputs=x)
+    frame, _ = prepare_data(data, probe, x=x, y=y, objective=objective, weights=weights,
+                            drop_invalid=drop_invalid)
+    sel = select_law(frame, x=x, y=y, objective=objective, delta=delta,
+                     weights="weight", n_threads=n_threads)  # the user's weights
+    res = fit_table(get_law(sel.chosen, inputs=x), data, x=x, y=y, objective=objective,
+                    delta=delta, level=level, weights=weights, starts=None, p0=None,
+                    random_state=random_state, drop_invalid=drop_invalid, keep=keep,
+                    n_threads=n_threads)
+    frames = [e for e in sel.errors.values() if len(e)]
+    pooled = (pd.concat(frames, ignore_index=True) if frames
+              else pd.DataFrame(columns=["cut", "distance", "log_error"], dtype=float))
+    cal = calibration_from_errors(log_residual_sd(res), pooled, sel.cuts,
+                                  source=f"pooled backtests of {len(sel.errors)} "
+                                  "candidate laws")
+    return replace(res, settings={**res.settings, "auto": sel.to_dict()}, calibration=cal)

@@ -1,0 +1,53 @@
+"""Scaling-law specifications: formulas, parameters, bounds, starts, and the registry.
+
+Every built-in law, the user-law wrappers and the extension hooks are
+importable from here:
+
+* built-in: :class:`PowerLaw` (``power``), :class:`SaturatingPowerLaw`
+  (``saturating_power``), :class:`ChinchillaLaw` (``chinchilla``),
+  :class:`KaplanLaw` (``kaplan``), :class:`BrokenPowerLaw`
+  (``broken_power``), :class:`M1Law` .. :class:`M4Law` (``m1`` .. ``m4``);
+* user-defined: :class:`ExpressionLaw` (a formula string),
+  :class:`CallableLaw` (a Python function), :class:`LmfitLaw` (an
+  ``lmfit.Model`` with its ``lmfit.Parameters``);
+* a new law class subclasses :class:`ScalingLaw` and implements the hooks
+  :meth:`ScalingLaw.evaluate` and :meth:`ScalingLaw.start_points` (see
+  ``scalelaw/laws/_base.py``).
+
+Examples
+--------
+>>> from scalelaw.laws import get_law, list_laws
+>>> get_law("saturating_power").param_names
+('E', 'A', 'alpha')
+>>> len(list_laws())
+9
+"""
+
+from scalelaw.laws._base import Inputs, Param, ScalingLaw
+from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
+from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
+from scalelaw.laws._registry import LAWS, get_law, law_from_spec, list_laws
+from scalelaw.laws._user import CallableLaw, ExpressionLaw, LmfitLaw, parse_expression
+
+__all__ = [
+    "LAWS",
+    "BrokenPowerLaw",
+    "CallableLaw",
+    "ChinchillaLaw",
+    "ExpressionLaw",
+    "Inputs",
+    "KaplanLaw",
+    "LmfitLaw",
+    "M1Law",
+    "M2Law",
+    "M3Law",
+    "M4Law",
+    "Param",
+    "PowerLaw",
+    "SaturatingPowerLaw",
+    "ScalingLaw",
+    "get_law",
+    "law_from_spec",
+    "list_laws",
+    "parse_expression",
+]
