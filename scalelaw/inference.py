@@ -109,6 +109,18 @@ class ScaleTerms:
         return {"s2": self.s2, "m": self.m, "k": self.k, "n_inside": self.n_inside}
 
 
+def solver_options(obj: Objective) -> dict[str, Any]:
+    """Levenberg-Marquardt variant for an objective: trust region for least squares.
+
+    The same solver as the fit's polish, so refits (bootstrap replicas,
+    profiles) converge the way the fit did.
+    """
+    if obj.least_squares:
+        return {"system": obj.weighted_system, "method": "trust", "maxiter": 3000,
+                "f_floor": obj.rounding_floor()}
+    return {"f_floor": obj.rounding_floor()}
+
+
 def scale_terms(
     r: np.ndarray, w: np.ndarray, objective: str, delta: float, n_free: int
 ) -> ScaleTerms:
@@ -241,7 +253,7 @@ def profile_intervals(
         hi[rows, which] = values
         res = levenberg_marquardt_batch(
             objective.fun_grad_hess, objective.value, starts, lo, hi, ftol=1e-12,
-            n_threads=n_threads,
+            n_threads=n_threads, **solver_options(objective),
         )
         return 2.0 * (res.fun - loss) * terms.m / max(terms.s2, 1e-300)
 
@@ -348,7 +360,8 @@ def run_bootstrap(
     obj: Objective = objective_factory(weights, index)
     lo, hi = law.internal_bounds()
     res = levenberg_marquardt_batch(
-        obj.fun_grad_hess, obj.value, x0, lo, hi, ftol=1e-13, n_threads=n_threads
+        obj.fun_grad_hess, obj.value, x0, lo, hi, ftol=1e-13, n_threads=n_threads,
+        **solver_options(obj),
     )
     f = res.fun.reshape(n_boot, k)
     best = np.argmin(f, axis=1)

@@ -56,3 +56,52 @@ def test_levenberg_marquardt_matches_linear_least_squares():
     res = levenberg_marquardt_batch(fgh, f, np.zeros((20, 3)), -np.inf, np.inf)
     expect = np.linalg.lstsq(a, ys.T, rcond=None)[0].T
     assert np.allclose(res.x, expect, rtol=1e-8, atol=1e-10)
+
+
+def test_a_stall_counts_as_converged_only_after_the_first_order_test():
+    from scalelaw.optim import CONVERGED_STATUSES, STATUS_MESSAGES
+
+    # |x - c| + 1 has a kink at its minimum: no step decreases it near c, but its
+    # gradient stays +-1, so the first-order test must fail (status 5)
+    c = 0.123456789
+
+    def fgh(x, rows):
+        return np.abs(x[:, 0] - c) + 1.0, np.sign(x - c), np.full((x.shape[0], 1, 1), 1e-8)
+
+    def fun(x, rows):
+        return np.abs(x[:, 0] - c) + 1.0
+
+    res = levenberg_marquardt_batch(fgh, fun, np.array([[0.5], [2.0]]), np.array([-10.0]),
+                                    np.array([10.0]))
+    assert res.status.tolist() == [5, 5]
+    assert not res.converged.any() and 5 not in CONVERGED_STATUSES
+    assert "first-order test failed" in STATUS_MESSAGES[5]
+    # a smooth least-squares problem that stalls at rounding passes it (status 2)
+    t = np.linspace(0, 1, 20)
+    y = 2.0 * t + 1.0
+
+    def fgh2(x, rows):
+        r = x[:, :1] * t + x[:, 1:] - y
+        jac = np.stack([np.broadcast_to(t, r.shape), np.ones_like(r)], axis=2)
+        return 0.5 * (r**2).sum(1), np.einsum("bn,bnp->bp", r, jac), \
+            np.einsum("bnp,bnq->bpq", jac, jac)
+
+    def fun2(x, rows):
+        return 0.5 * ((x[:, :1] * t + x[:, 1:] - y) ** 2).sum(1)
+
+    res = levenberg_marquardt_batch(fgh2, fun2, np.array([[0.0, 0.0]]), np.full(2, -9.0),
+                                    np.full(2, 9.0), ftol=0.0, f_floor=1e-28)
+    assert res.status.tolist() == [2] and res.converged.all()
+    np.testing.assert_allclose(res.x[0], [2.0, 1.0], rtol=1e-12)
+
+
+def test_fit_result_keeps_the_optimiser_message():
+    import pandas as pd
+
+    import scalelaw as sl
+    from scalelaw.optim import STATUS_MESSAGES
+
+    x = np.logspace(6, 9, 12)
+    res = sl.fit("power", pd.DataFrame({"n": x, "L": 2 * x**-0.1}), x="n", y="L")
+    assert res.converged and res.message in STATUS_MESSAGES.values()
+    assert f"optimiser: {res.message}" in res.summary()

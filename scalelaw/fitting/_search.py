@@ -2,7 +2,11 @@
 
 Stage 1 runs batched box-constrained L-BFGS from all starts to a loose
 tolerance (it only has to find the basins). Stage 2 polishes the best
-distinct basins with batched Levenberg-Marquardt to tight tolerance. The
+distinct basins with batched Levenberg-Marquardt to tight tolerance. For
+least-squares objectives (``mse``, ``mse_log``) the polish is a trust-region
+Gauss-Newton method whose steps come from the SVD of the weighted Jacobian
+(as MINPACK and scipy's ``trf``, but batched); from up to
+``TRUST_MAX_STARTS`` starts it replaces stage 1 too. The
 best polished optimum is the estimate; the distinct optima are kept (they
 warm-start the bootstrap and reveal optima that disagree).
 """
@@ -10,6 +14,7 @@ warm-start the bootstrap and reveal optima that disagree).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +22,7 @@ from scalelaw.exceptions import FitError
 from scalelaw.laws import ScalingLaw
 from scalelaw.optim import (
     CONVERGED_STATUSES,
+    BatchResult,
     STATUS_MESSAGES,
     Objective,
     levenberg_marquardt_batch,
@@ -30,6 +36,13 @@ MAX_WARM_STARTS = 8  # distinct optima kept (warm starts for bootstrap replicas)
 STAGE1_FTOL = 1e-7  # multi-start search: locate basins (polished afterwards)
 POLISH_FTOL = 1e-13  # Levenberg-Marquardt polish of the best basins
 AT_BEST_RTOL = 1e-4  # a start "reached the best optimum" within this relative loss
+#: Least-squares objectives from at most this many starts (starts the user gave) skip
+#: the L-BFGS stage and run the trust-region Gauss-Newton search from every start;
+#: from more (the default grids) L-BFGS finds the basins first.
+TRUST_MAX_STARTS = 16
+TRUST_MAXITER = 3000
+TRUST_FIRST_ROUND = 200
+TIE_RTOL = 1e-10  # optima this close in loss (or within rounding) are one fit
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,35 @@ class Estimate:
         return STATUS_MESSAGES.get(self.status, f"status {self.status}")
 
 
+def _polish(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, floor: float,
+            trust: bool, n_threads: int | None) -> Any:
+    """Polish candidates to tight tolerance; the trust-region search goes in two rounds.
+
+    Every candidate gets ``TRUST_FIRST_ROUND`` iterations; those still running
+    and within 10 % of the best loss so far continue to ``TRUST_MAXITER`` (a
+    hopeless candidate must not cost the full iteration budget).
+    """
+    if not trust:
+        return levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, x0, lo, hi,
+                                         ftol=POLISH_FTOL, n_threads=n_threads, f_floor=floor)
+    kw = {"ftol": POLISH_FTOL, "n_threads": n_threads, "f_floor": floor,
+          "system": obj.weighted_system, "method": "trust"}
+    first = levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, x0, lo, hi,
+                                      maxiter=TRUST_FIRST_ROUND, **kw)
+    best = float(np.min(first.fun))
+    more = np.flatnonzero((first.status == 3) & (first.fun <= 1.1 * best + floor))
+    if more.size == 0:
+        return first
+    second = levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, first.x[more], lo, hi,
+                                       maxiter=TRUST_MAXITER, **kw)
+    x, fun, status, n_iter = (first.x.copy(), first.fun.copy(), first.status.copy(),
+                              first.n_iter.copy())
+    x[more], fun[more], status[more] = second.x, second.fun, second.status
+    n_iter[more] += second.n_iter
+    return BatchResult(x=x, fun=fun, status=status, n_iter=n_iter,
+                       n_eval=first.n_eval + second.n_eval)
+
+
 def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
            n_threads: int | None = None) -> Estimate:
     """Optimise all ``starts`` together, then polish the best distinct basins.
@@ -98,8 +140,17 @@ def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
     """
     lo, hi = law.internal_bounds()
     floor = obj.rounding_floor()
-    stage1 = minimize_batch(obj, starts, lo, hi, ftol=STAGE1_FTOL, maxiter=300,
-                            n_threads=n_threads, f_floor=floor)
+    trust = obj.least_squares
+    if trust and len(starts) <= TRUST_MAX_STARTS:
+        # least squares from few starts: trust-region Gauss-Newton to tight
+        # tolerance straight away (robust from far starts; NIST StRD)
+        stage1 = levenberg_marquardt_batch(
+            obj.fun_grad_hess, obj.value, starts, lo, hi, ftol=POLISH_FTOL,
+            maxiter=TRUST_MAXITER, n_threads=n_threads, f_floor=floor,
+            system=obj.weighted_system, method="trust")
+    else:
+        stage1 = minimize_batch(obj, starts, lo, hi, ftol=STAGE1_FTOL, maxiter=300,
+                                n_threads=n_threads, f_floor=floor)
     if not np.isfinite(stage1.fun).any():
         raise FitError(
             f"No starting point gave a finite objective for law {law.name!r} "
@@ -120,17 +171,26 @@ def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
             np.max(np.abs(xs[reps] - xs[i]) / scale[reps], axis=1) > 0.05
         ):
             reps.append(i)
-    cand = np.unique(np.concatenate([np.arange(min(len(xs), MAX_WARM_STARTS)), reps]))
-    pol = levenberg_marquardt_batch(
-        obj.fun_grad_hess, obj.value, xs[cand], lo, hi, ftol=POLISH_FTOL,
-        n_threads=n_threads, f_floor=floor,
-    )
+    # the first start (the user's p0, or the law's data-driven guess) is always polished
+    first = np.flatnonzero(order == 0)
+    cand = np.unique(np.concatenate([np.arange(min(len(xs), MAX_WARM_STARTS)), reps,
+                                     first]))
+    pol = _polish(obj, xs[cand], lo, hi, floor, trust, n_threads)
     # keep the stage-1 point if polishing did not improve it
     better = pol.fun <= stage1.fun[order][cand]
     px = np.where(better[:, None], pol.x, xs[cand])
     pf = np.where(better, pol.fun, stage1.fun[order][cand])
     pstat = np.where(better, pol.status, stage1.status[order][cand])
     idx = np.argsort(pf, kind="stable")
+    # optima whose losses differ by rounding only are the same fit (a law with a
+    # symmetry, such as a sum of exponentials whose terms can swap labels): the
+    # one closest to the first start (the user's p0 or the law's guess) comes first
+    tie = pf <= pf[idx[0]] + max(TIE_RTOL * abs(pf[idx[0]]), floor)
+    if np.count_nonzero(tie) > 1:
+        near = np.max(np.abs(px - starts[0]) / (1.0 + np.abs(starts[0])), axis=1)
+        ties = np.flatnonzero(tie)
+        lead = ties[np.argmin(near[ties])]
+        idx = np.concatenate([[lead], idx[idx != lead]])
     distinct: list[int] = []
     for i in idx:
         same = [

@@ -1,8 +1,10 @@
 """User-defined laws: a formula string, a Python function, or an lmfit model.
 
 * :class:`ExpressionLaw`: a formula string checked against a whitelist of
-  syntax and functions, then evaluated by asteval (never ``eval``); exact
-  complex-step derivatives.
+  syntax and functions (numbers, names, arithmetic, ``pi`` and analytic
+  one-argument functions; no attributes, subscripts or other calls), then
+  compiled with no builtins visible, so it can reach only its inputs,
+  parameters and those functions; exact complex-step derivatives.
 * :class:`CallableLaw`: any Python function ``f(x1, ..., xk, p1, ..., pm)``;
   central-difference derivatives.
 * :class:`LmfitLaw`: an ``lmfit.Model`` with ``lmfit.Parameters`` (values,
@@ -13,16 +15,18 @@ Inputs of user laws may be zero or negative: unlike the built-in power laws
 they do not enter through logarithms unless the formula takes them.
 
 Default starts are deterministic (a fixed seed unless the fit passes a
-generator): the initial values, then draws around the values the user gave
-and, for parameters without a given value, log-uniform magnitudes from 1e-3
-to 1e4 with either sign where the bounds allow.
+generator): the initial values, then 63 draws around them when the user gave
+every value, else 255 draws: around the values given, and for the others
+log-uniform magnitudes from 1e-3 to 1e4 with either sign where the bounds
+allow (a quarter of them on the scale of the inputs). Parameters in which the
+law is affine (amplitudes, offsets) are then set to their least-squares
+values for each draw (variable projection, Golub & Pereyra 1973).
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -73,6 +77,7 @@ _ALLOWED_NODES = (
     ast.UAdd,
 )
 N_DRAWN_STARTS = 255  # drawn starts of a user law, besides its initial values
+N_DRAWN_STARTS_GIVEN = 63  # ... when the user gave every initial value (draws nearby)
 
 
 def _names_in(expression: str, text: str) -> list[str]:
@@ -176,43 +181,30 @@ def parse_expression(expression: str, inputs: Sequence[str]) -> tuple[str, list[
     return text, params
 
 
-_thread_state = threading.local()
-
-
-def _interpreter() -> Any:
-    """Per-thread asteval interpreter (the optimiser evaluates from threads)."""
-    interp = getattr(_thread_state, "interp", None)
-    if interp is None:
-        from asteval import Interpreter
-
-        interp = Interpreter(minimal=True, use_numpy=False, with_import=False)
-        interp.symtable.update(_ALLOWED_FUNCS)
-        interp.symtable.update(CONSTANTS)
-        _thread_state.interp = interp
-        _thread_state.parsed = {}
-    return interp
+_COMPILED: dict[str, Any] = {}
+_SAFE_GLOBALS: dict[str, Any] = {"__builtins__": {}, **_ALLOWED_FUNCS, **CONSTANTS}
 
 
 def _run(text: str, symbols: Mapping[str, Any]) -> Any:
-    """Evaluate a checked expression with asteval; NaN when powers overflow."""
-    interp = _interpreter()
-    node = _thread_state.parsed.get(text)
-    if node is None:
-        node = interp.parse(text)
-        _thread_state.parsed[text] = node
-    interp.symtable.update(symbols)
-    interp.error = []
+    """Evaluate a checked expression on NumPy arrays.
+
+    The text passed :func:`_names_in`'s whitelist (numbers, names, arithmetic
+    and the allowed one-argument functions; no attributes, subscripts or
+    other calls), so the compiled code can reach nothing but the symbols
+    given here and those functions: no builtins are visible.
+    """
+    code = _COMPILED.get(text)
+    if code is None:
+        _names_in(text, text)  # never compile text that has not passed the whitelist
+        code = compile(ast.parse(text, mode="eval"), "<formula>", "eval")
+        _COMPILED[text] = code
     with np.errstate(all="ignore"):
-        out = interp.run(node, with_raise=False)
-    if interp.error:
-        msg = interp.error[0].get_error()[1]
-        if "max exponent" in msg:
-            # asteval's guard against huge powers: the optimiser wandered into
-            # parameters that overflow anyway; report a non-finite prediction
+        try:
+            return eval(code, _SAFE_GLOBALS, dict(symbols))  # noqa: S307 - checked AST
+        except OverflowError:  # a Python float power overflowed: not finite
             return np.nan
-        raise DataValidationError(f"Formula {text!r} failed to evaluate: {msg}",
-                                  column="formula")
-    return out
+        except ZeroDivisionError:
+            return np.nan
 
 
 def _make_params(
@@ -260,11 +252,14 @@ def _inside(prm: Param, value: float) -> float:
 
 
 def _user_starts(law: ScalingLaw, p0: Sequence[float], given: Sequence[bool],
-                 rng: np.random.Generator | None) -> np.ndarray:
+                 X: Inputs, y: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
     """Default starts of a user law (see the module docstring)."""
     guess = law.to_internal(np.asarray(p0, dtype=np.float64))
     rng = rng if rng is not None else np.random.default_rng(0)
-    k = N_DRAWN_STARTS
+    k = N_DRAWN_STARTS_GIVEN if all(given) else N_DRAWN_STARTS
+    finite = np.concatenate([np.ravel(c)[np.isfinite(np.ravel(c))] for c in X.cols] or
+                            [np.ones(1)])
+    x_lo, x_hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     draws = np.empty((k, guess.size))
     for j, prm in enumerate(law.params):
         if given[j]:  # around the user's value
@@ -272,24 +267,107 @@ def _user_starts(law: ScalingLaw, p0: Sequence[float], given: Sequence[bool],
             draws[:, j] = guess[j] + rng.normal(0.0, 1.0, k) * scale
             continue
         mag = 10.0 ** rng.uniform(-3.0, 4.0, k)
+        # a quarter of the draws sit on the scale of the inputs (a location or a
+        # width in x) or its inverse (a rate)
+        kind = rng.integers(0, 8, k)
+        span = max(x_hi - x_lo, 1e-12)
+        mag = np.where(kind == 0, np.abs(rng.uniform(x_lo, x_hi, k)) + 1e-12, mag)
+        mag = np.where(kind == 1, span * 10.0 ** rng.uniform(-2.0, 0.0, k), mag)
         if prm.log:
             draws[:, j] = np.log(mag)
             continue
         can_neg, can_pos = prm.lower < 0, prm.upper > 0
         sign = np.where(rng.random(k) < 0.5, -1.0, 1.0) if (can_neg and can_pos) else (
             np.full(k, -1.0) if can_neg else np.ones(k))
+        sign = np.where(kind == 0, np.sign(rng.uniform(x_lo, x_hi, k)) + (x_lo >= 0), sign)
+        sign = np.where(sign == 0, 1.0, np.sign(sign))
+        if not can_neg:
+            sign = np.abs(sign)
+        if not can_pos:
+            sign = -np.abs(sign)
         base = prm.lower if (np.isfinite(prm.lower) and not can_neg) else (
             prm.upper if (np.isfinite(prm.upper) and not can_pos) else 0.0)
         draws[:, j] = base + sign * mag
-    return _clip_theta(law, np.vstack([guess, draws]))
+    starts = _clip_theta(law, np.vstack([guess, draws]))
+    return _solve_linear_params(law, starts, X, y)
+
+
+def _linear_params(law: ScalingLaw, theta: np.ndarray, X: Inputs) -> list[int]:
+    """Parameters in which the law is jointly affine (checked at a few points).
+
+    Such parameters (amplitudes, offsets) have a closed-form best value for
+    any value of the others: variable projection (Golub & Pereyra 1973).
+    """
+    if law.native_log:
+        return []
+    free = [j for j, p in enumerate(law.params) if p.lower < p.upper and not p.log]
+    pts = theta[np.all(np.isfinite(theta), axis=1)][:3]
+    if not free or len(pts) == 0:
+        return []
+    rng = np.random.default_rng(1)
+
+    def affine_along(u: np.ndarray) -> bool:
+        t = np.array([0.0, 1.0, -1.7, 2.3])
+        th = (pts[:, None, :] + t[None, :, None] * u[None, None, :]).reshape(-1, pts.shape[1])
+        with np.errstate(all="ignore"):
+            v = np.real(law.evaluate(law.param_columns(th), X)).reshape(len(pts), 4, -1)
+        if not np.all(np.isfinite(v)):
+            return False
+        d1 = v[:, 1] - v[:, 0]
+        pred = v[:, :1] + t[None, 2:, None] * d1[:, None, :]
+        scale = np.abs(v).max() + 1e-300
+        return bool(np.max(np.abs(v[:, 2:] - pred)) <= 1e-9 * scale)
+
+    chosen: list[int] = []
+    for j in free:
+        cand = [*chosen, j]
+        u = np.zeros(pts.shape[1])
+        u[cand] = rng.normal(0.0, 1.0, len(cand))
+        e = np.zeros(pts.shape[1])
+        e[j] = 1.0
+        if affine_along(e) and affine_along(u):
+            chosen.append(j)
+    return chosen
+
+
+def _solve_linear_params(law: ScalingLaw, starts: np.ndarray, X: Inputs,
+                         y: np.ndarray) -> np.ndarray:
+    """Replace the affine parameters of every start by their least-squares values."""
+    lin = _linear_params(law, starts, X)
+    if not lin:
+        return starts
+    k, m = starts.shape[0], len(lin)
+    base = starts.copy()
+    base[:, lin] = 0.0
+    probes = [base]
+    for j in lin:
+        unit = base.copy()
+        unit[:, j] = 1.0
+        probes.append(unit)
+    with np.errstate(all="ignore"):
+        v = np.real(law.evaluate(law.param_columns(np.vstack(probes)), X)).reshape(
+            m + 1, k, -1)
+    phi0 = v[0]
+    design = np.moveaxis(v[1:] - phi0[None], 0, 2)  # (k, n, m)
+    ok = np.all(np.isfinite(design), axis=(1, 2)) & np.all(np.isfinite(phi0), axis=1)
+    out = starts.copy()
+    if ok.any():
+        with np.errstate(all="ignore"):
+            coef = np.linalg.pinv(design[ok]) @ (y[None, :, None] - phi0[ok][:, :, None])
+        solved = out[ok]
+        solved[:, lin] = coef[:, :, 0]
+        out[ok] = solved
+    out = _clip_theta(law, np.where(np.isfinite(out), out, starts))
+    return np.vstack([starts[:1], out[1:], out[:1]])  # the user's start stays first
 
 
 @dataclass(frozen=True)
 class ExpressionLaw(ScalingLaw):
-    """A law written as a formula string, evaluated safely (never ``eval``).
+    """A law written as a formula string, evaluated safely.
 
     The string is checked against a whitelist of syntax and functions, then
-    evaluated by asteval. Derivatives are exact complex-step derivatives.
+    compiled with no builtins visible (see the module docstring). Derivatives
+    are exact complex-step derivatives.
 
     Parameters
     ----------
@@ -385,7 +463,7 @@ class ExpressionLaw(ScalingLaw):
                      rng: np.random.Generator | None) -> np.ndarray:
         """Initial values, then draws around them (see the module docstring)."""
         given = self.p0_given or (True,) * len(self.params)
-        return _user_starts(self, self.p0, given, rng)
+        return _user_starts(self, self.p0, given, X, y, rng)
 
     def to_spec(self) -> dict[str, Any]:
         """Return a JSON-ready description that :func:`law_from_spec` restores."""
@@ -570,7 +648,7 @@ class CallableLaw(ScalingLaw):
                      rng: np.random.Generator | None) -> np.ndarray:
         """Initial values, then draws around them (see the module docstring)."""
         given = self.p0_given or (True,) * len(self.params)
-        return _user_starts(self, self.p0, given, rng)
+        return _user_starts(self, self.p0, given, X, y, rng)
 
     def to_spec(self) -> dict[str, Any]:
         """Return a description; a callable cannot be restored from it."""
@@ -751,7 +829,7 @@ class LmfitLaw(ScalingLaw):
     def start_points(self, X: Inputs, y: np.ndarray,
                      rng: np.random.Generator | None) -> np.ndarray:
         """Initial values, then draws around them (see the module docstring)."""
-        return _user_starts(self, self.p0, self.p0_given, rng)
+        return _user_starts(self, self.p0, self.p0_given, X, y, rng)
 
     def to_spec(self) -> dict[str, Any]:
         """Return a description; an lmfit model cannot be restored from JSON."""

@@ -43,6 +43,9 @@ CONVERGED_STATUSES = (0, 1, 2)
 #: this fraction of the objective plus the objective's rounding floor (``f_floor``:
 #: what rounding errors of the residuals alone contribute).
 STATIONARY_RTOL = 1e-10
+#: Levenberg-Marquardt stops on a small relative decrease only after this many
+#: accepted steps in a row decreased the objective by less than ``ftol``.
+SMALL_STEPS_TO_STOP = 3
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def minimize_batch(
     x0 = np.array(x0, dtype=np.float64, ndmin=2)
     n_prob = x0.shape[0]
     threads = max(1, n_threads or default_threads())
-    with threadpool_limits(limits=1):
+    # overflow in far-off trial points is expected and handled (non-finite = +inf)
+    with threadpool_limits(limits=1), np.errstate(all="ignore"):
         if n_prob <= chunk_size:
             return _lbfgs(fun_grad, x0, lower, upper, ftol, gtol, maxiter, history, f_floor)
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -267,7 +271,8 @@ def _lbfgs(
         st = np.full(active.size, -1)
         # no acceptable step: stationary if a unit-scaled gradient step could not
         # lower f by more than rounding (|pg|^2 without curvature: conservative)
-        flat = pg * pg * np.maximum(1.0, np.abs(xn).max(axis=1)) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            flat = pg * pg * np.maximum(1.0, np.abs(xn).max(axis=1)) ** 2
         st[~ok] = np.where(flat[~ok] <= STATIONARY_RTOL * np.abs(fn[~ok]) + f_floor, 2, 5)
         st[pg <= gtol * np.maximum(np.abs(fn), 1e-300)] = 1
         st[ok & ((fa - fn) <= ftol * np.abs(fa))] = 0
@@ -281,6 +286,7 @@ FunGradHess = Callable[
     [np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
 ]
 FunOnly = Callable[[np.ndarray, np.ndarray], np.ndarray]
+SystemFun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def levenberg_marquardt_batch(
@@ -295,6 +301,9 @@ def levenberg_marquardt_batch(
     chunk_size: int = 256,
     n_threads: int | None = None,
     f_floor: float = 0.0,
+    system: SystemFun | None = None,
+    method: str = "damped",
+    scaling: str = "jac",
 ) -> BatchResult:
     """Damped Newton (Levenberg-Marquardt) for many small problems at once.
 
@@ -326,6 +335,11 @@ def levenberg_marquardt_batch(
         Worker threads.
     f_floor : float, default=0.0
         The objective's rounding floor, allowed by the first-order test.
+    system : callable, optional
+        For least-squares objectives, ``(x, rows) -> (A, b)`` with
+        ``f = |b|^2 / 2`` and ``A`` its Jacobian ``(k, n, p)``: steps are then
+        solved by QR of ``[A; sqrt(lambda D)]`` (as MINPACK does) instead of
+        the normal equations, which square the condition number.
 
     Returns
     -------
@@ -347,15 +361,21 @@ def levenberg_marquardt_batch(
     def run(k: int) -> None:
         sl = slice(bounds[k], bounds[k + 1])
         rows = np.arange(sl.start, sl.stop)
-        xs, fs, st, it, ne = _lm_chunk(
-            fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
-            f_floor,
-        )
+        if method == "trust":
+            xs, fs, st, it, ne = _trust_chunk(
+                fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
+                f_floor, system, scaling,
+            )
+        else:
+            xs, fs, st, it, ne = _lm_chunk(
+                fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
+                f_floor, system,
+            )
         out_x[sl], out_f[sl], out_status[sl], out_iter[sl] = xs, fs, st, it
         evals[k] = ne
 
     threads = min(max(1, n_threads or default_threads()), n_chunks)
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), np.errstate(all="ignore"):
         if threads == 1:
             for k in range(n_chunks):
                 run(k)
@@ -377,9 +397,13 @@ def _lm_chunk(
     ftol: float,
     maxiter: int,
     f_floor: float,
+    system: SystemFun | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     b, p = x.shape
     f, g, h = fun_grad_hess(x, rows)
+    sys_a = sys_b = None
+    if system is not None:
+        sys_a, sys_b = system(x, rows)
     f = _safe(f)
     n_eval = b
     status = np.full(b, 3, dtype=np.int64)
@@ -388,6 +412,10 @@ def _lm_chunk(
     lam = np.full(b, 1e-3)
     nu = np.full(b, 2.0)
     eye = np.eye(p)
+    # damping scale: the running maximum of diag(H), as MINPACK's column norms
+    # (a scale that can only grow keeps steps in badly scaled variables small)
+    dmax = np.abs(np.diagonal(h, axis1=1, axis2=2)).copy()
+    streak = np.zeros(b, dtype=np.int64)  # consecutive accepted steps with a small decrease
     active = np.flatnonzero(np.isfinite(f))
     for _ in range(maxiter):
         if active.size == 0:
@@ -395,20 +423,14 @@ def _lm_chunk(
         xa, fa, ga, ha = x[active], f[active], g[active], h[active]
         la, hia = lo[active], hi[active]
         fixed = ((xa <= la) & (ga > 0)) | ((xa >= hia) & (ga < 0)) | (la == hia)
-        diag = np.abs(np.diagonal(ha, axis1=1, axis2=2))
+        diag = np.maximum(dmax[active], np.abs(np.diagonal(ha, axis1=1, axis2=2)))
+        dmax[active] = diag
         floor = 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
         scale = np.maximum(diag, floor)
-        a = ha + (lam[active, None] * scale)[:, :, None] * eye
-        # fixed variables: identity rows/columns and zero gradient -> zero step
-        a = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, a)
-        a[:, np.arange(p), np.arange(p)] += fixed
-        rhs = np.where(fixed, 0.0, -ga)
-        try:
-            step = np.linalg.solve(a, rhs[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.empty_like(rhs)
-            for i in range(active.size):
-                step[i] = np.linalg.lstsq(a[i], rhs[i], rcond=None)[0]
+        if sys_a is not None:
+            step = _qr_step(sys_a[active], sys_b[active], lam[active, None] * scale, fixed)
+        else:
+            step = _normal_step(ha, ga, lam[active, None] * scale, fixed, eye)
         xn = np.clip(xa + step, la, hia)
         step = xn - xa
         fn = _safe(fun(xn, rows[active]))
@@ -431,7 +453,20 @@ def _lm_chunk(
             fn_, gn_, hn_ = fun_grad_hess(xn[acc], rows[ia])
             n_eval += ia.size
             x[ia], f[ia], g[ia], h[ia] = xn[acc], _safe(fn_), gn_, hn_
+            if sys_a is not None:
+                sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
         small = acc & ((fa - fn) <= ftol * np.abs(fa))
+        if small.any():
+            # a small decrease is convergence only if the undamped Gauss-Newton
+            # model agrees that little is left (not a plateau crossed with heavy
+            # damping): its promised decrease must be small too
+            idx = np.flatnonzero(small)
+            dec = _newton_decrement(ga[idx], ha[idx], fixed[idx])
+            small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + f_floor
+        # ... and only when it repeats: one short step in a long narrow valley
+        # is not the end of the valley
+        streak[active] = np.where(small, streak[active] + 1, np.where(acc, 0, streak[active]))
+        small &= streak[active] >= SMALL_STEPS_TO_STOP
         tiny_step = np.abs(step).max(axis=1) <= 1e-15 * (1.0 + np.abs(xa).max(axis=1))
         stuck = (~acc) & ((nu[active] > 1e8) | tiny_step)
         st = np.full(active.size, -1)
@@ -443,6 +478,41 @@ def _lm_chunk(
         status[active[done]] = st[done]
         active = active[~done]
     return x, f, status, n_iter, n_eval
+
+
+def _normal_step(h: np.ndarray, g: np.ndarray, damp: np.ndarray, fixed: np.ndarray,
+                 eye: np.ndarray) -> np.ndarray:
+    """Solve ``(H + diag(damp)) s = -g`` over the free variables."""
+    p = g.shape[1]
+    a = h + damp[:, :, None] * eye
+    # fixed variables: identity rows/columns and zero gradient -> zero step
+    a = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, a)
+    a[:, np.arange(p), np.arange(p)] += fixed
+    rhs = np.where(fixed, 0.0, -g)
+    try:
+        return np.linalg.solve(a, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        step = np.empty_like(rhs)
+        for i in range(rhs.shape[0]):
+            step[i] = np.linalg.lstsq(a[i], rhs[i], rcond=None)[0]
+        return step
+
+
+def _qr_step(a: np.ndarray, b: np.ndarray, damp: np.ndarray, fixed: np.ndarray
+             ) -> np.ndarray:
+    """Solve ``min |A s + b|^2 + |sqrt(damp) s|^2`` by QR (fixed variables: s = 0)."""
+    k, n, p = a.shape
+    a = np.where(fixed[:, None, :], 0.0, a)
+    m = np.concatenate([a, np.sqrt(np.where(fixed, 1.0, damp))[:, :, None] * np.eye(p)],
+                       axis=1)
+    rhs = np.concatenate([-b, np.zeros((k, p))], axis=1)
+    q, r = np.linalg.qr(m)
+    qtb = np.einsum("knp,kn->kp", q, rhs)
+    try:
+        step = np.linalg.solve(r, qtb[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        step = np.stack([np.linalg.lstsq(r[i], qtb[i], rcond=None)[0] for i in range(k)])
+    return np.where(fixed, 0.0, step)
 
 
 def _newton_decrement(g: np.ndarray, h: np.ndarray, fixed: np.ndarray) -> np.ndarray:
@@ -462,3 +532,168 @@ def _newton_decrement(g: np.ndarray, h: np.ndarray, fixed: np.ndarray) -> np.nda
         step = np.linalg.pinv(hi, rcond=1e-14, hermitian=True) @ gi
         out[i] = 0.5 * abs(float(gi @ step))
     return out
+
+
+def _trust_chunk(
+    fun_grad_hess: FunGradHess,
+    fun: FunOnly,
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    rows: np.ndarray,
+    ftol: float,
+    maxiter: int,
+    f_floor: float,
+    system: SystemFun | None,
+    scaling: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    with np.errstate(all="ignore"):
+        return _trust_loop(fun_grad_hess, fun, x, lo, hi, rows, ftol, maxiter, f_floor, system,
+                           scaling)
+
+
+def _trust_loop(
+    fun_grad_hess: FunGradHess,
+    fun: FunOnly,
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    rows: np.ndarray,
+    ftol: float,
+    maxiter: int,
+    f_floor: float,
+    system: SystemFun | None,
+    scaling: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Trust-region Gauss-Newton (Moré 1978), batched; see :func:`levenberg_marquardt_batch`."""
+    b, p = x.shape
+    f, g, h = fun_grad_hess(x, rows)
+    sys_a = sys_b = None
+    if system is not None:
+        sys_a, sys_b = system(x, rows)
+    f = _safe(f)
+    n_eval = b
+    status = np.full(b, 3, dtype=np.int64)
+    status[~np.isfinite(f)] = 4
+    n_iter = np.zeros(b, dtype=np.int64)
+    dmax = np.sqrt(np.abs(np.diagonal(h, axis1=1, axis2=2)))
+    if scaling == "unit":
+        dmax = np.ones_like(dmax)
+    dmax = np.where(dmax > 0, dmax, 1.0)
+    radius = np.linalg.norm(x * dmax, axis=1)
+    radius = np.where(radius > 0, radius, 1.0)
+    streak = np.zeros(b, dtype=np.int64)
+    active = np.flatnonzero(np.isfinite(f))
+    for _ in range(maxiter):
+        if active.size == 0:
+            break
+        xa, fa, ga, ha = x[active], f[active], g[active], h[active]
+        la, hia = lo[active], hi[active]
+        fixed = ((xa <= la) & (ga > 0)) | ((xa >= hia) & (ga < 0)) | (la == hia)
+        if scaling != "unit":
+            dmax[active] = np.maximum(dmax[active],
+                                      np.sqrt(np.abs(np.diagonal(ha, axis1=1, axis2=2))))
+        d = dmax[active]
+        dinv = np.where(fixed, 0.0, 1.0 / d)
+        if sys_a is not None:
+            az = sys_a[active] * dinv[:, None, :]
+            u, sig, vt = np.linalg.svd(az, full_matrices=False)
+            lam_e = sig**2
+            c = sig * np.einsum("knp,kn->kp", u, sys_b[active])
+            v = np.swapaxes(vt, 1, 2)
+        else:
+            hz = ha * dinv[:, :, None] * dinv[:, None, :]
+            lam_e, v = np.linalg.eigh(hz)
+            lam_e = np.maximum(lam_e, 0.0)
+            c = np.einsum("kpq,kp->kq", v, ga * dinv)
+        z, alpha = _trust_subproblem(lam_e, c, radius[active])
+        step = np.einsum("kpq,kq->kp", v, z) * dinv
+        xn = np.clip(xa + step, la, hia)
+        step = xn - xa
+        fn = _safe(fun(xn, rows[active]))
+        n_eval += active.size
+        pred = -(_dot(ga, step) + 0.5 * np.einsum("bp,bpq,bq->b", step, ha, step))
+        actual = fa - fn
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(pred > 0, actual / pred, -1.0)
+        znorm = np.linalg.norm(step * d, axis=1)
+        rad = radius[active]
+        rad = np.where(ratio < 0.25, 0.25 * np.maximum(znorm, 1e-300 * rad), rad)
+        rad = np.where((ratio > 0.75) & (znorm >= 0.95 * radius[active]), 2.0 * rad, rad)
+        radius[active] = rad
+        acc = fn < fa
+        n_iter[active] += 1
+        if acc.any():
+            ia = active[acc]
+            fn_, gn_, hn_ = fun_grad_hess(xn[acc], rows[ia])
+            n_eval += ia.size
+            x[ia], f[ia], g[ia], h[ia] = xn[acc], _safe(fn_), gn_, hn_
+            if sys_a is not None:
+                sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
+        small = acc & (actual <= ftol * np.abs(fa))
+        if small.any():
+            idx = np.flatnonzero(small)
+            dec = _newton_decrement(ga[idx], ha[idx], fixed[idx])
+            small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + f_floor
+        streak[active] = np.where(small, streak[active] + 1, np.where(acc, 0, streak[active]))
+        small &= streak[active] >= SMALL_STEPS_TO_STOP
+        # no room left, or an accepted step too small to change x: a first-order
+        # test decides between converged and stuck
+        xnorm = 1.0 + np.linalg.norm(xa * d, axis=1)
+        tiny = ((~acc) & (rad <= 1e-15 * xnorm)) | (acc & (znorm <= 1e-14 * xnorm) & ~small)
+        st = np.full(active.size, -1)
+        if tiny.any():
+            dec = _newton_decrement(ga[tiny], ha[tiny], fixed[tiny])
+            st[tiny] = np.where(dec <= STATIONARY_RTOL * np.abs(fa[tiny]) + f_floor, 2, 5)
+        st[small] = 0
+        done = st >= 0
+        status[active[done]] = st[done]
+        active = active[~done]
+    return x, f, status, n_iter, n_eval
+
+
+def _trust_subproblem(lam: np.ndarray, c: np.ndarray, radius: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``c.z + z.diag(lam).z / 2`` over ``|z| <= radius`` (eigen-coordinates).
+
+    ``z(a) = -c / (lam + a)`` with ``a >= 0`` the smallest shift for which the
+    step fits (Newton's method on ``1/|z(a)| - 1/radius``, as in Moré 1978).
+    """
+    # a direction counts as flat only at rounding level (sigma below ~1e-14 sigma_max)
+    with np.errstate(all="ignore"):
+        return _trust_subproblem_raw(lam, c, radius)
+
+
+def _trust_subproblem_raw(lam: np.ndarray, c: np.ndarray, radius: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    tiny = 1e-28 * np.maximum(lam.max(axis=1, keepdims=True), 1e-300)
+    live = np.abs(c) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z0 = np.where(live, -c / np.where(lam > tiny, lam, np.nan), 0.0)
+    n0 = np.sqrt(np.nansum(z0**2, axis=1))
+    inside = np.isfinite(n0) & ~np.any(np.isnan(z0) & live, axis=1) & (n0 <= radius)
+    gn_fits = inside.copy()
+    # Newton on phi(a) = 1/|z(a)| - 1/radius from below (phi is concave and
+    # increasing, so the iterates rise monotonically to the root), safeguarded
+    # by bisection on [lower, upper] with upper = |c| / radius
+    upper = np.sqrt(np.sum(c**2, axis=1)) / radius
+    lower = np.zeros_like(upper)
+    a = np.where(np.isfinite(n0) & (n0 > 0), 0.0, 1e-12 * upper)
+    for _ in range(60):
+        if np.all(inside):
+            break
+        den = lam + a[:, None]
+        zn = np.sqrt(np.sum(np.where(live, c**2 / den**2, 0.0), axis=1))
+        phi = 1.0 / np.maximum(zn, 1e-300) - 1.0 / radius
+        lower = np.where(phi < 0, a, lower)
+        upper = np.where(phi > 0, a, upper)
+        dphi = np.sum(np.where(live, c**2 / den**3, 0.0), axis=1) / np.maximum(zn, 1e-300)**3
+        a_new = a - phi / np.maximum(dphi, 1e-300)
+        ok = (a_new > lower) & (a_new < upper) & np.isfinite(a_new)
+        a_new = np.where(ok, a_new, 0.5 * (lower + upper))
+        done = np.abs(phi) * radius <= 1e-3
+        a = np.where(inside | done, a, a_new)
+        inside = inside | done
+    z = np.where(live, -c / (lam + a[:, None]), 0.0)
+    z = np.where(gn_fits[:, None], np.nan_to_num(z0), z)
+    return z, a

@@ -144,6 +144,32 @@ class Objective:
             return (np.abs(r) <= self.delta).astype(np.float64)
         return np.ones_like(r)
 
+    @property
+    def least_squares(self) -> bool:
+        """Whether the objective is a (weighted) sum of squares (not Huber)."""
+        return self.objective != "huber_log"
+
+    def weighted_system(self, theta: np.ndarray, rows: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, b)`` with ``A = sqrt(w) J`` of shape ``(k, n, p)`` and ``b = sqrt(w) r``.
+
+        For least-squares objectives the Gauss-Newton step solves
+        ``min |A s + b|``; Levenberg-Marquardt solves it by QR, which loses
+        half as many digits to ill-conditioning as the normal equations.
+        """
+        with np.errstate(all="ignore"):
+            r, grads = self.residuals(theta)
+            jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
+            w = self._weights_for(rows)
+            if w is not None:
+                sw = np.sqrt(np.broadcast_to(w, r.shape))
+                r = r * sw
+                jac = jac * sw[:, :, None]
+        bad = ~np.isfinite(jac)
+        if bad.any():
+            jac = np.where(bad, 0.0, jac)
+        return jac, np.where(np.isfinite(r), r, 0.0)
+
     def fun_grad_hess(
         self, theta: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
