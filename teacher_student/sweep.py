@@ -149,7 +149,7 @@ class SweepConfig:
                          minimum=0 if train.online else 1),
             seeds=grid("seeds", minimum=0),
             data_seeds=grid("data_seeds", [0], minimum=0),
-            noise_seeds=tuple(d["noise_seeds"]) if "noise_seeds" in d else (None,),
+            noise_seeds=grid("noise_seeds", minimum=0) if "noise_seeds" in d else (None,),
             train=train,
             lrs=_lrs(d.get("lrs")),
         )

@@ -22,6 +22,7 @@ from teacher_student.sweep import (
     sweep_results,
     sweep_status,
 )
+from scalelaw.exceptions import ScaleLawError
 from teacher_student.tasks import TaskConfigError
 
 SMALL = """
@@ -197,6 +198,9 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path):
         ({"lr": -1.0}, "'lr'"),
         ({"task": "bahri-d44"}, "Did you mean 'bahri-d4'"),
         ({"lrs": [0.1, -2]}, "'lrs'"),
+        ({"noise_seeds": 3}, "'noise_seeds' must be a non-empty list of ints"),
+        ({"noise_seeds": ["a"]}, "'noise_seeds' must be a non-empty list of ints"),
+        ({"noise_seeds": [-1]}, "'noise_seeds'"),
     ],
 )
 def test_bad_sweep_configs(change, match):
@@ -206,8 +210,9 @@ def test_bad_sweep_configs(change, match):
     d.update(change)
     if "widhts" in change:
         d.pop("widths")
-    with pytest.raises(TaskConfigError, match=match):
+    with pytest.raises(TaskConfigError, match=match) as exc:
         SweepConfig.from_dict(d)
+    assert isinstance(exc.value, ScaleLawError)  # one hierarchy: the CLI's one line
 
 
 def test_cli_sweep_errors(tmp_path, capsys):

@@ -28,7 +28,7 @@ from scalelaw.fitting._data import as_frame
 from scalelaw.fitting._extrapolation import calibrate as _calibrate
 from scalelaw.fitting._select import fit_auto
 from scalelaw.fitting._single import fit_table
-from scalelaw.laws import ScalingLaw, get_law
+from scalelaw.laws import CallableLaw, ScalingLaw, get_law
 from scalelaw.optim import OBJECTIVES
 from scalelaw.results import FitResult, GroupedFitResult
 
@@ -90,7 +90,9 @@ def fit(
         drawn from the defaults; an array ``(k, n_params)``: these starts in
         natural units.
     p0 : mapping, optional
-        An extra starting point (natural units), checked against the bounds.
+        An extra starting point (natural units), checked against the bounds;
+        parameters it leaves out take the law's first guess. For a law given
+        as a Python function, these are also its initial values.
     bootstrap : int, default=0
         Number of bootstrap replicas (0: none).
     bootstrap_groups : str, optional
@@ -173,7 +175,11 @@ def fit(
                           weights=weights, random_state=random_state,
                           drop_invalid=drop_invalid, keep=keep, n_threads=n_threads)
     else:
-        law_obj = get_law(law, inputs=xs)
+        if callable(law) and not isinstance(law, ScalingLaw) and not _is_model(law):
+            # a plain function: p0 sets its initial values (draws go around them)
+            law_obj = CallableLaw.from_function(law, inputs=xs, p0=p0)
+        else:
+            law_obj = get_law(law, inputs=xs)
         result = fit_table(law_obj, data, x=xs, y=y, objective=objective, delta=delta,
                            level=level, weights=weights, starts=starts, p0=p0,
                            random_state=random_state, drop_invalid=drop_invalid,
@@ -185,6 +191,10 @@ def fit(
         result = result.with_bootstrap(bootstrap, groups=bootstrap_groups,
                                        random_state=random_state)
     return result
+
+
+def _is_model(obj: Any) -> bool:
+    return (type(obj).__module__ or "").startswith("lmfit")
 
 
 def _warn_about(result: FitResult) -> None:

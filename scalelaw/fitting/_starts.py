@@ -48,7 +48,16 @@ def starting_points(
     lo, hi = law.internal_bounds()
     extra = []
     if p0 is not None:
-        vec = law._param_vector(p0)
+        given = dict(p0)
+        missing = [n for n in law.param_names if n not in given]
+        if missing:  # the rest from the law's own first guess
+            pos = y[y > 0]
+            y_pos = np.where(y > 0, y, pos.min() if pos.size else 1.0)
+            with np.errstate(all="ignore"):
+                guess = law.to_natural(law.start_points(inputs, y_pos, rng)[0])
+            given.update({n: float(v) for n, v in zip(law.param_names, guess, strict=True)
+                          if n in missing})
+        vec = law._param_vector(given)
         for prm, v in zip(law.params, vec.tolist(), strict=True):
             if not prm.lower <= v <= prm.upper or (prm.log and v <= 0):
                 raise DataValidationError(

@@ -510,15 +510,22 @@ def _broadcast_call(function: Callable[..., Any], cols: Sequence[np.ndarray],
         try:
             out = np.asarray(function(*cols, *P, **(kwargs or {})), dtype=np.float64)
             return np.broadcast_to(out, (b, n))
-        except (ValueError, TypeError):
-            if b == 1:
-                raise
+        except (ValueError, TypeError) as exc:
+            first_error = exc
         rows = []
         flat = [c.ravel() for c in cols]
-        for i in range(b):
-            vals = [float(p[i, 0]) for p in P]
-            rows.append(np.broadcast_to(np.asarray(function(*flat, *vals, **(kwargs or {})),
-                                                   dtype=np.float64), (n,)))
+        try:
+            for i in range(b):
+                vals = [float(p[i, 0]) for p in P]
+                rows.append(np.broadcast_to(np.asarray(
+                    function(*flat, *vals, **(kwargs or {})), dtype=np.float64), (n,)))
+        except (ValueError, TypeError):
+            raise DataValidationError(
+                f"The law's function failed on the data: {first_error}. It is called as "
+                "f(x1, ..., p1, ...) with NumPy arrays of the inputs and either (b, 1) "
+                "arrays or floats for the parameters.",
+                column="law",
+            ) from first_error
         return np.stack(rows)
 
 
