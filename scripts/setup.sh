@@ -15,7 +15,7 @@ extras="all"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --upgrade pip >/dev/null 2>&1 || true
-spec=${TORCH_SPEC:-"torch>=2.3"}
+spec=${TORCH_SPEC:-"torch>=2.4"}
 if [ "${SCALELAW_NO_TORCH:-0}" = "1" ]; then
   extras=${extras/all/id,tensorboard,distributed}
 elif ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then

@@ -56,6 +56,7 @@ from teacher_student.population import (
     TrainConfig,
     n_params,
     train_population,
+    tune_cpu_allocator,
 )
 from teacher_student.tasks import Task, TaskConfigError, _suggest
 
@@ -434,6 +435,7 @@ def run_sweep(
     import torch
 
     t0 = time.perf_counter()
+    tune_cpu_allocator()  # an application-level, process-wide setting (see its docstring)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dev not in ("cpu", "cuda") and not dev.startswith("cuda:"):
         raise TaskConfigError(f"device must be 'cpu' or 'cuda'; got {dev!r}.")

@@ -3,15 +3,14 @@ import sys
 
 
 def test_import_scalelaw_is_light():
+    # import time is a benchmark (bench/import_time.py), not a test: it depends
+    # on how busy the machine is
     code = (
-        "import sys, time; t = time.perf_counter(); import scalelaw; "
-        "dt = time.perf_counter() - t; "
+        "import sys; import scalelaw; "
         "heavy = [m for m in ('torch', 'matplotlib', 'skdim', 'sklearn', "
-        "'teacher_student', 'dask', 'tensorboard') if m in sys.modules]; "
-        "print(heavy, dt)"
+        "'teacher_student', 'dask', 'tensorboard', 'statsmodels') if m in sys.modules]; "
+        "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out[0] == "[]", out
-    # numpy + scipy.stats + pandas dominate; 3 s is generous for a cold 2-core machine
-    assert float(out[1]) < 3.0
+                         check=True).stdout.strip()
+    assert out == "[]", out

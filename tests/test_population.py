@@ -86,49 +86,35 @@ def test_sgd_population_matches_a_plain_pytorch_loop():
     np.testing.assert_allclose([final["train"], final["test"]], ref, rtol=1e-9)
 
 
-def test_small_populations_run_on_one_cpu_thread_and_restore_the_setting(monkeypatch):
-    import teacher_student.population as population
+def test_thread_policy_chooses_one_thread_for_small_cpu_populations(monkeypatch):
+    from teacher_student.engine import settings
 
-    calls = []
-    real = torch.set_num_threads
-    monkeypatch.setattr(torch, "set_num_threads", lambda k: (calls.append(k), real(k)))
+    # ~40 kFLOP and 256 activations per step: one thread; costly in FLOPs or in
+    # activations: the caller's threads
+    assert settings.cpu_threads_for(4e4, 256, 2) == 1
+    assert settings.cpu_threads_for(settings.CPU_ONE_THREAD_FLOPS * 2, 256, 2) == 2
+    assert settings.cpu_threads_for(4e4, 2e5, 2) == 2
+    # the activation threshold follows the CPU maker: 8 models of width 64 on
+    # 128 rows (66 k activations) sit between AMD's 4e4 and Intel's 1e5
+    for vendor, threads in (("amd", 2), ("intel", 1), ("other", 1)):
+        monkeypatch.setattr(settings, "cpu_vendor", lambda v=vendor: v)
+        assert settings.cpu_threads_for(28e6, 8 * 128 * 64, 2) == threads, vendor
+
+
+def test_training_leaves_the_thread_setting_as_it_found_it():
     before = torch.get_num_threads()
     cfg = TrainConfig(steps=5, eval_steps=1, n_test=50)
-    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")  # ~40 kFLOP per step
-    assert calls == [1, before] and torch.get_num_threads() == before
-    calls.clear()
-    monkeypatch.setattr(population, "CPU_ONE_THREAD_FLOPS", 1.0)  # now "expensive"
-    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")
-    assert calls == [before]
-    calls.clear()
-    monkeypatch.setattr(population, "CPU_ONE_THREAD_FLOPS", 4e7)
-    monkeypatch.setattr(population, "CPU_ONE_THREAD_ACTIVATIONS", 100)  # 32 rows x 8 > 100
-    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")
-    assert calls == [before]
-    calls.clear()
-    monkeypatch.setattr(population, "CPU_ONE_THREAD_ACTIVATIONS", 1e5)
-    with pytest.raises(KeyboardInterrupt):  # restored when training is interrupted
+    train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu")  # runs on 1 thread
+    assert torch.get_num_threads() == before
+    with pytest.raises(KeyboardInterrupt):  # restored when training is interrupted too
         train_population(TASK, [RunSpec(8, 2, 32, 0)], cfg, device="cpu",
                          should_stop=lambda: True)
-    assert calls == [1, before] and torch.get_num_threads() == before
-
-
-@pytest.mark.parametrize(("vendor", "one_thread"), [("amd", False), ("intel", True),
-                                                     ("other", True)])
-def test_thread_rule_follows_the_cpu_vendor(monkeypatch, vendor, one_thread):
-    # 8 models of width 64 on 128 rows: 28 MFLOP and 66 k activations per
-    # step, between the AMD (4e4) and the Intel/other (1e5) thresholds
-    import teacher_student.population as population
-
-    calls = []
-    real = torch.set_num_threads
-    monkeypatch.setattr(torch, "set_num_threads", lambda k: (calls.append(k), real(k)))
-    monkeypatch.setattr(population, "cpu_vendor", lambda: vendor)
-    before = torch.get_num_threads()
-    cfg = TrainConfig(steps=2, eval_steps=1, n_test=50)
-    train_population(get_task("bahri-d4"), [RunSpec(64, 2, 128, s) for s in range(8)], cfg,
+    assert torch.get_num_threads() == before
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    train_population(TASK, [RunSpec(8, 2, 32, 0)], TrainConfig(steps=2, eval_steps=1,
+                                                                n_test=50, allow_tf32=True),
                      device="cpu")
-    assert calls == ([1, before] if one_thread else [before])
+    assert torch.backends.cuda.matmul.allow_tf32 == tf32  # a CPU run never touches it
 
 
 @pytest.mark.parametrize("activation", ["relu", "gelu"])  # hand-written step; autograd
@@ -136,24 +122,38 @@ def test_transposed_width1_output_equals_the_plain_product(monkeypatch, activati
     # W^T h^T and h W are the same sums in another order: float64 results
     # agree to rounding (1e-10 over 40 steps); a wrong transpose or a lost
     # bias changes the losses at the first logged step by far more
-    import teacher_student.population as population
+    from teacher_student.engine import settings
 
-    shapes = []
-    real = torch.bmm
-    monkeypatch.setattr(torch, "bmm", lambda a, b, **k: (shapes.append(tuple(a.shape)),
-                                                         real(a, b, **k))[1])
     specs = [RunSpec(8, 2, 50, 0), RunSpec(8, 2, 80, 1)]
     cfg = TrainConfig(steps=40, eval_steps=2, n_test=200, dtype="float64",
                       activation=activation)
     out = {}
     for flag in (True, False):
-        shapes.clear()
-        monkeypatch.setattr(population, "TRANSPOSED_WIDTH1_OUTPUT", flag)
+        monkeypatch.setattr(settings, "TRANSPOSED_WIDTH1_OUTPUT", flag)
         out[flag] = train_population(TASK, specs, cfg, device="cpu")
-        assert ((2, 1, 8) in shapes) == flag  # [P, 1, width] x [P, width, rows]
     for i in range(2):
         np.testing.assert_allclose(_values(out[True], i), _values(out[False], i), rtol=1e-10)
 
+
+def test_the_transposed_forward_pass_equals_each_model_alone(monkeypatch):
+    # the network's output with the transposed width-1 layer, against each
+    # model's own h W + b in float64 (1e-12: rounding only)
+    from teacher_student.engine import settings
+    from teacher_student.engine.state import FlatParams
+    from teacher_student.engine.step import Network
+
+    monkeypatch.setattr(settings, "TRANSPOSED_WIDTH1_OUTPUT", True)
+    cfg = TrainConfig(dtype="float64")
+    inits = [init_weights(RunSpec(8, 2, 10, s), 2, 1, cfg) for s in range(3)]
+    net = Network(FlatParams(inits, 2, torch.float64, torch.device("cpu")), "relu", False, 1)
+    assert net.out_t
+    x = torch.rand(3, 7, 2, dtype=torch.float64)
+    got = net(x)
+    for i, w in enumerate(inits):
+        h = x[i].numpy()
+        for k in range(0, len(w) - 2, 2):
+            h = np.maximum(h @ w[k] + w[k + 1], 0.0)
+        np.testing.assert_allclose(got[i].numpy(), h @ w[-2] + w[-1], rtol=1e-12)
 
 def test_divergence_is_isolated():
     good = [RunSpec(16, 2, 100, s) for s in range(3)]
@@ -169,6 +169,21 @@ def test_divergence_is_isolated():
     assert np.isnan(_values(with_bad, 1)[-1])
     for a, b in ((0, 0), (2, 1), (3, 2)):
         np.testing.assert_allclose(_values(with_bad, a), _values(without, b), rtol=1e-12)
+
+
+def test_a_loss_that_blows_up_without_overflowing_is_divergence():
+    # lr = 1e3 with Adam: steps of ~1e3 per weight; the loss stays finite (1e10
+    # and more) but passes 1e4 times the first step's loss within a few steps,
+    # which the engine's rule calls divergence (teacher_student.engine.monitor)
+    from teacher_student.engine.monitor import DIVERGENCE_RATIO
+
+    specs = [RunSpec(16, 2, 100, 0), RunSpec(16, 2, 100, 1, lr=1e3)]
+    cfg = TrainConfig(steps=50, lr=3e-3, eval_steps=3, n_test=300, schedule="constant")
+    res = train_population(TASK, specs, cfg, device="cpu")
+    assert res.status == ["ok", "diverged"]
+    assert 1 <= res.stop_step[1] < 10
+    assert np.isnan(_values(res, 1)[-1]) and np.isfinite(_values(res, 0)[-1])
+    assert DIVERGENCE_RATIO == 1e4  # the stated rule (README, engine docs)
 
 
 def test_determinism_and_float32_on_cpu():
@@ -199,13 +214,10 @@ def test_cpu_uniform_rate_path_equals_the_general_path(monkeypatch, case):
     # frozen model) it scales a unit-rate step per model. Both must train
     # alike: float64, the same Adam kernel with the rate applied inside or
     # outside it, so rounding-level differences only (1e-10 over 120-600 steps).
-    import teacher_student.population as pop
+    # With early stopping, models stop one by one, so the run switches paths.
+    from teacher_student.engine import settings
 
-    calls = []
-    real_add = torch._foreach_addcmul_
-    monkeypatch.setattr(torch, "_foreach_addcmul_",
-                        lambda *a, **k: (calls.append(1), real_add(*a, **k))[1])
-    if case == "early-stopping":  # models stop one by one: the run switches paths
+    if case == "early-stopping":
         t = get_task("bahri-d4")
         specs = [RunSpec(64, 2, 32, s) for s in range(3)]
         cfg = TrainConfig(steps=600, lr=1e-2, eval_steps=30, n_test=300, early_stopping=True,
@@ -216,17 +228,13 @@ def test_cpu_uniform_rate_path_equals_the_general_path(monkeypatch, case):
         cfg = TrainConfig(steps=120, lr=3e-3 if case == "adam" else 0.05, optimizer=case,
                           eval_steps=3, n_test=300, dtype="float64")
     fast = train_population(t, specs, cfg, device="cpu")
-    n_general = len(calls)
-    monkeypatch.setattr(pop, "_CPU_UNIFORM_RATE_PATH", False)
+    monkeypatch.setattr(settings, "CPU_UNIFORM_RATE_PATH", False)
     ref = train_population(t, specs, cfg, device="cpu")
-    # the general path scales every step per model; the direct one only once a
-    # model has stopped
-    assert len(calls) - n_general == cfg.steps
-    assert n_general == 0 if case != "early-stopping" else 0 < n_general < cfg.steps
     assert fast.status == ref.status and fast.stop_step == ref.stop_step
+    if case == "early-stopping":  # the paths switch once a model has stopped
+        assert "early_stopped" in fast.status and min(fast.stop_step) < cfg.steps
     for i in range(len(specs)):
         np.testing.assert_allclose(_values(fast, i), _values(ref, i), rtol=1e-10)
-
 
 def test_online_mode_and_cross_entropy():
     t = get_task("sk-k3-ce")
@@ -275,7 +283,7 @@ def test_hand_written_backward_equals_autograd(monkeypatch, task_name, activatio
     # gradients of narrow layers (1 and 3 outputs), the width-1 output layer
     # (outer product; with ReLU the diag(w) factor carried into the layer
     # below, which is the input layer at depth 1)
-    import teacher_student.population as pop
+    from teacher_student.engine import settings
 
     t = get_task(task_name)
     specs = [RunSpec(8, depth, 50, 0), RunSpec(8, depth, 80, 1)]
@@ -284,7 +292,7 @@ def test_hand_written_backward_equals_autograd(monkeypatch, task_name, activatio
     cfg = TrainConfig(steps=40, eval_steps=2, n_test=200, dtype="float64",
                       activation=activation, **batch)
     fast = train_population(t, specs, cfg, device="cpu")
-    monkeypatch.setattr(pop, "_FORCE_AUTOGRAD", True)
+    monkeypatch.setattr(settings, "FORCE_AUTOGRAD", True)
     ref = train_population(t, specs, cfg, device="cpu")
     for i in range(2):
         np.testing.assert_allclose(_values(fast, i), _values(ref, i), rtol=1e-10)

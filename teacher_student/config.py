@@ -1,0 +1,202 @@
+"""Settings of student training: what a run is (:class:`RunSpec`), how runs are
+trained (:class:`TrainConfig`), how a student starts (:func:`init_weights`) and
+what a population returns (:class:`PopulationResult`)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from teacher_student.tasks import TaskConfigError, _suggest
+
+__all__ = ["ACTIVATIONS", "PopulationResult", "RunSpec", "TrainConfig", "init_weights",
+           "n_params", "seed_int"]
+
+ACTIVATIONS = ("relu", "tanh", "gelu")
+
+
+def n_params(d_in: int, width: int, depth: int, d_out: int = 1) -> int:
+    """Exact parameter count of an MLP with ``depth`` hidden layers of ``width``.
+
+    Examples
+    --------
+    >>> n_params(20, 8, 2)   # Sharma & Kaplan: n^2 + 23 n + 1 for [20, n, n, 1]
+    249
+    """
+    return d_in * width + width + (depth - 1) * (width * width + width) + width * d_out + d_out
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the students are trained (shared by every run of a sweep).
+
+    Parameters
+    ----------
+    steps : int
+        Optimiser steps.
+    lr : float
+        Base learning rate.
+    optimizer : {"adam", "sgd"}
+        Adam (PyTorch's defaults: betas (0.9, 0.999), eps 1e-8) or plain SGD.
+    schedule : {"cosine", "constant"}
+        Cosine decay to 0 over ``steps`` (as ``CosineAnnealingLR``) or constant.
+    batch_size : int
+        0 = full batch; otherwise mini-batches drawn with replacement per model.
+    online : bool
+        Fresh samples every step (``batch_size`` rows; ``n_train`` ignored).
+    activation : {"relu", "tanh", "gelu"}
+        Student nonlinearity.
+    parameterization : {"standard", "mup"}
+        ``standard``: PyTorch's ``nn.Linear`` initialisation. ``mup``: muP for
+        Adam (Yang et al. 2022, Table 3): weights ``N(0, 1/fan_in)``, output
+        weights ``N(0, 1/width^2)``, zero biases, hidden and output learning
+        rates times ``base_width / width``.
+    base_width : int
+        Reference width of muP.
+    early_stopping : bool
+        Stop each model when its validation loss has not improved for
+        ``patience`` evaluations; its best weights are kept.
+    patience : int
+        Evaluations without improvement before stopping.
+    n_val : int
+        Validation rows (own stream of the data seed).
+    eval_steps : int
+        Number of logged evaluations, log-spaced from step 1 to ``steps``
+        (the last step is always logged; 1 = the last step only).
+    n_test : int
+        Test rows used (0 = the task's full test set).
+    dtype : {"float32", "float64"}
+        Parameter and data precision.
+    allow_tf32 : bool
+        Let CUDA matmuls use TF32 (faster on wide layers, may floor very low
+        losses). Off by default.
+    bf16_matmul : bool
+        Run the matrix products in bfloat16 (fp32 accumulation, fp32 master
+        weights and optimiser state): fastest on wide layers of a GPU, but
+        with an 8-bit mantissa it floors very low losses. Off by default.
+    cuda_graphs : bool
+        On CUDA, capture the training step once (after 3 eager warm-up steps)
+        and replay it: one launch per step instead of ~60. Step-dependent
+        numbers (learning rate, Adam's step count, batches) live in device
+        buffers refreshed before each replay, so results equal eager steps.
+    """
+
+    steps: int = 2000
+    lr: float = 3e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    batch_size: int = 0
+    online: bool = False
+    activation: str = "relu"
+    parameterization: str = "standard"
+    base_width: int = 64
+    early_stopping: bool = False
+    patience: int = 10
+    n_val: int = 1000
+    eval_steps: int = 20
+    n_test: int = 0
+    dtype: str = "float32"
+    allow_tf32: bool = False
+    bf16_matmul: bool = False
+    cuda_graphs: bool = True
+
+    def __post_init__(self) -> None:
+        def bad(key: str, msg: str) -> TaskConfigError:
+            return TaskConfigError(f"Training setting {key!r} {msg}")
+
+        for key in ("steps", "eval_steps", "base_width", "patience"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise bad(key, f"must be an int >= 1; got {v!r}.")
+        for key in ("batch_size", "n_val", "n_test"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise bad(key, f"must be an int >= 0; got {v!r}.")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise bad("lr", f"must be a positive float; got {self.lr!r}.")
+        choices = {"optimizer": ("adam", "sgd"), "schedule": ("cosine", "constant"),
+                   "activation": ACTIVATIONS, "parameterization": ("standard", "mup"),
+                   "dtype": ("float32", "float64")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise bad(key, f"must be one of {list(allowed)}; got {getattr(self, key)!r}."
+                          + _suggest(str(getattr(self, key)), list(allowed)))
+        if self.online and self.batch_size == 0:
+            raise bad("batch_size", "must be >= 1 in online mode (fresh batches per step).")
+        if self.early_stopping and self.n_val == 0:
+            raise bad("n_val", "must be >= 1 with early stopping.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for configs and result tables)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One student run: its shape, data and seeds."""
+
+    width: int
+    depth: int
+    n_train: int
+    seed: int
+    data_seed: int = 0
+    noise_seed: int | None = None
+    lr: float | None = None  # None: the sweep's lr
+
+    def key(self) -> dict[str, Any]:
+        """The run's own settings (``lr`` only when it overrides the sweep's)."""
+        d = asdict(self)
+        if d["lr"] is None:
+            d.pop("lr")
+        return d
+
+
+def seed_int(*words: Any) -> int:
+    """A 63-bit seed derived from ints and short strings (SeedSequence)."""
+    ints = [int(w) if not isinstance(w, str) else int.from_bytes(w.encode()[:8], "little")
+            for w in words]
+    return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def init_weights(spec: RunSpec, d_in: int, d_out: int, cfg: TrainConfig) -> list[np.ndarray]:
+    """Initial ``[W_1, b_1, ..., W_L, b_L]`` (float64 numpy) of one model.
+
+    Drawn from the model's own seed (``spec.seed`` and its shape), so the
+    same run starts from the same weights whatever population it joins.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed_int(spec.seed, spec.width, spec.depth, d_in, d_out,
+                                                "init"))
+    sizes = [d_in] + [spec.width] * spec.depth + [d_out]
+    out = []
+    for k, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if cfg.parameterization == "standard":  # nn.Linear's default init
+            bound = 1.0 / math.sqrt(a)
+            w = (torch.rand(a, b, generator=g, dtype=torch.float64) * 2 - 1) * bound
+            bias = (torch.rand(1, b, generator=g, dtype=torch.float64) * 2 - 1) * bound
+        else:
+            std = 1.0 / spec.width if k == len(sizes) - 2 else 1.0 / math.sqrt(a)
+            w = torch.randn(a, b, generator=g, dtype=torch.float64) * std
+            bias = torch.zeros(1, b, dtype=torch.float64)
+        out += [w.numpy(), bias.numpy()]
+    return out
+
+
+@dataclass
+class PopulationResult:
+    """Per-model outcome of one population."""
+
+    specs: list[RunSpec]
+    status: list[str]
+    stop_step: list[int]
+    rows: list[list[tuple[int, str, str, float]]]
+    wall_time_s: float
+    device: str
+    population_size: int
+    final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
+    hardware: str = ""  # the CPU model or GPU name (numerics differ between them)
