@@ -33,9 +33,9 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 import scalelaw as sl
+from scalelaw.inference import bootstrap_weights
 from scalelaw.laws import Inputs
 from scalelaw.synthetic import chinchilla_design, simulate_runs
-from scalelaw.inference import bootstrap_weights
 
 DELTA = 1e-3
 

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.exceptions import DataValidationError, ScaleLawError, ScaleLawWarning
+from scalelaw.results import to_jsonable
 
 __all__ = ["build_parser", "main"]
 
@@ -126,9 +127,7 @@ def _check_writable(target: str | None, option: str) -> None:
 
 
 def _write_json(obj: Any, target: str) -> None:
-    from scalelaw.results import _enc
-
-    text = json.dumps(_enc(obj), indent=2)
+    text = json.dumps(to_jsonable(obj), indent=2)
     if target == "-":
         print(text)
     else:

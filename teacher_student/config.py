@@ -1,20 +1,26 @@
 """Settings of student training: what a run is (:class:`RunSpec`), how runs are
-trained (:class:`TrainConfig`), how a student starts (:func:`init_weights`) and
-what a population returns (:class:`PopulationResult`)."""
+trained (:class:`TrainConfig`), what a sweep runs (:class:`SweepConfig`), how a
+student starts (:func:`init_weights`) and what a population returns
+(:class:`PopulationResult`). Every key is validated, with a suggestion for
+unknown ones."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from teacher_student.tasks import TaskConfigError, _suggest
+from teacher_student.tasks import Task, TaskConfigError, _suggest
 
-__all__ = ["ACTIVATIONS", "PopulationResult", "RunSpec", "TrainConfig", "init_weights",
-           "n_params", "seed_int"]
+__all__ = ["ACTIVATIONS", "PopulationResult", "RunSpec", "SweepConfig", "TrainConfig",
+           "init_weights", "n_params", "seed_int"]
 
 ACTIVATIONS = ("relu", "tanh", "gelu")
 
@@ -200,3 +206,157 @@ class PopulationResult:
     population_size: int
     final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
     hardware: str = ""  # the CPU model or GPU name (numerics differ between them)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A parsed sweep: the task, the grid and the training settings."""
+
+    task: Task
+    widths: tuple[int, ...]
+    depths: tuple[int, ...]
+    n_train: tuple[int, ...]
+    seeds: tuple[int, ...]
+    data_seeds: tuple[int, ...]
+    noise_seeds: tuple[int | None, ...]
+    train: TrainConfig
+    lrs: tuple[float | None, ...] = (None,)
+    keep_weights: bool = False
+
+    #: Keys that list what to run (they may grow between reruns into one store);
+    #: every other key is a setting of the task or of training.
+    GRID_KEYS: ClassVar[tuple[str, ...]] = (
+        "task", "task_config", "widths", "depths", "n_train", "seeds", "data_seeds",
+        "noise_seeds", "lrs", "keep_weights")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
+        """Validate and build; unknown keys get a suggestion."""
+        from teacher_student.suite import get_task
+
+        train_keys = [f.name for f in fields(TrainConfig)]
+        known = list(cls.GRID_KEYS) + train_keys
+        for key in d:
+            if key not in known:
+                raise TaskConfigError(f"Unknown sweep key {key!r}." + _suggest(key, known)
+                                      + f" Known keys: {known}.")
+        if ("task" in d) == ("task_config" in d):
+            raise TaskConfigError("A sweep config needs exactly one of 'task' (a suite name) "
+                                  "and 'task_config' (an inline task table).")
+        task = get_task(d["task"]) if "task" in d else Task.from_dict(d["task_config"])
+
+        def grid(key: str, default: Any = None, minimum: int = 0) -> tuple[int, ...]:
+            if key not in d:
+                if default is None:
+                    raise TaskConfigError(f"Sweep config is missing the key {key!r}.")
+                return tuple(default)
+            vals = d[key]
+            if not isinstance(vals, list) or not vals or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+                    for v in vals):
+                raise TaskConfigError(f"Sweep key {key!r} must be a non-empty list of ints "
+                                      f">= {minimum}; got {vals!r}.")
+            if len(set(vals)) != len(vals):
+                raise TaskConfigError(f"Sweep key {key!r} repeats values: {vals!r}.")
+            return tuple(vals)
+
+        train = TrainConfig(**{k: d[k] for k in train_keys if k in d})
+        return cls(
+            task=task,
+            widths=grid("widths", minimum=1),
+            depths=grid("depths", [2], minimum=1),
+            n_train=grid("n_train", [0] if train.online else None,
+                         minimum=0 if train.online else 1),
+            seeds=grid("seeds", minimum=0),
+            data_seeds=grid("data_seeds", [0], minimum=0),
+            noise_seeds=grid("noise_seeds", minimum=0) if "noise_seeds" in d else (None,),
+            train=train,
+            lrs=_lrs(d.get("lrs")),
+            keep_weights=_flag(d, "keep_weights"),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SweepConfig:
+        """Read a TOML sweep config."""
+        p = Path(path)
+        if not p.is_file():
+            raise TaskConfigError(f"Sweep config {str(p)!r} does not exist.")
+        try:
+            d = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise TaskConfigError(f"Cannot parse sweep config {str(p)!r}: {exc}") from None
+        return cls.from_dict(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical content (the inline task and every training setting)."""
+        return {
+            "task_config": self.task.to_dict(),
+            "widths": list(self.widths), "depths": list(self.depths),
+            "n_train": list(self.n_train), "seeds": list(self.seeds),
+            "data_seeds": list(self.data_seeds),
+            **({"noise_seeds": list(self.noise_seeds)} if self.noise_seeds != (None,) else {}),
+            **({"lrs": list(self.lrs)} if self.lrs != (None,) else {}),
+            **({"keep_weights": True} if self.keep_weights else {}),
+            **self.train.to_dict(),
+        }
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of the canonical content (grids included)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def settings_hash(self) -> str:
+        """Hash of the task and the training settings (not of the grids)."""
+        text = json.dumps({"task": self.task.task_id, "train": self.train.to_dict()},
+                          sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def runs(self) -> list[RunSpec]:
+        """Every run of the grid."""
+        out = []
+        for depth in self.depths:
+            for width in self.widths:
+                for n in self.n_train:
+                    for ds in self.data_seeds:
+                        for ns in self.noise_seeds:
+                            for lr in self.lrs:
+                                for seed in self.seeds:
+                                    out.append(RunSpec(width, depth, n, seed, ds, ns, lr))
+        return out
+
+    def run_id(self, spec: RunSpec) -> str:
+        """Stable id of a run: its settings, the task id and the training settings."""
+        text = json.dumps({"task": self.task.task_id, "run": spec.key(),
+                           "train": self.train.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _lrs(vals: Any) -> tuple[float | None, ...]:
+    if vals is None:
+        return (None,)
+    if not isinstance(vals, list) or not vals or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+            for v in vals):
+        raise TaskConfigError(f"Sweep key 'lrs' must be a non-empty list of positive floats "
+                              f"(a learning-rate grid; 'lr' is then the reference); got {vals!r}.")
+    return tuple(float(v) for v in vals)
+
+
+def _lrs(vals: Any) -> tuple[float | None, ...]:
+    if vals is None:
+        return (None,)
+    if not isinstance(vals, list) or not vals or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+            for v in vals):
+        raise TaskConfigError(f"Sweep key 'lrs' must be a non-empty list of positive floats "
+                              f"(a learning-rate grid; 'lr' is then the reference); got {vals!r}.")
+    return tuple(float(v) for v in vals)
+
+
+def _flag(d: dict[str, Any], key: str) -> bool:
+    v = d.get(key, False)
+    if not isinstance(v, bool):
+        raise TaskConfigError(f"Sweep key {key!r} must be true or false; got {v!r}.")
+    return v

@@ -88,7 +88,7 @@ def _graph() -> dict[str, set[str]]:
             parts = imp.split(".")
             deps.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
         deps.discard(name)
-        deps -= {p for p in _parents(name)}  # a module never re-imports its packages
+        deps -= set(_parents(name))  # a module never re-imports its packages
         graph[name] = {d for d in deps if d in modules}
     # importing a module runs its packages' __init__ first
     for name in modules:
@@ -110,7 +110,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(graph.get(n, ())):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return [*stack[stack.index(m):], m]
             if state.get(m) is None:
                 found = visit(m)
                 if found:
@@ -149,9 +149,9 @@ def _layer(module: str) -> int | None:
                 if module == prefix[:-1]:
                     best = (i, len(prefix))
                 continue
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (i, len(prefix))
+            inside = module == prefix or module.startswith(prefix + ".")
+            if inside and (best is None or len(prefix) > best[1]):
+                best = (i, len(prefix))
     return None if best is None else best[0]
 
 

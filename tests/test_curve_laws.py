@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 import scalelaw as sl
-from scalelaw.laws import BrokenPowerLaw, M4Law
+from scalelaw.laws import BrokenPowerLaw, Inputs, M4Law, ScalingLaw, get_law
 from scalelaw.laws._curves import _solve_m4
-from scalelaw.laws import Inputs, ScalingLaw, get_law
 
 
 def _frame(law, params, x, noise=0.0, seed=0):

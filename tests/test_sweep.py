@@ -9,20 +9,23 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
 
 from scalelaw.cli import main
+from scalelaw.exceptions import ScaleLawError
 from teacher_student.sweep import (
+    MAX_PADDING,
     SweepConfig,
+    load_weights,
     plan_groups,
     run_sweep,
     sweep_results,
     sweep_status,
 )
-from scalelaw.exceptions import ScaleLawError
 from teacher_student.tasks import TaskConfigError
 
 SMALL = """
@@ -90,13 +93,57 @@ def test_cli_sweep_small_config_and_tidy_results(tmp_path, capsys):
     assert len(pd.read_csv(csv)) == len(df)
 
 
-def test_rerun_with_other_config_is_refused(tmp_path):
+def test_rerun_with_other_training_settings_is_refused(tmp_path):
     out = tmp_path / "o"
     run_sweep(_cfg(widths=[8], n_train=[64], seeds=[0], steps=20), out, device="cpu",
               progress=False)
-    with pytest.raises(TaskConfigError, match="different config"):
+    with pytest.raises(TaskConfigError, match=r"other training settings \(steps: 20 -> 21\)"):
         run_sweep(_cfg(widths=[8], n_train=[64], seeds=[0], steps=21), out, device="cpu",
                   progress=False)
+
+
+def test_sweeps_grow_in_place(tmp_path):
+    # more seeds, sizes and widths into the same store: only the new runs train,
+    # and the old runs' files are untouched
+    out = tmp_path / "o"
+    small = _cfg(widths=[8], n_train=[64], seeds=[0], steps=20)
+    first = run_sweep(small, out, device="cpu", progress=False)
+    assert first.n_trained == 1
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
+    grown = _cfg(widths=[8, 16], n_train=[64, 128], seeds=[0, 1], steps=20)
+    second = run_sweep(grown, out, device="cpu", progress=False)
+    assert (second.n_total, second.n_skipped, second.n_trained) == (8, 1, 7)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
+    assert all(after[k] == v for k, v in before.items()) and len(after) == 8
+    assert sweep_status(out)["remaining"] == 0
+    # the same run is the same run whichever config asked for it
+    assert small.run_id(small.runs()[0]) == grown.run_id(grown.runs()[0])
+
+
+def test_padding_is_capped_when_sizes_share_a_population():
+    # full batch, width 8: D = 1,024 ... 8,192 would fit one population by FLOPs,
+    # but padding everyone to 8,192 rows would be 2.1x the real rows
+    cfg = _cfg(widths=[8], n_train=[1024, 2048, 4096, 8192], seeds=[0, 1], steps=20)
+    groups = plan_groups(cfg, cfg.runs(), "cpu")
+    for g in groups:
+        real = sum(s.n_train for s in g)
+        assert len(g) * max(s.n_train for s in g) <= MAX_PADDING * real
+    assert sum(len(g) for g in groups) == 8 and len(groups) >= 3
+
+
+def test_keep_weights_stores_each_runs_final_weights(tmp_path):
+    from teacher_student.population import init_weights
+
+    out = tmp_path / "w"
+    cfg = _cfg(widths=[8], n_train=[64], seeds=[0, 1], steps=20, keep_weights=True)
+    run_sweep(cfg, out, device="cpu", progress=False)
+    spec = cfg.runs()[1]
+    w = load_weights(out, cfg.run_id(spec))
+    start = init_weights(spec, cfg.task.ambient_dim, 1, cfg.train)
+    assert [a.shape for a in w] == [a.shape for a in start]
+    assert not np.allclose(w[0], start[0])  # trained, not the initial weights
+    with pytest.raises(TaskConfigError, match="keep_weights"):
+        load_weights(tmp_path / "o", "nope")
 
 
 def _slow_sweep(tmp_path):
@@ -148,7 +195,8 @@ def test_grouping_by_cost_on_cpu():
     cfg = _cfg(widths=[8, 1024], n_train=[128, 16384], seeds=[0, 1])
     groups = plan_groups(cfg, cfg.runs(), "cpu")
     sizes = {(g[0].width, tuple(sorted({s.n_train for s in g}))): len(g) for g in groups}
-    assert sizes[(8, (128, 16384))] == 4  # overhead-bound: one padded population
+    # overhead-bound, but padding 128-row runs to 16,384 rows would double the work
+    assert sizes[(8, (128,))] == 2 and sizes[(8, (16384,))] == 2
     assert sizes[(1024, (16384,))] == 1  # 1e11 FLOP per model-step: compute-bound, solo
     assert sizes[(1024, (128,))] == 2  # 8e8: still stacked (both seeds)
     gpu = plan_groups(cfg, cfg.runs(), "cuda")
@@ -241,7 +289,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path):
 
 
 def test_an_interrupt_during_a_write_waits_for_the_whole_population(tmp_path, monkeypatch):
-    from teacher_student import sweep as sweep_mod
+    from teacher_student import store as sweep_mod
 
     frame = pd.DataFrame({"a": [1.0, 2.0]})
     written = []

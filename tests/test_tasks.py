@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
+from teacher_student.random_features import RandomFeatureModel
 from teacher_student.suite import build_suite, get_task, list_tasks, suite_path
 from teacher_student.tasks import (
-    RandomFeatureModel,
     Task,
     TaskConfigError,
     _embed,

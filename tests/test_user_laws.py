@@ -44,8 +44,8 @@ def test_a_python_function_is_a_law():
 def test_lmfit_model_with_bounds_fixed_values_and_constraints():
     df = _decay_data()
     model = lmfit.Model(lambda t, a, k, c, half: a * np.exp(-k * t) + c)
-    params = model.make_params(a=2.0, k=dict(value=0.3, min=0.0, max=5.0),
-                               c=dict(value=0.5, vary=False))
+    params = model.make_params(a=2.0, k={"value": 0.3, "min": 0.0, "max": 5.0},
+                               c={"value": 0.5, "vary": False})
     params["half"].set(expr="log(2) / k")  # derived: not fitted, reported
     law = LmfitLaw.from_model(model, params)
     assert law.param_names == ("a", "k", "c")

@@ -22,8 +22,8 @@ from scalelaw.exceptions import FitError
 from scalelaw.laws import ScalingLaw
 from scalelaw.optim import (
     CONVERGED_STATUSES,
-    BatchResult,
     STATUS_MESSAGES,
+    BatchResult,
     Objective,
     levenberg_marquardt_batch,
     minimize_batch,

@@ -26,8 +26,9 @@ Examples
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
+from scalelaw.laws._formula import ExpressionLaw, parse_expression
+from scalelaw.laws._python import CallableLaw, LmfitLaw
 from scalelaw.laws._registry import LAWS, get_law, law_from_spec, list_laws
-from scalelaw.laws._user import CallableLaw, ExpressionLaw, LmfitLaw, parse_expression
 
 __all__ = [
     "LAWS",

@@ -11,7 +11,8 @@ from scalelaw.exceptions import DataValidationError
 from scalelaw.laws._base import ScalingLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
-from scalelaw.laws._user import CallableLaw, ExpressionLaw, LmfitLaw
+from scalelaw.laws._formula import ExpressionLaw
+from scalelaw.laws._python import CallableLaw, LmfitLaw
 
 __all__ = ["LAWS", "get_law", "law_from_spec", "list_laws"]
 

@@ -11,14 +11,14 @@ These are the engine under :func:`scalelaw.fit`; they know nothing of data
 tables or results.
 """
 
-from scalelaw.optim.batched import (
+from scalelaw.optim._common import (
     CONVERGED_STATUSES,
     STATUS_MESSAGES,
     BatchResult,
     default_threads,
-    levenberg_marquardt_batch,
-    minimize_batch,
 )
+from scalelaw.optim.lbfgs import minimize_batch
+from scalelaw.optim.lm import levenberg_marquardt_batch
 from scalelaw.optim.objective import OBJECTIVES, Objective, is_log, psi, rho
 
 __all__ = [

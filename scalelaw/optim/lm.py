@@ -1,286 +1,36 @@
-"""Batched box-constrained L-BFGS: many small minimisations solved as one array problem.
+"""Batched Levenberg-Marquardt: damped Gauss-Newton, and a trust-region variant.
 
-Every problem in the batch has its own parameters, bounds, curvature history,
-step length and convergence test, and leaves the active set when it
-converges. The batch is cut into chunks that run on a thread pool (NumPy
-releases the GIL inside its kernels, and a chunk's arrays stay in cache), so a
-2-core machine uses both cores without any extension code.
+Used where starts are already near an optimum (polishing, bootstrap
+replicas, profile likelihoods) and, for least squares, from far starts too.
 
-The method is the projected L-BFGS of Byrd, Lu, Nocedal & Zhu (1995) in its
-simplest form: variables on a bound whose gradient points outward are frozen
-for the step, the two-loop recursion gives the direction on the free
-variables, and an Armijo backtracking search on the projected path picks the
-step. All backtracking candidates of the problems that need them are
-evaluated in one call.
+* ``method="damped"``: Nielsen's (1999) damping of the Gauss-Newton Hessian
+  (normal equations); works for any objective with a positive semi-definite
+  Hessian model, including Huber losses.
+* ``method="trust"``: a trust-region Gauss-Newton method (Moré 1978) whose
+  steps solve the constrained subproblem exactly from the SVD of the
+  weighted Jacobian (least squares) or the eigendecomposition of the
+  Hessian model, as MINPACK and scipy's ``trf`` do; robust from far starts
+  (NIST StRD) and free of the squared condition number of normal equations.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-FunGrad = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+from scalelaw.optim._common import (
+    SMALL_STEPS_TO_STOP,
+    STATIONARY_RTOL,
+    BatchResult,
+    _dot,
+    _safe,
+    default_threads,
+)
 
-STATUS_MESSAGES = {
-    0: "converged: relative decrease below ftol",
-    1: "converged: projected gradient below gtol",
-    2: "converged: no further decrease possible, and the remaining decrease the "
-       "gradient allows is below rounding (first-order test passed)",
-    3: "stopped: iteration limit reached",
-    4: "failed: objective not finite at the start",
-    5: "stopped: no further decrease possible, but the gradient is not negligible "
-       "(first-order test failed)",
-}
-CONVERGED_STATUSES = (0, 1, 2)
-#: First-order test for a search that can no longer decrease the objective: the
-#: remaining decrease the local model allows (the Newton decrement g^T H^+ g / 2
-#: for Levenberg-Marquardt, the projected-gradient step for L-BFGS) must be below
-#: this fraction of the objective plus the objective's rounding floor (``f_floor``:
-#: what rounding errors of the residuals alone contribute).
-STATIONARY_RTOL = 1e-10
-#: Levenberg-Marquardt stops on a small relative decrease only after this many
-#: accepted steps in a row decreased the objective by less than ``ftol``.
-SMALL_STEPS_TO_STOP = 3
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """Outcome of :func:`minimize_batch` (one entry per problem)."""
-
-    x: np.ndarray
-    fun: np.ndarray
-    status: np.ndarray
-    n_iter: np.ndarray
-    n_eval: int
-
-    @property
-    def converged(self) -> np.ndarray:
-        """Boolean mask of problems that met a convergence test."""
-        return np.isin(self.status, CONVERGED_STATUSES)
-
-
-def default_threads() -> int:
-    """Number of worker threads: the CPUs this process may use, at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-def minimize_batch(
-    fun_grad: FunGrad,
-    x0: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    *,
-    ftol: float = 1e-10,
-    gtol: float = 1e-12,
-    maxiter: int = 3000,
-    history: int = 10,
-    chunk_size: int = 128,
-    n_threads: int | None = None,
-    f_floor: float = 0.0,
-) -> BatchResult:
-    """Minimise ``B`` independent problems ``f_b(x_b)`` subject to box bounds.
-
-    Parameters
-    ----------
-    fun_grad : callable
-        ``fun_grad(x, rows) -> (f, g)`` with ``x`` of shape ``(b, p)`` and
-        ``rows`` the indices (into the full batch) of those ``b`` problems.
-        Non-finite ``f`` counts as ``+inf``. It must be safe to call from
-        several threads at once.
-    x0 : ndarray of shape (B, p)
-        Starting points (clipped into the bounds).
-    lower, upper : ndarray of shape (p,) or (B, p)
-        Bounds; ``-inf``/``inf`` for none; ``lower == upper`` fixes a variable.
-    ftol : float, default=1e-10
-        Stop when ``f_k - f_{k+1} <= ftol * |f_k|`` (scale-free, unlike
-        L-BFGS-B's ``max(|f|, 1)`` denominator).
-    gtol : float, default=1e-12
-        Stop when the largest projected-gradient entry is
-        ``<= gtol * max(|f|, tiny)``.
-    maxiter : int, default=3000
-        Iteration limit per problem.
-    history : int, default=10
-        Number of curvature pairs kept.
-    chunk_size : int, default=128
-        Problems per objective call (small enough to stay in cache); the calls of one iteration run
-        concurrently on the thread pool.
-    n_threads : int or None, default=None
-        Worker threads (default: usable CPUs, at most 8).
-    f_floor : float, default=0.0
-        The objective's rounding floor (what rounding of the residuals alone
-        contributes); the first-order test of a stalled search allows it.
-
-    Returns
-    -------
-    BatchResult
-        Solutions, objective values, status codes and iteration counts.
-    """
-    x0 = np.array(x0, dtype=np.float64, ndmin=2)
-    n_prob = x0.shape[0]
-    threads = max(1, n_threads or default_threads())
-    # overflow in far-off trial points is expected and handled (non-finite = +inf)
-    with threadpool_limits(limits=1), np.errstate(all="ignore"):
-        if n_prob <= chunk_size:
-            return _lbfgs(fun_grad, x0, lower, upper, ftol, gtol, maxiter, history, f_floor)
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            return _lbfgs(
-                _chunked(fun_grad, pool, chunk_size), x0, lower, upper, ftol, gtol,
-                maxiter, history, f_floor,
-            )
-
-
-def _chunked(fun_grad: FunGrad, pool: ThreadPoolExecutor, chunk: int) -> FunGrad:
-    """Evaluate large batches in chunks on the pool (NumPy releases the GIL)."""
-
-    def call(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
-        if n <= chunk:
-            return fun_grad(x, rows)
-        n_parts = -(-n // chunk)
-        bounds = np.linspace(0, n, n_parts + 1).astype(int)
-        parts = list(
-            pool.map(lambda k: fun_grad(x[bounds[k] : bounds[k + 1]],
-                                        rows[bounds[k] : bounds[k + 1]]),
-                     range(n_parts))
-        )
-        return (np.concatenate([p[0] for p in parts]),
-                np.concatenate([p[1] for p in parts]))
-
-    return call
-
-
-def _safe(f: np.ndarray) -> np.ndarray:
-    f = np.asarray(f, dtype=np.float64)
-    return np.where(np.isfinite(f), f, np.inf)
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("bp,bp->b", a, b)
-
-
-def _lbfgs(
-    fun_grad: FunGrad,
-    x0: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    ftol: float,
-    gtol: float,
-    maxiter: int,
-    m: int,
-    f_floor: float,
-) -> BatchResult:
-    n_prob, p = x0.shape
-    lo_all = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n_prob, p))
-    hi_all = np.broadcast_to(np.asarray(upper, dtype=np.float64), (n_prob, p))
-    x = np.clip(x0, lo_all, hi_all)
-    rows_all = np.arange(n_prob)
-    f, g = fun_grad(x, rows_all)
-    f = _safe(f)
-    g = np.where(np.isfinite(g), g, 0.0)
-    n_eval = n_prob
-    status = np.full(n_prob, 3, dtype=np.int64)
-    n_iter = np.zeros(n_prob, dtype=np.int64)
-    status[~np.isfinite(f)] = 4
-    s_hist = np.zeros((n_prob, m, p))
-    y_hist = np.zeros((n_prob, m, p))
-    rho = np.zeros((n_prob, m))
-    n_hist = np.zeros(n_prob, dtype=np.int64)
-    active = np.flatnonzero(np.isfinite(f))
-
-    for _ in range(maxiter):
-        if active.size == 0:
-            break
-        xa, fa, ga = x[active], f[active], g[active]
-        la, ha = lo_all[active], hi_all[active]
-        sa, ya, ra = s_hist[active], y_hist[active], rho[active]
-        # variables on a bound whose gradient points out of the box are frozen
-        free = ~(((xa <= la) & (ga > 0)) | ((xa >= ha) & (ga < 0)) | (la == ha))
-        gf = ga * free
-        # two-loop recursion, newest pair first; empty slots have rho = 0
-        q = gf.copy()
-        alpha = np.empty((active.size, m))
-        for j in range(m):
-            alpha[:, j] = ra[:, j] * _dot(sa[:, j], q)
-            q -= alpha[:, j, None] * ya[:, j]
-        yy = _dot(ya[:, 0], ya[:, 0])
-        gamma = np.where(yy > 0, _dot(sa[:, 0], ya[:, 0]) / np.where(yy > 0, yy, 1.0), 1.0)
-        q *= gamma[:, None]
-        for j in range(m - 1, -1, -1):
-            beta = ra[:, j] * _dot(ya[:, j], q)
-            q += sa[:, j] * (alpha[:, j] - beta)[:, None]
-        d = -q * free
-        uphill = ~(_dot(gf, d) < 0)
-        d[uphill] = -gf[uphill]
-        # a problem without curvature history takes a step of unit length
-        first = n_hist[active] == 0
-        gnorm = np.sqrt(_dot(gf, gf))
-        t = np.where(first, np.minimum(1.0, 1.0 / np.maximum(gnorm, 1e-300)), 1.0)
-
-        xn = np.clip(xa + t[:, None] * d, la, ha)
-        fn, gn = fun_grad(xn, active)
-        fn = _safe(fn)
-        n_eval += active.size
-        ok = fn <= fa + 1e-4 * _dot(ga, xn - xa)
-        # backtracking with safeguarded quadratic interpolation, only for failures
-        todo = np.flatnonzero(~ok)
-        for _ in range(30):
-            if todo.size == 0:
-                break
-            slope = _dot(ga[todo], xn[todo] - xa[todo]) / t[todo]  # directional
-            curv = fn[todo] - fa[todo] - slope * t[todo]
-            t_new = np.where(
-                np.isfinite(curv) & (curv > 0), -slope * t[todo] ** 2 / (2 * curv), 0.1 * t[todo]
-            )
-            t[todo] = np.clip(t_new, 0.1 * t[todo], 0.5 * t[todo])
-            xn[todo] = np.clip(xa[todo] + t[todo, None] * d[todo], la[todo], ha[todo])
-            ft, gt = fun_grad(xn[todo], active[todo])
-            ft = _safe(ft)
-            n_eval += todo.size
-            fn[todo], gn[todo] = ft, gt
-            good = ft <= fa[todo] + 1e-4 * _dot(ga[todo], xn[todo] - xa[todo])
-            moved = np.any(xn[todo] != xa[todo], axis=1)
-            ok[todo] = good & moved
-            todo = todo[~good & moved]
-        # problems whose search failed keep their point
-        xn[~ok], fn[~ok], gn[~ok] = xa[~ok], fa[~ok], ga[~ok]
-        gn = np.where(np.isfinite(gn), gn, 0.0)
-        s_new = xn - xa
-        y_new = gn - ga
-        sy = _dot(s_new, y_new)
-        upd = ok & (sy > 1e-12 * _dot(y_new, y_new)) & (sy > 0)
-        if upd.any():
-            u = np.flatnonzero(upd)
-            sa[u, 1:], ya[u, 1:], ra[u, 1:] = sa[u, :-1], ya[u, :-1], ra[u, :-1]
-            sa[u, 0], ya[u, 0], ra[u, 0] = s_new[u], y_new[u], 1.0 / sy[u]
-            s_hist[active], y_hist[active], rho[active] = sa, ya, ra
-            n_hist[active[u]] += 1
-        x[active], f[active], g[active] = xn, fn, gn
-        n_iter[active] += 1
-
-        out = ((xn <= la) & (gn > 0)) | ((xn >= ha) & (gn < 0)) | (la == ha)
-        pg = np.abs(np.where(out, 0.0, gn)).max(axis=1)
-        st = np.full(active.size, -1)
-        # no acceptable step: stationary if a unit-scaled gradient step could not
-        # lower f by more than rounding (|pg|^2 without curvature: conservative)
-        with np.errstate(over="ignore", invalid="ignore"):
-            flat = pg * pg * np.maximum(1.0, np.abs(xn).max(axis=1)) ** 2
-        st[~ok] = np.where(flat[~ok] <= STATIONARY_RTOL * np.abs(fn[~ok]) + f_floor, 2, 5)
-        st[pg <= gtol * np.maximum(np.abs(fn), 1e-300)] = 1
-        st[ok & ((fa - fn) <= ftol * np.abs(fa))] = 0
-        done = st >= 0
-        status[active[done]] = st[done]
-        active = active[~done]
-    return BatchResult(x=x, fun=f, status=status, n_iter=n_iter, n_eval=n_eval)
-
+__all__ = ["levenberg_marquardt_batch"]
 
 FunGradHess = Callable[
     [np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -501,7 +251,7 @@ def _normal_step(h: np.ndarray, g: np.ndarray, damp: np.ndarray, fixed: np.ndarr
 def _qr_step(a: np.ndarray, b: np.ndarray, damp: np.ndarray, fixed: np.ndarray
              ) -> np.ndarray:
     """Solve ``min |A s + b|^2 + |sqrt(damp) s|^2`` by QR (fixed variables: s = 0)."""
-    k, n, p = a.shape
+    k, _n, p = a.shape
     a = np.where(fixed[:, None, :], 0.0, a)
     m = np.concatenate([a, np.sqrt(np.where(fixed, 1.0, damp))[:, :, None] * np.eye(p)],
                        axis=1)
@@ -567,7 +317,7 @@ def _trust_loop(
     scaling: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Trust-region Gauss-Newton (Moré 1978), batched; see :func:`levenberg_marquardt_batch`."""
-    b, p = x.shape
+    b, _p = x.shape
     f, g, h = fun_grad_hess(x, rows)
     sys_a = sys_b = None
     if system is not None:
@@ -607,7 +357,7 @@ def _trust_loop(
             lam_e, v = np.linalg.eigh(hz)
             lam_e = np.maximum(lam_e, 0.0)
             c = np.einsum("kpq,kp->kq", v, ga * dinv)
-        z, alpha = _trust_subproblem(lam_e, c, radius[active])
+        z, _alpha = _trust_subproblem(lam_e, c, radius[active])
         step = np.einsum("kpq,kq->kp", v, z) * dinv
         xn = np.clip(xa + step, la, hia)
         step = xn - xa

@@ -10,7 +10,6 @@ return a new result: :meth:`FitResult.with_bootstrap`,
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -33,43 +32,15 @@ from scalelaw.inference import (
     bootstrap_replicas,
     profile_intervals,
 )
-from scalelaw.laws import Inputs, ScalingLaw, law_from_spec
+from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.optim import Objective
+from scalelaw.results._export import to_lmfit_parameters
+from scalelaw.results._json import fit_from_dict, fit_to_dict
+from scalelaw.results._report import fit_summary
 
-__all__ = ["SCHEMA_VERSION", "Diagnostic", "FitResult", "GroupedFitResult"]
+__all__ = ["FitResult"]
 
-SCHEMA_VERSION = 1
 IntervalMethod = Literal["wald", "profile", "bootstrap"]
-
-
-def _enc(value: Any) -> Any:
-    """JSON-safe float: non-finite values become strings, so nothing is lost."""
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return [_enc(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_enc(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _enc(v) for k, v in value.items()}
-    return value
-
-
-def _dec(value: Any) -> Any:
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, list):
-        return [_dec(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dec(v) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -435,72 +406,7 @@ class FitResult:
         >>> res.summary().splitlines()[0]
         'Scaling-law fit: power    L = A * x**(-alpha)'
         """
-        method = self.default_interval_method
-        notes: list[str] = []
-        if method == "profile":
-            lo_i, hi_i, notes = self._profile(self.level)
-            b_lo, b_hi = self.law.internal_bounds()
-            with np.errstate(over="ignore", invalid="ignore"):
-                ci = pd.DataFrame({"lower": self.law.to_natural(np.clip(lo_i, b_lo, b_hi)),
-                                   "upper": self.law.to_natural(np.clip(hi_i, b_lo, b_hi))},
-                                  index=self.params.index)
-        else:
-            ci = self.conf_int(method=method)
-        dom = "  ".join(
-            f"{c}=[{lo:.4g}, {hi:.4g}]" for c, (lo, hi) in self.domain.items()
-        )
-        bound = ", ".join(
-            f"{a} <- {c!r}" for a, c in zip(self.law.inputs, self.x, strict=True)
-        )
-        crit = ("AIC/BIC n/a (huber_log is not a likelihood)" if self.objective == "huber_log"
-                else f"Gaussian AIC={self.aic:.4g}  BIC={self.bic:.4g}")
-        lines = [
-            f"Scaling-law fit: {self.law.name}    {self.law.formula}",
-            f"inputs: {bound}    target: {self.y!r}",
-            f"objective={self.objective}"
-            + (f" (delta={self.delta:g})" if self.objective == "huber_log" else "")
-            + f"  n_obs={self.n_obs}  dof_resid={self.dof_resid}  loss={self.loss:.10g}",
-            f"starts={self.n_starts} (converged {self.n_starts_converged}, "
-            f"at best optimum {self.n_starts_at_best})  converged={self.converged}  {crit}",
-            f"optimiser: {self.message}",
-            f"domain: {dom}",
-        ]
-        if "auto" in self.settings:
-            lines.append(f"law: {self.settings['auto']['reason']}")
-        if self.calibration is not None:
-            cal = self.calibration
-            lines.append(f"extrapolation calibration: kappa={cal.kappa:.4g} from "
-                         f"{cal.n_points} backtest point(s) ({cal.source})")
-        if any(self.excluded.values()):
-            lines.append(
-                "excluded rows: "
-                + ", ".join(f"{k}={v}" for k, v in self.excluded.items() if v)
-            )
-        if self.bootstrap is not None:
-            info = self.bootstrap_info
-            lines.append(
-                f"bootstrap: {info['n_boot']} replicas resampling "
-                f"{info['unit']}, {info['n_starts']} warm start(s), seed "
-                f"{info['random_state']}, {info['n_failed']} failed"
-            )
-        head = f"{'':10s}{'estimate':>14s}{'std err':>12s}   {self.level:.0%} {method} interval"
-        lines += ["", head]
-        at_bound = {p for d in self.diagnostics if d.code == "at_bound" for p in d.params}
-        for name in self.params.index:
-            est, se = self.params[name], self.stderr[name]
-            lo, hi = ci.loc[name, "lower"], ci.loc[name, "upper"]
-            note = "  at bound" if name in at_bound else ""
-            lines.append(
-                f"{name:10s}{est:>14.6g}{se:>12.4g}   [{lo:.6g}, {hi:.6g}]{note}"
-            )
-        diags = list(self.diagnostics) + [Diagnostic("profile_open", n) for n in notes]
-        lines.append("")
-        if diags:
-            lines.append("Diagnostics:")
-            lines += [f"  - {d}" for d in diags]
-        else:
-            lines.append("Diagnostics: none")
-        return "\n".join(lines)
+        return fit_summary(self)
 
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -525,52 +431,7 @@ class FitResult:
         >>> sl.FitResult.from_dict(res.to_dict()).equals(res)
         True
         """
-        method = self.default_interval_method
-        ci = self.conf_int(method=method)
-        boot = None
-        if self.bootstrap is not None:
-            boot = {c: self.bootstrap[c].tolist() for c in self.bootstrap.columns}
-        out = {
-            "schema_version": SCHEMA_VERSION,
-            "law": self.law.name,
-            "formula": self.law.formula,
-            "law_spec": self.law.to_spec(),
-            "x": list(self.x),
-            "y": self.y,
-            "params": {k: float(v) for k, v in self.params.items()},
-            "stderr": {k: float(v) for k, v in self.stderr.items()},
-            "conf_int": {k: [float(ci.loc[k, "lower"]), float(ci.loc[k, "upper"])]
-                         for k in self.params.index},
-            "conf_int_method": method,
-            "level": self.level,
-            "cov": self.cov.to_numpy().tolist(),
-            "theta": self.theta.tolist(),
-            "cov_internal": self.cov_internal.tolist(),
-            "objective": self.objective,
-            "delta": self.delta,
-            "loss": self.loss,
-            "n_obs": self.n_obs,
-            "dof_resid": self.dof_resid,
-            "aic": self.aic,
-            "bic": self.bic,
-            "converged": self.converged,
-            "message": self.message,
-            "n_starts": self.n_starts,
-            "n_starts_converged": self.n_starts_converged,
-            "n_starts_at_best": self.n_starts_at_best,
-            "optima": {c: self.optima[c].tolist() for c in self.optima.columns},
-            "data": {c: self.data[c].tolist() for c in self.data.columns},
-            "domain": {k: list(v) for k, v in self.domain.items()},
-            "excluded": dict(self.excluded),
-            "diagnostics": [d.to_dict() for d in self.diagnostics],
-            "scale": dict(self.scale),
-            "bootstrap": boot,
-            "bootstrap_info": dict(self.bootstrap_info),
-            "settings": dict(self.settings),
-            "versions": dict(self.versions),
-            "calibration": None if self.calibration is None else self.calibration.to_dict(),
-        }
-        return _enc(out)
+        return fit_to_dict(self)
 
     def to_json(self, **kwargs: Any) -> str:
         """Serialise :meth:`to_dict` to a JSON string.
@@ -604,59 +465,7 @@ class FitResult:
         FitResult
             The restored result.
         """
-        d = _dec(dict(d))
-        version = d.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise DataValidationError(
-                f"Fit JSON has schema_version {version!r}; this scalelaw reads "
-                f"{SCHEMA_VERSION}.",
-                column="schema_version",
-            )
-        law = law or law_from_spec(d["law_spec"])
-        names = list(law.param_names)
-        boot = None
-        if d.get("bootstrap") is not None:
-            boot = pd.DataFrame(d["bootstrap"])
-        cal = d.get("calibration")
-        return cls(
-            law=law,
-            x=tuple(d["x"]),
-            y=d["y"],
-            params=pd.Series(d["params"], dtype=np.float64)[names],
-            stderr=pd.Series(d["stderr"], dtype=np.float64)[names],
-            cov=pd.DataFrame(np.array(d["cov"], dtype=np.float64), index=names,
-                             columns=names),
-            theta=np.array(d["theta"], dtype=np.float64),
-            cov_internal=np.array(d["cov_internal"], dtype=np.float64),
-            objective=d["objective"],
-            delta=float(d["delta"]),
-            loss=float(d["loss"]),
-            n_obs=int(d["n_obs"]),
-            dof_resid=int(d["dof_resid"]),
-            aic=float(d["aic"]),
-            bic=float(d["bic"]),
-            converged=bool(d["converged"]),
-            message=d["message"],
-            n_starts=int(d["n_starts"]),
-            n_starts_converged=int(d["n_starts_converged"]),
-            n_starts_at_best=int(d["n_starts_at_best"]),
-            optima=pd.DataFrame(d["optima"]),
-            data=pd.DataFrame(d["data"]),
-            domain={k: (float(v[0]), float(v[1])) for k, v in d["domain"].items()},
-            excluded={k: int(v) for k, v in d["excluded"].items()},
-            diagnostics=tuple(
-                Diagnostic(x["code"], x["message"], tuple(x["params"]))
-                for x in d["diagnostics"]
-            ),
-            scale={k: int(v) if k == "n_inside" else float(v)
-                   for k, v in d["scale"].items()},
-            level=float(d["level"]),
-            bootstrap=boot,
-            bootstrap_info=dict(d.get("bootstrap_info") or {}),
-            settings=dict(d["settings"]),
-            versions=dict(d["versions"]),
-            calibration=None if not cal else ExtrapolationCalibration.from_dict(cal),
-        )
+        return fit_from_dict(cls, d, law)
 
     @classmethod
     def from_json(cls, text: str, *, law: ScalingLaw | None = None) -> FitResult:
@@ -785,121 +594,4 @@ class FitResult:
         >>> print(f"{p['alpha'].value:.3f}")
         0.100
         """
-        import lmfit
-
-        out = lmfit.Parameters()
-        names = list(self.law.param_names)
-        corr = self.cov.to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = corr / np.sqrt(np.outer(np.diag(corr), np.diag(corr)))
-        for j, prm in enumerate(self.law.params):
-            fixed = prm.lower == prm.upper
-            out.add(prm.name, value=float(self.params[prm.name]), vary=not fixed,
-                    min=prm.lower if not fixed else -np.inf,
-                    max=prm.upper if not fixed else np.inf)
-            se = float(self.stderr[prm.name])
-            out[prm.name].stderr = se if np.isfinite(se) else None
-            out[prm.name].correl = {
-                names[k]: float(corr[j, k]) for k in range(len(names))
-                if k != j and np.isfinite(corr[j, k])
-            } or None
-        for name, expr in getattr(self.law, "derived", ()):
-            out.add(name, expr=expr)
-        return out
-
-
-@dataclass(frozen=True, eq=False)
-class GroupedFitResult:
-    """One fit per group (e.g. per model family or task), from one call.
-
-    Parameters
-    ----------
-    group : tuple of str
-        The grouping column(s).
-    results : dict
-        ``{group label: FitResult}`` for the groups that were fitted; the
-        label is the group's value, or its values joined by ``"/"`` when
-        several columns define the groups.
-    failed : dict
-        ``{group label: error message}`` for the groups that could not be
-        fitted; nothing is dropped silently.
-    """
-
-    group: tuple[str, ...]
-    results: dict[str, FitResult]
-    failed: dict[str, str]
-
-    def __getitem__(self, key: str) -> FitResult:
-        return self.results[key]
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def params_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per (group, parameter) with intervals.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``group``, ``param``, ``estimate``, ``stderr``, ``lower``,
-            ``upper``, ``at_bound``.
-        """
-        frames = []
-        for g, r in self.results.items():
-            f = r.params_frame().rename_axis("param").reset_index()
-            f.insert(0, "group", g)
-            frames.append(f)
-        if not frames:
-            return pd.DataFrame(columns=["group", "param", "estimate", "stderr",
-                                         "lower", "upper", "at_bound"])
-        return pd.concat(frames, ignore_index=True)
-
-    def summary(self) -> str:
-        """Reports of every group, then the failures.
-
-        Returns
-        -------
-        str
-            The reports.
-        """
-        label = ", ".join(self.group)
-        parts = [f"=== {label} = {g!r} ===\n{r.summary()}" for g, r in self.results.items()]
-        if self.failed:
-            parts.append("Groups not fitted:\n" + "\n".join(
-                f"  - {g!r}: {msg}" for g, msg in self.failed.items()))
-        return "\n\n".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready content: ``{"group", "groups": {label: fit dict}, "failed"}``.
-
-        Returns
-        -------
-        dict
-            ``group`` is the column name (a list for several columns).
-        """
-        return {
-            "group": self.group[0] if len(self.group) == 1 else list(self.group),
-            "groups": {str(g): r.to_dict() for g, r in self.results.items()},
-            "failed": dict(self.failed),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> GroupedFitResult:
-        """Restore from :meth:`to_dict`.
-
-        Parameters
-        ----------
-        d : mapping
-            Output of :meth:`to_dict`.
-
-        Returns
-        -------
-        GroupedFitResult
-            The restored results.
-        """
-        group = d["group"]
-        return cls(
-            group=(group,) if isinstance(group, str) else tuple(group),
-            results={g: FitResult.from_dict(v) for g, v in d["groups"].items()},
-            failed=dict(d.get("failed", {})),
-        )
+        return to_lmfit_parameters(self)

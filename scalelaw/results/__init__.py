@@ -1,0 +1,16 @@
+"""Fit results: estimates, uncertainty, diagnostics, reports and JSON round trip.
+
+A :class:`FitResult` is plain, immutable data: every getter is a pure
+function of its fields (nothing is cached or written back), so ``to_dict()``
+and ``equals()`` never change after a call. Steps that add information
+return a new result: :meth:`FitResult.with_bootstrap`,
+:func:`scalelaw.calibrate`.
+"""
+
+from scalelaw.inference import Diagnostic
+from scalelaw.results._fit import FitResult
+from scalelaw.results._grouped import GroupedFitResult
+from scalelaw.results._json import SCHEMA_VERSION, from_jsonable, to_jsonable
+
+__all__ = ["SCHEMA_VERSION", "Diagnostic", "FitResult", "GroupedFitResult", "from_jsonable",
+           "to_jsonable"]
