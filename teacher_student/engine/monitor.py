@@ -46,7 +46,7 @@ class Monitor:
         # steps with a finite loss so far: a diverged model's count is the step at
         # which it diverged (it is frozen from then on)
         self.live_steps = torch.zeros(P, dtype=torch.long, device=dev)
-        self.first_loss = torch.full((P,), math.inf, dtype=dtype, device=dev)
+        self.blowup: Any = None  # DIVERGENCE_RATIO x the first step's loss, once known
         self.stop_step = torch.full((P,), cfg.steps, dtype=torch.long, device=dev)
         self.best_val = torch.full((P,), math.inf, dtype=dtype, device=dev)
         self.since_best = torch.zeros(P, dtype=torch.long, device=dev)
@@ -56,14 +56,20 @@ class Monitor:
         self.evals = set(eval_schedule(cfg.steps, cfg.eval_steps))
 
     def check(self, per: Any) -> Any:
-        """Freeze models whose loss is not finite or blew up; return the live mask."""
+        """Freeze models whose loss is not finite or blew up; return the live mask.
+
+        The first call (an eager step, never a captured one) records the
+        threshold; later calls cost one comparison (``per <= threshold`` is
+        False for NaN and infinity too).
+        """
         import torch
 
-        # the first finite loss is the reference (device ops only: CUDA-graph safe)
-        self.first_loss.copy_(torch.where(torch.isinf(self.first_loss) & torch.isfinite(per),
-                                          per, self.first_loss))
-        self.active.logical_and_(torch.isfinite(per)
-                                 & (per <= DIVERGENCE_RATIO * self.first_loss))
+        if self.blowup is None:
+            self.active.logical_and_(torch.isfinite(per))
+            self.blowup = torch.where(self.active, per.detach() * DIVERGENCE_RATIO,
+                                      torch.full_like(per, -math.inf))
+        else:
+            self.active.logical_and_(per <= self.blowup)
         self.live_steps.add_(self.active)
         if self.cfg.online:
             self.last_batch_loss.copy_(per.detach())
