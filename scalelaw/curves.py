@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import unknown_name
-from scalelaw.exceptions import DataValidationError, ScaleLawError
-from scalelaw.fitting import as_frame, fit, group_labels
+from scalelaw.exceptions import DataValidationError
+from scalelaw.fitting import fit, fit_each_group
 from scalelaw.results import FitResult, GroupedFitResult
 
 __all__ = ["drop_warmup", "fit_learning_curve", "fit_learning_curve_groups", "lower_envelope"]
@@ -242,17 +242,6 @@ def fit_learning_curve_groups(
     >>> [res[g].excluded["warmup"] for g in ("a", "b")]
     [5, 5]
     """
-    data = as_frame(data)
-    cols, labels = group_labels(data, group)
-    results: dict[str, FitResult] = {}
-    failed: dict[str, str] = {}
-    for key in sorted(labels.unique()):
-        sub = data[(labels == key).to_numpy()]
-        try:
-            results[key] = fit_learning_curve(
-                sub, law, x=x, y=y, run=run, warmup_fraction=warmup_fraction,
-                min_step=min_step, envelope=envelope, **fit_kwargs,
-            )
-        except ScaleLawError as exc:
-            failed[key] = str(exc)
-    return GroupedFitResult(group=tuple(cols), results=results, failed=failed)
+    return fit_each_group(data, group, lambda sub: fit_learning_curve(
+        sub, law, x=x, y=y, run=run, warmup_fraction=warmup_fraction, min_step=min_step,
+        envelope=envelope, **fit_kwargs))

@@ -462,36 +462,9 @@ def read_runs(
     [70000000.0, 160000000.0]
     """
     if isinstance(path, str) and path.startswith("dataset:"):
-        df = datasets.load(path.split(":", 1)[1])
-        attrs = dict(df.attrs)
-        if columns:
-            missing = [k for k in columns if k not in df.columns]
-            if missing:
-                raise unknown_name("column", missing[0], list(df.columns))
-            df = df.rename(columns=dict(columns))
-        if reduce is not None:
-            df = _reduce(df, run, step, y, reduce)
-            attrs["reduction"] = df.attrs["reduction"]
-        df.attrs.update(attrs, format="dataset")
-        return df
-    p = Path(path)
-    fmt = format
-    if fmt is None:
-        if p.is_dir() or "tfevents" in p.name:
-            fmt = "tensorboard"
-        else:
-            fmt = "table"
-    if fmt not in ("table", "wandb", "tensorboard"):
-        raise unknown_name("format", str(fmt), ["table", "tensorboard", "wandb"])
-    if fmt == "tensorboard":
-        df = read_tensorboard(p)
-    elif fmt == "wandb":
-        df = read_wandb(p)
+        df, fmt = datasets.load(path.split(":", 1)[1]), "dataset"
     else:
-        df = read_table(p)
-        if "_step" in df.columns or ("Step" in df.columns and any(
-                " - " in str(c) for c in df.columns)):
-            df, fmt = read_wandb(p), "wandb"
+        df, fmt = _read_source(Path(path), format)
     attrs = dict(df.attrs)
     if columns:
         missing = [k for k in columns if k not in df.columns]
@@ -505,6 +478,23 @@ def read_runs(
         attrs["reduction"] = df.attrs["reduction"]
     df.attrs.update(attrs, format=fmt)
     return df
+
+
+def _read_source(p: Path, fmt: str | None) -> tuple[pd.DataFrame, str]:
+    """Read a file or log directory; the format from the path and columns if not given."""
+    if fmt is None:
+        fmt = "tensorboard" if (p.is_dir() or "tfevents" in p.name) else "table"
+    if fmt not in ("table", "wandb", "tensorboard"):
+        raise unknown_name("format", str(fmt), ["table", "tensorboard", "wandb"])
+    if fmt == "tensorboard":
+        return read_tensorboard(p), fmt
+    if fmt == "wandb":
+        return read_wandb(p), fmt
+    df = read_table(p)
+    if "_step" in df.columns or ("Step" in df.columns and any(
+            " - " in str(c) for c in df.columns)):
+        return read_wandb(p), "wandb"
+    return df, fmt
 
 
 def _reduce(df: pd.DataFrame, run: str | None, step: str | None, y: str | None,

@@ -9,7 +9,7 @@ This package builds :class:`~scalelaw.FitResult` objects from the layers
 below it (laws, the batched optimisers, inference and results).
 """
 
-from scalelaw.fitting._api import fit, fit_groups, group_labels
+from scalelaw.fitting._api import fit, fit_each_group, fit_groups, group_labels
 from scalelaw.fitting._data import as_frame, prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
@@ -28,6 +28,7 @@ __all__ = [
     "backtest_errors",
     "calibrate",
     "fit",
+    "fit_each_group",
     "fit_groups",
     "group_labels",
     "normalised_scale",

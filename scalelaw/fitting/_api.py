@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from scalelaw.laws import CallableLaw, ScalingLaw, get_law
 from scalelaw.optim import OBJECTIVES
 from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["fit", "fit_groups", "group_labels"]
+__all__ = ["fit", "fit_each_group", "fit_groups", "group_labels"]
 
 
 def fit(
@@ -295,14 +295,34 @@ def fit_groups(
     >>> [f"{res[g].params['A']:.1f}" for g in ("a", "b")]
     ['2.0', '4.0']
     """
+    return fit_each_group(data, group, lambda sub: fit(law, sub, x=x, y=y, **kwargs))
+
+
+def fit_each_group(data: Any, group: str | Sequence[str],
+                   fit_one: Callable[[pd.DataFrame], FitResult]) -> GroupedFitResult:
+    """Apply ``fit_one`` to every group's rows; a group that fails is listed, not fatal.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or mapping
+        The runs.
+    group : str or sequence of str
+        Group column(s).
+    fit_one : callable
+        ``fit_one(rows) -> FitResult``.
+
+    Returns
+    -------
+    GroupedFitResult
+        The fits by group label, and the failures with their messages.
+    """
     data = as_frame(data)
     cols, labels = group_labels(data, group)
     results: dict[str, FitResult] = {}
     failed: dict[str, str] = {}
     for key in sorted(labels.unique()):
-        sub = data[(labels == key).to_numpy()]
         try:
-            results[key] = fit(law, sub, x=x, y=y, **kwargs)
+            results[key] = fit_one(data[(labels == key).to_numpy()])
         except ScaleLawError as exc:
             failed[key] = str(exc)
     return GroupedFitResult(group=tuple(cols), results=results, failed=failed)

@@ -29,7 +29,7 @@ from scalelaw.forecast import (
 from scalelaw.laws import Inputs, ScalingLaw, get_law
 from scalelaw.results import FitResult
 
-__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "normalised_scale"]
+__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "check_cuts", "normalised_scale"]
 
 #: Cut positions of the backtests, on the normalised log scale of the inputs.
 DEFAULT_CUTS = (0.5, 0.65, 0.8)
@@ -60,6 +60,18 @@ def normalised_scale(frame: pd.DataFrame, x: Sequence[str]) -> np.ndarray:
     u = np.sum([np.log(frame[c].to_numpy(dtype=np.float64)) for c in x], axis=0)
     span = u.max() - u.min()
     return (u - u.min()) / span if span > 0 else np.zeros_like(u)
+
+
+def check_cuts(cuts: Sequence[float]) -> tuple[float, ...]:
+    """Validate cut positions (fractions strictly between 0 and 1)."""
+    out = tuple(float(c) for c in cuts)
+    if not out or not all(0.0 < c < 1.0 for c in out):
+        raise DataValidationError(
+            f"The 'cuts' parameter must hold fractions strictly between 0 and 1. Got "
+            f"{list(cuts)!r} instead.",
+            column="cuts",
+        )
+    return out
 
 
 def _warning_note(caught: list[warnings.WarningMessage]) -> str:
@@ -200,13 +212,7 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
     >>> cal.n_points > 0 and cal.kappa < 1e-3
     True
     """
-    cuts = tuple(float(c) for c in cuts)
-    if not cuts or not all(0.0 < c < 1.0 for c in cuts):
-        raise DataValidationError(
-            f"The 'cuts' parameter must hold fractions strictly between 0 and 1. Got "
-            f"{list(cuts)!r} instead.",
-            column="cuts",
-        )
+    cuts = check_cuts(cuts)
     if not all(result.domain[c][0] > 0 for c in result.x):
         raise DataValidationError(
             "Calibration orders runs by the log of their inputs, which needs positive "

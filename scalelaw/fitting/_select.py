@@ -16,7 +16,7 @@ import pandas as pd
 
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 from scalelaw.fitting._data import prepare_data
-from scalelaw.fitting._extrapolation import DEFAULT_CUTS, backtest_errors
+from scalelaw.fitting._extrapolation import DEFAULT_CUTS, backtest_errors, check_cuts
 from scalelaw.fitting._single import fit_table
 from scalelaw.forecast import calibration_from_errors, log_residual_sd
 from scalelaw.laws import get_law
@@ -144,13 +144,7 @@ def select_law(
         candidates = AUTO_CANDIDATES[len(xs)]
     if not candidates:
         raise DataValidationError("The 'candidates' parameter is empty.", column="candidates")
-    cuts = tuple(float(c) for c in cuts)
-    if not cuts or not all(0.0 < c < 1.0 for c in cuts):
-        raise DataValidationError(
-            f"The 'cuts' parameter must hold fractions strictly between 0 and 1. Got "
-            f"{list(cuts)!r} instead.",
-            column="cuts",
-        )
+    cuts = check_cuts(cuts)
     score_cuts = cuts if score_cuts is None else tuple(float(c) for c in score_cuts)
     if not set(score_cuts) <= set(cuts):
         raise DataValidationError(

@@ -111,16 +111,10 @@ def levenberg_marquardt_batch(
     def run(k: int) -> None:
         sl = slice(bounds[k], bounds[k + 1])
         rows = np.arange(sl.start, sl.stop)
-        if method == "trust":
-            xs, fs, st, it, ne = _trust_chunk(
-                fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
-                f_floor, system, scaling,
-            )
-        else:
-            xs, fs, st, it, ne = _lm_chunk(
-                fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
-                f_floor, system,
-            )
+        xs, fs, st, it, ne = _lm_chunk(
+            fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
+            f_floor, system, method, scaling,
+        )
         out_x[sl], out_f[sl], out_status[sl], out_iter[sl] = xs, fs, st, it
         evals[k] = ne
 
@@ -137,6 +131,80 @@ def levenberg_marquardt_batch(
     )
 
 
+class _Damped:
+    """Nielsen's (1999) damping: ``(H + lambda D) s = -g``, D the running max of diag(H)."""
+
+    def __init__(self, h: np.ndarray, x: np.ndarray) -> None:
+        b = h.shape[0]
+        self.lam = np.full(b, 1e-3)
+        self.nu = np.full(b, 2.0)
+        # a scale that can only grow (as MINPACK's column norms) keeps steps in
+        # badly scaled variables small
+        self.dmax = np.abs(np.diagonal(h, axis1=1, axis2=2)).copy()
+        self.eye = np.eye(h.shape[1])
+
+    def propose(self, act: np.ndarray, ga: np.ndarray, ha: np.ndarray, fixed: np.ndarray,
+                system: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        diag = np.maximum(self.dmax[act], np.abs(np.diagonal(ha, axis1=1, axis2=2)))
+        self.dmax[act] = diag
+        floor = 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
+        damp = self.lam[act, None] * np.maximum(diag, floor)
+        if system is not None:
+            return _qr_step(system[0], system[1], damp, fixed)
+        return _normal_step(ha, ga, damp, fixed, self.eye)
+
+    def update(self, act: np.ndarray, acc: np.ndarray, ratio: np.ndarray,
+               step: np.ndarray, xa: np.ndarray) -> np.ndarray:
+        """Adapt the damping; return the problems that are stuck."""
+        lam_a, nu_a = self.lam[act], self.nu[act]
+        shrink = np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(ratio, 0.0, 1.0) - 1.0) ** 3)
+        self.lam[act] = np.clip(np.where(acc, lam_a * shrink, lam_a * nu_a), 1e-15, 1e15)
+        self.nu[act] = np.where(acc, 2.0, nu_a * 2.0)
+        tiny_step = np.abs(step).max(axis=1) <= 1e-15 * (1.0 + np.abs(xa).max(axis=1))
+        return (~acc) & ((self.nu[act] > 1e8) | tiny_step)
+
+
+class _Trust:
+    """A trust region of radius ``r`` in the metric ``D`` (Moré 1978), solved exactly."""
+
+    def __init__(self, h: np.ndarray, x: np.ndarray, scaling: str) -> None:
+        d = np.sqrt(np.abs(np.diagonal(h, axis1=1, axis2=2)))
+        self.scaling = scaling
+        self.dmax = np.where(d > 0, d, 1.0) if scaling != "unit" else np.ones_like(d)
+        r = np.linalg.norm(x * self.dmax, axis=1)
+        self.radius = np.where(r > 0, r, 1.0)
+
+    def propose(self, act: np.ndarray, ga: np.ndarray, ha: np.ndarray, fixed: np.ndarray,
+                system: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        if self.scaling != "unit":
+            self.dmax[act] = np.maximum(self.dmax[act],
+                                        np.sqrt(np.abs(np.diagonal(ha, axis1=1, axis2=2))))
+        self.d = self.dmax[act]
+        dinv = np.where(fixed, 0.0, 1.0 / self.d)
+        if system is not None:  # eigen-coordinates from the SVD of A D^-1
+            u, sig, vt = np.linalg.svd(system[0] * dinv[:, None, :], full_matrices=False)
+            lam_e, v = sig**2, np.swapaxes(vt, 1, 2)
+            c = sig * np.einsum("knp,kn->kp", u, system[1])
+        else:
+            lam_e, v = np.linalg.eigh(ha * dinv[:, :, None] * dinv[:, None, :])
+            lam_e = np.maximum(lam_e, 0.0)
+            c = np.einsum("kpq,kp->kq", v, ga * dinv)
+        z, _ = _trust_subproblem(lam_e, c, self.radius[act])
+        return np.einsum("kpq,kq->kp", v, z) * dinv
+
+    def update(self, act: np.ndarray, acc: np.ndarray, ratio: np.ndarray,
+               step: np.ndarray, xa: np.ndarray) -> np.ndarray:
+        """Adapt the radius; return the problems that are stuck."""
+        znorm = np.linalg.norm(step * self.d, axis=1)
+        rad = self.radius[act]
+        new = np.where(ratio < 0.25, 0.25 * np.maximum(znorm, 1e-300 * rad), rad)
+        new = np.where((ratio > 0.75) & (znorm >= 0.95 * rad), 2.0 * new, new)
+        self.radius[act] = new
+        # no room left, or an accepted step too small to change x
+        xnorm = 1.0 + np.linalg.norm(xa * self.d, axis=1)
+        return ((~acc) & (new <= 1e-15 * xnorm)) | (acc & (znorm <= 1e-14 * xnorm))
+
+
 def _lm_chunk(
     fun_grad_hess: FunGradHess,
     fun: FunOnly,
@@ -148,8 +216,18 @@ def _lm_chunk(
     maxiter: int,
     f_floor: float,
     system: SystemFun | None,
+    method: str,
+    scaling: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    b, p = x.shape
+    """One chunk of problems: propose a step, accept or reject, adapt, test, repeat.
+
+    Convergence: a small relative decrease (``ftol``) ``SMALL_STEPS_TO_STOP``
+    accepted steps in a row, confirmed by the undamped Gauss-Newton model
+    (its promised decrease is small too: not a plateau crossed with heavy
+    damping). A problem that cannot move any more is converged if the
+    first-order test passes (status 2), stuck otherwise (status 5).
+    """
+    b, _ = x.shape
     f, g, h = fun_grad_hess(x, rows)
     sys_a = sys_b = None
     if system is not None:
@@ -159,12 +237,7 @@ def _lm_chunk(
     status = np.full(b, 3, dtype=np.int64)
     status[~np.isfinite(f)] = 4
     n_iter = np.zeros(b, dtype=np.int64)
-    lam = np.full(b, 1e-3)
-    nu = np.full(b, 2.0)
-    eye = np.eye(p)
-    # damping scale: the running maximum of diag(H), as MINPACK's column norms
-    # (a scale that can only grow keeps steps in badly scaled variables small)
-    dmax = np.abs(np.diagonal(h, axis1=1, axis2=2)).copy()
+    strategy = _Trust(h, x, scaling) if method == "trust" else _Damped(h, x)
     streak = np.zeros(b, dtype=np.int64)  # consecutive accepted steps with a small decrease
     active = np.flatnonzero(np.isfinite(f))
     for _ in range(maxiter):
@@ -173,31 +246,18 @@ def _lm_chunk(
         xa, fa, ga, ha = x[active], f[active], g[active], h[active]
         la, hia = lo[active], hi[active]
         fixed = ((xa <= la) & (ga > 0)) | ((xa >= hia) & (ga < 0)) | (la == hia)
-        diag = np.maximum(dmax[active], np.abs(np.diagonal(ha, axis1=1, axis2=2)))
-        dmax[active] = diag
-        floor = 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
-        scale = np.maximum(diag, floor)
-        if sys_a is not None:
-            step = _qr_step(sys_a[active], sys_b[active], lam[active, None] * scale, fixed)
-        else:
-            step = _normal_step(ha, ga, lam[active, None] * scale, fixed, eye)
+        step = strategy.propose(active, ga, ha, fixed,
+                                None if sys_a is None else (sys_a[active], sys_b[active]))
         xn = np.clip(xa + step, la, hia)
         step = xn - xa
         fn = _safe(fun(xn, rows[active]))
         n_eval += active.size
         pred = -(_dot(ga, step) + 0.5 * np.einsum("bp,bpq,bq->b", step, ha, step))
-        with np.errstate(invalid="ignore"):
-            gain = np.nan_to_num((fa - fn) / np.where(pred > 0, pred, np.inf), nan=-1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.nan_to_num((fa - fn) / np.where(pred > 0, pred, np.inf), nan=-1.0)
         acc = fn < fa
-        lam_a, nu_a = lam[active], nu[active]
-        lam[active] = np.where(
-            acc,
-            lam_a * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(gain, 0.0, 1.0) - 1.0) ** 3),
-            lam_a * nu_a,
-        )
-        lam[active] = np.clip(lam[active], 1e-15, 1e15)
-        nu[active] = np.where(acc, 2.0, nu_a * 2.0)
         n_iter[active] += 1
+        stuck = strategy.update(active, acc, ratio, step, xa)
         if acc.any():
             ia = active[acc]
             fn_, gn_, hn_ = fun_grad_hess(xn[acc], rows[ia])
@@ -207,18 +267,12 @@ def _lm_chunk(
                 sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
         small = acc & ((fa - fn) <= ftol * np.abs(fa))
         if small.any():
-            # a small decrease is convergence only if the undamped Gauss-Newton
-            # model agrees that little is left (not a plateau crossed with heavy
-            # damping): its promised decrease must be small too
             idx = np.flatnonzero(small)
             dec = _newton_decrement(ga[idx], ha[idx], fixed[idx])
             small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + f_floor
-        # ... and only when it repeats: one short step in a long narrow valley
-        # is not the end of the valley
         streak[active] = np.where(small, streak[active] + 1, np.where(acc, 0, streak[active]))
         small &= streak[active] >= SMALL_STEPS_TO_STOP
-        tiny_step = np.abs(step).max(axis=1) <= 1e-15 * (1.0 + np.abs(xa).max(axis=1))
-        stuck = (~acc) & ((nu[active] > 1e8) | tiny_step)
+        stuck &= ~small
         st = np.full(active.size, -1)
         if stuck.any():
             dec = _newton_decrement(ga[stuck], ha[stuck], fixed[stuck])
@@ -283,124 +337,6 @@ def _newton_decrement(g: np.ndarray, h: np.ndarray, fixed: np.ndarray) -> np.nda
         keep = lam > 1e-14 * np.maximum(lam.max(axis=1, keepdims=True), 1e-300)
         dec = np.sum(np.where(keep, proj**2 / np.where(keep, lam, 1.0), 0.0), axis=1)
     return 0.5 * np.abs(dec)
-
-
-def _trust_chunk(
-    fun_grad_hess: FunGradHess,
-    fun: FunOnly,
-    x: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    rows: np.ndarray,
-    ftol: float,
-    maxiter: int,
-    f_floor: float,
-    system: SystemFun | None,
-    scaling: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    with np.errstate(all="ignore"):
-        return _trust_loop(fun_grad_hess, fun, x, lo, hi, rows, ftol, maxiter, f_floor, system,
-                           scaling)
-
-
-def _trust_loop(
-    fun_grad_hess: FunGradHess,
-    fun: FunOnly,
-    x: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    rows: np.ndarray,
-    ftol: float,
-    maxiter: int,
-    f_floor: float,
-    system: SystemFun | None,
-    scaling: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Trust-region Gauss-Newton (Moré 1978), batched; see :func:`levenberg_marquardt_batch`."""
-    b, _p = x.shape
-    f, g, h = fun_grad_hess(x, rows)
-    sys_a = sys_b = None
-    if system is not None:
-        sys_a, sys_b = system(x, rows)
-    f = _safe(f)
-    n_eval = b
-    status = np.full(b, 3, dtype=np.int64)
-    status[~np.isfinite(f)] = 4
-    n_iter = np.zeros(b, dtype=np.int64)
-    dmax = np.sqrt(np.abs(np.diagonal(h, axis1=1, axis2=2)))
-    if scaling == "unit":
-        dmax = np.ones_like(dmax)
-    dmax = np.where(dmax > 0, dmax, 1.0)
-    radius = np.linalg.norm(x * dmax, axis=1)
-    radius = np.where(radius > 0, radius, 1.0)
-    streak = np.zeros(b, dtype=np.int64)
-    active = np.flatnonzero(np.isfinite(f))
-    for _ in range(maxiter):
-        if active.size == 0:
-            break
-        xa, fa, ga, ha = x[active], f[active], g[active], h[active]
-        la, hia = lo[active], hi[active]
-        fixed = ((xa <= la) & (ga > 0)) | ((xa >= hia) & (ga < 0)) | (la == hia)
-        if scaling != "unit":
-            dmax[active] = np.maximum(dmax[active],
-                                      np.sqrt(np.abs(np.diagonal(ha, axis1=1, axis2=2))))
-        d = dmax[active]
-        dinv = np.where(fixed, 0.0, 1.0 / d)
-        if sys_a is not None:
-            az = sys_a[active] * dinv[:, None, :]
-            u, sig, vt = np.linalg.svd(az, full_matrices=False)
-            lam_e = sig**2
-            c = sig * np.einsum("knp,kn->kp", u, sys_b[active])
-            v = np.swapaxes(vt, 1, 2)
-        else:
-            hz = ha * dinv[:, :, None] * dinv[:, None, :]
-            lam_e, v = np.linalg.eigh(hz)
-            lam_e = np.maximum(lam_e, 0.0)
-            c = np.einsum("kpq,kp->kq", v, ga * dinv)
-        z, _alpha = _trust_subproblem(lam_e, c, radius[active])
-        step = np.einsum("kpq,kq->kp", v, z) * dinv
-        xn = np.clip(xa + step, la, hia)
-        step = xn - xa
-        fn = _safe(fun(xn, rows[active]))
-        n_eval += active.size
-        pred = -(_dot(ga, step) + 0.5 * np.einsum("bp,bpq,bq->b", step, ha, step))
-        actual = fa - fn
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(pred > 0, actual / pred, -1.0)
-        znorm = np.linalg.norm(step * d, axis=1)
-        rad = radius[active]
-        rad = np.where(ratio < 0.25, 0.25 * np.maximum(znorm, 1e-300 * rad), rad)
-        rad = np.where((ratio > 0.75) & (znorm >= 0.95 * radius[active]), 2.0 * rad, rad)
-        radius[active] = rad
-        acc = fn < fa
-        n_iter[active] += 1
-        if acc.any():
-            ia = active[acc]
-            fn_, gn_, hn_ = fun_grad_hess(xn[acc], rows[ia])
-            n_eval += ia.size
-            x[ia], f[ia], g[ia], h[ia] = xn[acc], _safe(fn_), gn_, hn_
-            if sys_a is not None:
-                sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
-        small = acc & (actual <= ftol * np.abs(fa))
-        if small.any():
-            idx = np.flatnonzero(small)
-            dec = _newton_decrement(ga[idx], ha[idx], fixed[idx])
-            small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + f_floor
-        streak[active] = np.where(small, streak[active] + 1, np.where(acc, 0, streak[active]))
-        small &= streak[active] >= SMALL_STEPS_TO_STOP
-        # no room left, or an accepted step too small to change x: a first-order
-        # test decides between converged and stuck
-        xnorm = 1.0 + np.linalg.norm(xa * d, axis=1)
-        tiny = ((~acc) & (rad <= 1e-15 * xnorm)) | (acc & (znorm <= 1e-14 * xnorm) & ~small)
-        st = np.full(active.size, -1)
-        if tiny.any():
-            dec = _newton_decrement(ga[tiny], ha[tiny], fixed[tiny])
-            st[tiny] = np.where(dec <= STATIONARY_RTOL * np.abs(fa[tiny]) + f_floor, 2, 5)
-        st[small] = 0
-        done = st >= 0
-        status[active[done]] = st[done]
-        active = active[~done]
-    return x, f, status, n_iter, n_eval
 
 
 def _trust_subproblem(lam: np.ndarray, c: np.ndarray, radius: np.ndarray
