@@ -24,5 +24,5 @@ def test_readme_examples_run_in_order(tmp_path, monkeypatch):
         # the forecast examples extrapolate on purpose (the guard is overridden)
         warnings.simplefilter("ignore", sl.ExtrapolationWarning)
         for index, block in enumerate(BLOCKS):
-            exec(compile(block, f"README block {index}", "exec"), namespace)  # noqa: S102
+            exec(compile(block, f"README block {index}", "exec"), namespace)
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
