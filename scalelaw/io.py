@@ -24,7 +24,7 @@ from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
 from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["parse_units", "read_fit", "read_runs", "read_table", "read_tensorboard",
+__all__ = ["filter_rows", "parse_units", "read_fit", "read_runs", "read_table", "read_tensorboard",
            "read_wandb", "reduce_runs"]
 
 _FORMATS = {
@@ -402,6 +402,7 @@ def reduce_runs(df: pd.DataFrame, *, run: str, y: str, rule: str = "final",
     d = df[have].assign(**{y: metric[have]})
     if rule == "final":
         order = pd.to_numeric(d[step], errors="coerce")
+        _refuse_ambiguous(d, run, step, y, order)
         idx = order.groupby(d[run], sort=False).idxmax()
         text = f"final: the row with the largest {step!r} of each run"
     else:
@@ -415,6 +416,28 @@ def reduce_runs(df: pd.DataFrame, *, run: str, y: str, rule: str = "final",
     return out
 
 
+def _refuse_ambiguous(d: pd.DataFrame, run: str, step: str, y: str, order: pd.Series) -> None:
+    """A long table (several metrics per run and step) has no single final row."""
+    last = order.groupby(d[run], sort=False).transform("max")
+    at_last = d[order == last]
+    counts = at_last.groupby(run, sort=False).size()
+    if (counts <= 1).all():
+        return
+    example = counts[counts > 1].index[0]
+    rows = at_last[at_last[run] == example]
+    varying = [str(c) for c in rows.columns if c not in (run, step, y)
+               and rows[c].nunique(dropna=False) > 1]
+    hint = (f" They differ in {varying}: keep one kind first, e.g. --where "
+            f"\"{varying[0]} == {rows[varying[0]].iloc[-1]!r}\"" if varying else "")
+    raise DataValidationError(
+        f"{int((counts > 1).sum())} run(s) have several rows at their last {step!r} "
+        f"(run {example!r}: {len(rows)} rows), so 'final' is ambiguous: this looks like a long "
+        f"table with one row per metric.{hint}. A sweep directory gives one row per run with "
+        "'scalelaw sweep results DIR --final --out FILE'.",
+        column=run,
+    )
+
+
 # ------------------------------------------------------------------ front door
 def read_runs(
     path: str | os.PathLike[str],
@@ -425,9 +448,10 @@ def read_runs(
     step: str | None = None,
     y: str | None = None,
     reduce: str | None = None,
+    where: str | None = None,
     parse: bool = True,
 ) -> pd.DataFrame:
-    """Read runs from any supported log format, with renaming and reduction.
+    """Read runs from any supported log format, with renaming, a filter and reduction.
 
     Parameters
     ----------
@@ -444,13 +468,16 @@ def read_runs(
         Run id, step and metric columns, for ``reduce``.
     reduce : {"final", "best"}, optional
         Reduce a learning-curve table to one row per run (:func:`reduce_runs`).
+    where : str, optional
+        Row filter, a pandas query such as ``"split == 'test'"``, applied
+        before the reduction (a long table keeps one metric, then its final row).
     parse : bool, default=True
         Parse counts with unit suffixes in text columns (:func:`parse_units`).
 
     Returns
     -------
     pandas.DataFrame
-        The runs; ``attrs`` record the source format and any reduction.
+        The runs; ``attrs`` record the source format, the filter and any reduction.
 
     Examples
     --------
@@ -473,11 +500,49 @@ def read_runs(
         df = df.rename(columns=dict(columns))
     if parse:
         df = parse_units(df)
+    if where:
+        n_rows = len(df)
+        df = filter_rows(df, where)
+        attrs["where"] = f"kept {len(df)} of {n_rows} rows ({where})"
     if reduce is not None:
         df = _reduce(df, run, step, y, reduce)
         attrs["reduction"] = df.attrs["reduction"]
     df.attrs.update(attrs, format=fmt)
     return df
+
+
+def filter_rows(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Rows matching a pandas query; a clear error for a bad expression or no match.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    where : str
+        A pandas query, such as ``"split == 'test' and metric == 'loss'"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"split": ["train", "test"], "value": [0.1, 0.3]})
+    >>> filter_rows(df, "split == 'test'").value.tolist()
+    [0.3]
+    """
+    try:
+        kept = df.query(where)
+    except Exception as exc:  # pandas raises many types for a bad expression
+        raise DataValidationError(
+            f"where {where!r} could not be applied: {exc}. Columns: "
+            f"{[str(c) for c in df.columns]}.",
+            column="where",
+        ) from None
+    if len(kept) == 0:
+        raise DataValidationError(f"where {where!r} keeps no rows.", column="where")
+    return kept
 
 
 def _read_source(p: Path, fmt: str | None) -> tuple[pd.DataFrame, str]:

@@ -248,7 +248,8 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     step (the training loss is that of the last batch in online mode);
     ``best_test_loss`` is the test loss at the best validation loss with early
     stopping (NaN without it). A diverged run keeps its row, its status and
-    NaN losses, so fits exclude it with a count (``--drop-invalid``).
+    losses (NaN, or the blown-up values), and fits exclude it by its status, with
+    a count.
 
     Parameters
     ----------

@@ -245,3 +245,17 @@ def test_start_disagreement_is_diagnosed_for_a_symmetric_law():
     codes = [d.code for d in res.diagnostics]
     assert "start_disagreement" in codes
     assert len(res.optima) == 2
+
+
+def test_runs_marked_diverged_never_enter_a_fit():
+    # a sweep's final table: a blown-up run keeps its status and its huge finite loss
+    n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4, 3.2e4])
+    df = pd.DataFrame({"n_train": n, "test_loss": 5 * n ** -0.5,
+                       "status": ["ok"] * 6})
+    bad = pd.DataFrame({"n_train": [2e3, 4e3], "test_loss": [2.4e18, np.nan],
+                        "status": "diverged"})
+    with pytest.warns(sl.ExcludedRowsWarning,
+                      match=r"Excluded 2 of 8 rows: status: diverged \(2\)"):
+        res = sl.fit("power", pd.concat([df, bad]), x="n_train", y="test_loss", objective="mse_log")
+    assert res.n_obs == 6
+    assert res.params["alpha"] == pytest.approx(0.5, abs=1e-6)

@@ -153,3 +153,20 @@ def test_reduce_counts_rows_without_metric():
         reduce_runs(df, run="run", y="loss", rule="final")
     with pytest.raises(sl.UnknownNameError):
         reduce_runs(df, run="run", y="loss", rule="last")
+
+
+def test_final_of_a_long_table_is_refused_until_one_metric_is_kept(tmp_path):
+    # one row per (run, step, split): the last step holds both the train and the test loss
+    df = pd.DataFrame({"run": ["a"] * 4 + ["b"] * 4, "step": [1, 1, 2, 2] * 2,
+                       "split": ["train", "test"] * 4,
+                       "value": [3.0, 3.5, 1.0, 2.0, 2.5, 3.0, 0.5, 1.5]})
+    with pytest.raises(sl.DataValidationError,
+                       match=r"2 run\(s\) have several rows at their last 'step'.*"
+                             r"differ in \['split'\].*--where \"split == 'test'\""):
+        reduce_runs(df, run="run", y="value", rule="final", step="step")
+    p = tmp_path / "long.csv"
+    df.to_csv(p, index=False)
+    out = read_runs(p, run="run", step="step", y="value", reduce="final",
+                    where="split == 'test'")
+    assert out.value.tolist() == [2.0, 1.5]  # the final test losses
+    assert out.attrs["where"] == "kept 4 of 8 rows (split == 'test')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,6 +92,28 @@ def test_cli_sweep_small_config_and_tidy_results(tmp_path, capsys):
     csv = tmp_path / "r.csv"
     assert main(["sweep", "results", str(out), "--out", str(csv)]) == 0
     assert len(pd.read_csv(csv)) == len(df)
+    # the long table cannot be reduced to "final" without choosing a metric ...
+    capsys.readouterr()
+    assert main(["fit", str(csv), "--law", "power", "--x", "n_train", "--y", "value",
+                 "--reduce", "final", "--run", "run_id", "--step", "step"]) == 1
+    err = capsys.readouterr().err
+    assert "'final' is ambiguous" in err and "--where" in err and "--final" in err
+    # ... with --where (applied before the reduction) it keeps each run's final test loss
+    fit_json = tmp_path / "fit.json"
+    assert main(["fit", str(csv), "--law", "power", "--x", "n_train", "--y", "value",
+                 "--reduce", "final", "--run", "run_id", "--step", "step", "--where",
+                 "split == 'test' and metric == 'loss'", "--json", str(fit_json)]) == 0
+    assert "reduce: final" in capsys.readouterr().err
+    assert json.loads(fit_json.read_text())["n_obs"] == 12
+    # one row per run, ready to fit with the sizes as columns
+    fin = tmp_path / "final.csv"
+    assert main(["sweep", "results", str(out), "--final", "--out", str(fin)]) == 0
+    table = pd.read_csv(fin)
+    assert len(table) == 12 and table.run_id.is_unique
+    merged = table.merge(final[["run_id", "value"]], on="run_id")
+    np.testing.assert_allclose(merged.test_loss, merged.value)  # the test loss, not train
+    assert main(["fit", str(fin), "--law", "power", "--x", "n_train", "--y", "test_loss",
+                 "--group", "width"]) == 0
 
 
 def test_rerun_with_other_training_settings_is_refused(tmp_path):

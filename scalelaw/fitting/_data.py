@@ -17,6 +17,10 @@ from scalelaw.optim import is_log
 __all__ = ["as_frame", "prepare_data"]
 
 
+#: Column of a sweep's table whose value "diverged" marks a run that never enters a fit.
+STATUS_COLUMN = "status"
+
+
 def as_frame(data: Any) -> pd.DataFrame:
     """A DataFrame from a DataFrame or a mapping of columns; duplicate names refused.
 
@@ -97,6 +101,8 @@ def prepare_data(
     drop_invalid : bool, default=False
         Exclude rows with text (such as ``"diverged"``), missing, non-finite
         or out-of-domain values (counted and warned) instead of raising.
+        Rows whose ``status`` column says ``"diverged"`` (a sweep's final
+        table) are always excluded, counted and warned.
 
     Returns
     -------
@@ -189,7 +195,13 @@ def prepare_data(
                      ~(np.isfinite(w) & (w > 0)) & ~text[wname]))
     bad_any = np.zeros(len(data), dtype=bool)
     excluded: dict[str, int] = {}
+    if STATUS_COLUMN in data.columns:  # a sweep's table: diverged runs never enter a fit
+        bad_any = (data[STATUS_COLUMN].astype(str) == "diverged").to_numpy()
+        if bad_any.any():
+            excluded[f"{STATUS_COLUMN}: diverged"] = int(bad_any.sum())
     for col, why, mask in problems:
+        mask = mask & ~bad_any
+
         if not mask.any():
             continue
         rows = list(index[mask])

@@ -1,0 +1,98 @@
+"""Helpers shared by the sub-commands: reading inputs, checking outputs, writing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scalelaw.exceptions import DataValidationError
+from scalelaw.results import to_jsonable
+
+
+class UsageError(Exception):
+    """Options that cannot go together (exit status 2, as argparse's own errors)."""
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _mapping(text: str | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in _split(text or ""):
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip() or not v.strip():
+            raise DataValidationError(
+                f"{option} takes THEIRS=OURS pairs separated by commas; got {item!r}.",
+                column=option,
+            )
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _read(args: argparse.Namespace) -> pd.DataFrame:
+    from scalelaw.io import read_runs
+
+    df = read_runs(
+        args.file, format=getattr(args, "format", None),
+        columns=_mapping(getattr(args, "map", None), "--map"),
+        run=getattr(args, "run", None), step=getattr(args, "step", None),
+        y=getattr(args, "y", None), reduce=getattr(args, "reduce", None),
+        where=getattr(args, "where", None),
+    )
+    if "where" in df.attrs:
+        print(f"where: {df.attrs['where']}", file=sys.stderr)
+    if "reduction" in df.attrs:
+        print(f"reduce: {df.attrs['reduction']}", file=sys.stderr)
+    if df.attrs.get("dropped_columns"):
+        print(f"read: dropped {df.attrs['dropped_columns']} __MIN/__MAX band column(s) of "
+              "the W&B export", file=sys.stderr)
+    return df
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading logs")
+    g.add_argument("--format", default=None, choices=["table", "wandb", "tensorboard"],
+                   help="input format (default: from the path and columns)")
+    g.add_argument("--map", default=None, metavar="THEIRS=OURS,...",
+                   help="rename columns before use, e.g. 'val/loss=loss,N=n_params'")
+    g.add_argument("--reduce", default=None, choices=["final", "best"],
+                   help="learning-curve logs: keep each run's final (largest --step) or "
+                   "best (lowest --y) row")
+    g.add_argument("--run", default=None, metavar="COL",
+                   help="run column (for --reduce, and for the learning-curve filters)")
+    g.add_argument("--step", default=None, metavar="COL", help="step column for --reduce")
+    g.add_argument("--where", default=None,
+                   help="row filter applied before --reduce, a pandas query such as "
+                   "\"split == 'test'\"")
+
+
+def _check_writable(target: str | None, option: str) -> None:
+    """Fail before any work when an output path cannot be written."""
+    if target is None or target == "-":
+        return
+    p = Path(target)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise DataValidationError(f"{option} {target!r} is a directory; give a file path.",
+                                  column=option)
+    if not parent.is_dir():
+        raise DataValidationError(
+            f"{option} {target!r}: the folder {str(parent)!r} does not exist.", column=option)
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise DataValidationError(f"{option} {target!r} is not writable.", column=option)
+
+
+def _write_json(obj: Any, target: str) -> None:
+    text = json.dumps(to_jsonable(obj), indent=2)
+    if target == "-":
+        print(text)
+    else:
+        Path(target).write_text(text + "\n")
+
