@@ -1,0 +1,184 @@
+"""Intrinsic dimension: accuracy on known manifolds, intervals, warnings, files, CLI."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalelaw.cli import main
+from scalelaw.exceptions import DataValidationError
+from scalelaw.intrinsic_dim import (
+    LOWER_BOUND_ABOVE,
+    IntrinsicDimensionWarning,
+    estimate_intrinsic_dim,
+    estimate_intrinsic_dims,
+    pool_intrinsic_dims,
+    read_points,
+)
+
+skdim = pytest.importorskip("skdim")
+
+#: Manifolds of scikit-dimension's benchmark with d <= 10 that kNN estimators are
+#: known to read low by more than 10 % (shared science notes, section 3.3: at
+#: 2,000 points TwoNN reads Mbeta's 10 as 6.5 and Mp3's 9 as 7.2; the density
+#: changes fast across them): there the estimate is a lower bound, not a value.
+READ_LOW = {"Mbeta", "Mp3_Paraboloid"}
+
+
+def _benchmark(n: int) -> dict[str, tuple[int, np.ndarray]]:
+    bm = skdim.datasets.BenchmarkManifolds(random_state=0)
+    truth = bm.truth
+    out = {}
+    for name in truth.index:
+        d = int(truth.loc[name, "Intrinsic Dimension"])
+        if d <= 10:
+            # the single-name path of skdim 0.5 needs d and dim explicitly
+            X = bm.generate(name, n=n, d=d, dim=int(truth.loc[name, "Number of variables"]))
+            out[name] = (d, X)
+    return out
+
+
+def test_twonn_within_10_percent_on_benchmark_manifolds_up_to_d10():
+    sets = _benchmark(5000)
+    assert len(sets) == 16  # every manifold of the benchmark with d <= 10
+    errors = {}
+    for name, (d, X) in sets.items():
+        res = estimate_intrinsic_dim(X, "twonn", n_boot=20)
+        errors[name] = res.dimension / d - 1
+    # 10 %: the bar, met by TwoNN on every generic manifold at 5,000 points (science
+    # notes 3.4 at 2,000: mean |error| 6.6 %; the paraboloid Mp2 reads -9 to -11 %
+    # from draw to draw at 2,000 points, -9.7 % here)
+    bad = {k: round(v, 3) for k, v in errors.items() if abs(v) > 0.10 and k not in READ_LOW}
+    assert not bad, bad
+    for name in READ_LOW:  # read low, never high: a lower bound
+        assert -0.45 < errors[name] < -0.10, (name, errors[name])
+    assert np.mean([abs(v) for k, v in errors.items() if k not in READ_LOW]) < 0.05
+
+
+def test_estimators_share_neighbours_and_agree_on_a_linear_subspace():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 5)) @ rng.normal(size=(5, 40))
+    res = estimate_intrinsic_dims(X, ["twonn", "mle", "lpca"], n_boot=30, random_state=1)
+    # a 5-d Gaussian in R^40: every estimator within 10 % (lPCA is exact on linear data)
+    for m, r in res.items():
+        assert abs(r.dimension - 5) < 0.5, (m, r.dimension)
+        assert r.ci[0] <= r.dimension <= r.ci[1]
+    assert res["lpca"].dimension == 5
+
+
+def test_bootstrap_interval_covers_the_truth_at_the_stated_rate():
+    # 40 independent 4-d Gaussian clouds: a 90 % interval should cover 4 about
+    # 36 times; TwoNN has little bias here (science notes 3.3: 4.10 at n = 2000),
+    # so >= 28 (binomial 1st percentile for p = 0.9 is 31; the slack allows a
+    # small bias) and not every time (an interval that always covers is too wide)
+    covered = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(800, 4)) @ rng.normal(size=(4, 12))
+        r = estimate_intrinsic_dim(X, "twonn", level=0.9, n_boot=100, random_state=seed)
+        covered += r.ci[0] <= 4 <= r.ci[1]
+    assert 28 <= covered <= 40
+
+
+def test_high_dimension_warns_and_is_a_lower_bound():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 20))
+    with pytest.warns(IntrinsicDimensionWarning, match="lower bound"):
+        r = estimate_intrinsic_dim(X, n_boot=10)
+    assert r.dimension > LOWER_BOUND_ABOVE and r.lower_bound
+    assert r.dimension < 20  # reads low, as documented
+    assert any("lower bound" in w for w in r.warnings)
+
+
+def test_duplicates_are_removed_and_counted():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    X = np.vstack([X, X[:50]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for an ordinary low dimension
+        r = estimate_intrinsic_dim(X, n_boot=10)
+    assert r.n_points == 500
+    assert any("50 duplicate" in w for w in r.warnings)
+
+
+def test_skdim_global_state_is_untouched():
+    # estimating must not leave state behind: the same call twice gives the same
+    # answer, and an estimate does not depend on what was estimated before
+    rng = np.random.default_rng(5)
+    A, B = rng.normal(size=(600, 3)), rng.normal(size=(600, 7))
+    first = estimate_intrinsic_dim(A, n_boot=20).dimension
+    estimate_intrinsic_dim(B, "mle", n_boot=20)
+    assert estimate_intrinsic_dim(A, n_boot=20).dimension == first
+    np.random.seed(123)
+    state = np.random.get_state()[1].copy()
+    estimate_intrinsic_dim(A, n_boot=20)
+    assert np.array_equal(np.random.get_state()[1], state)  # numpy's global RNG unused
+
+
+def test_pooling_spreads_over_models():
+    from scalelaw.intrinsic_dim import IDResult
+
+    rs = [IDResult("twonn", d, (d - 0.05, d + 0.05), 0.95, 1000, 8, False)
+          for d in (3.6, 4.4, 3.8, 4.2)]
+    pooled = pool_intrinsic_dims(rs)
+    assert pooled.dimension == pytest.approx(4.0)
+    # the interval holds the spread between models, not each model's own +-0.05
+    assert pooled.ci[0] < 3.85 and pooled.ci[1] > 4.15
+    with pytest.raises(DataValidationError, match="one method"):
+        pool_intrinsic_dims([rs[0], IDResult("mle", 4, (4, 4), 0.95, 10, 8, False)])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.ones(20), "2-D array"),
+    (np.ones((5, 3)), "at least 10 points"),
+    (np.vstack([np.ones((20, 3)), [[np.nan, 1, 1]]]), "NaN"),
+])
+def test_bad_points_are_refused(bad, match):
+    with pytest.raises(DataValidationError, match=match):
+        estimate_intrinsic_dim(bad)
+
+
+def test_read_points_from_every_format(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    np.save(tmp_path / "a.npy", X)
+    np.savez(tmp_path / "b.npz", emb=X, labels=np.arange(200))
+    df = pd.DataFrame(X, columns=["f0", "f1", "f2"]).assign(label=["x"] * 200)
+    df.to_csv(tmp_path / "c.csv", index=False)
+    df.to_parquet(tmp_path / "d.parquet")
+    assert np.array_equal(read_points(tmp_path / "a.npy"), X)
+    assert np.array_equal(read_points(tmp_path / "b.npz", key="emb"), X)
+    with pytest.raises(DataValidationError, match="choose one with key"):
+        read_points(tmp_path / "b.npz")
+    with pytest.warns(UserWarning, match=r"1 non-numeric column\(s\) left out.*label"):
+        assert np.allclose(read_points(tmp_path / "c.csv"), X)
+    assert np.array_equal(read_points(tmp_path / "d.parquet", columns=["f0", "f2"]),
+                          X[:, [0, 2]])
+    with pytest.raises(DataValidationError, match="not numeric"):
+        read_points(tmp_path / "d.parquet", columns=["f0", "label"])
+    with pytest.raises(DataValidationError, match="does not exist"):
+        read_points(tmp_path / "none.npy")
+    (tmp_path / "e.txt").write_text("1 2\n")
+    with pytest.raises(DataValidationError, match="unknown extension"):
+        read_points(tmp_path / "e.txt")
+
+
+def test_cli_id_writes_the_documented_json(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "emb.npy", rng.normal(size=(1500, 3)) @ rng.normal(size=(3, 16)))
+    out = tmp_path / "id.json"
+    assert main(["id", str(tmp_path / "emb.npy"), "--json", str(out), "--n-boot", "50"]) == 0
+    assert "intrinsic dimension" in capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert {"method", "dimension", "ci", "n_points", "ambient_dim", "warnings"} <= set(d)
+    assert d["method"] == "twonn" and d["n_points"] == 1500 and d["ambient_dim"] == 16
+    assert abs(d["dimension"] - 3) < 0.3 and d["ci"][0] < d["dimension"] < d["ci"][1]
+    assert main(["id", str(tmp_path / "emb.npy"), "--method", "lpca", "--json",
+                 str(out)]) == 0
+    assert json.loads(out.read_text())["dimension"] == 3
+    assert main(["id", str(tmp_path / "missing.npy")]) == 1
+    assert "does not exist" in capsys.readouterr().err
