@@ -28,13 +28,15 @@ LAYERS = [
     ["scalelaw.results"],
     ["scalelaw.fitting"],
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
-     "scalelaw.datasets"],
+     "scalelaw.datasets", "scalelaw.intrinsic_dim"],
+    ["scalelaw.theory"],
     ["scalelaw.io", "scalelaw.plotting"],
     ["scalelaw="],  # the package's __init__ (exact name)
-    ["scalelaw.cli", "scalelaw.__main__"],  # applications: may use teacher_student
+    # applications: may use teacher_student
+    ["scalelaw.experiments", "scalelaw.cli", "scalelaw.__main__"],
 ]
 #: The library layers never import teacher_student (the applications may).
-APPLICATIONS = ("scalelaw.cli", "scalelaw.__main__")
+APPLICATIONS = ("scalelaw.experiments", "scalelaw.cli", "scalelaw.__main__")
 
 
 def _module_name(path: Path) -> str:

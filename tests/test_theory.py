@@ -1,0 +1,246 @@
+"""Theory checks: exponents, windows, regimes and verdicts on tables with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalelaw.cli import main
+from scalelaw.exceptions import DataValidationError
+from scalelaw.intrinsic_dim import IDResult
+from scalelaw.theory import (
+    check_scaling,
+    classify_regime,
+    classify_regimes,
+    curvature_window,
+    fit_exponent,
+    interpolating_window,
+)
+
+SEEDS = 3
+
+
+def _resolution_table(alpha: float, *, noise: float = 0.03, seed: int = 0,
+                      sizes=2.0 ** np.arange(5, 12), n_params: float = 40_000.0,
+                      floor: float = 0.0) -> pd.DataFrame:
+    """Data scaling with P >> D: L = 3 D^-alpha (+ floor), log-normal seed noise."""
+    rng = np.random.default_rng(seed)
+    D = np.repeat(sizes, SEEDS)
+    loss = (3 * D ** -alpha + floor) * np.exp(noise * rng.standard_normal(D.size))
+    return pd.DataFrame({"n_train": D, "n_params": n_params, "test_loss": loss,
+                         "seed": np.tile(np.arange(SEEDS), len(sizes))})
+
+
+def _variance_table(alpha: float, *, noise: float = 0.02, seed: int = 0, P: int = 121,
+                    l_inf: float = 0.05, finite_sample: bool = True) -> pd.DataFrame:
+    """D >> P: L = L_inf + c (D - P - 1)^-alpha (least squares' finite-sample form), the
+    excess twice L_inf at the smallest D."""
+    rng = np.random.default_rng(seed)
+    D = np.repeat(2.0 ** np.arange(11, 17), SEEDS)
+    base = D - P - 1 if finite_sample else D
+    loss = (l_inf + 2 * l_inf * (base / base[0]) ** -alpha) * np.exp(
+        noise * rng.standard_normal(D.size))
+    return pd.DataFrame({"n_train": D, "n_params": float(P), "test_loss": loss})
+
+
+# ------------------------------------------------------------------ verdicts
+def test_resolution_limited_consistent_when_alpha_meets_4_over_d():
+    c = check_scaling(_resolution_table(1.0), "n_train", "test_loss", dimension=4)[0]
+    assert c.regime == "resolution" and c.verdict == "consistent"
+    # 7 sizes x 3 seeds with 3 % noise: the exponent is known to about +-0.03
+    assert c.alpha == pytest.approx(1.0, abs=0.05)
+    assert c.alpha_ci[0] < 1.0 < c.alpha_ci[1]
+    assert c.predicted_alpha == 1.0 and c.dimension == 4
+    assert c.details["ratio"] == pytest.approx(c.alpha, rel=1e-9)
+
+
+def test_resolution_limited_bound_allows_a_larger_exponent():
+    # alpha >= 4/d is a bound: alpha = 1.5 at d = 4 (4/d = 1) is consistent
+    c = check_scaling(_resolution_table(1.5), "n_train", "test_loss", dimension=4)[0]
+    assert c.verdict == "consistent" and c.details["ratio"] > 1.3
+
+
+def test_resolution_limited_inconsistent_when_alpha_is_clearly_below():
+    # alpha = 0.5 with d = 4: 4/d = 1 lies far above the whole interval
+    c = check_scaling(_resolution_table(0.5), "n_train", "test_loss", dimension=4)[0]
+    assert c.verdict == "inconsistent"
+    assert c.alpha_ci[1] < 1.0 and "below 4/d" in c.reason
+
+
+def test_measured_dimension_interval_and_lower_bound_enter_the_verdict():
+    table = _resolution_table(0.85)
+    wide = IDResult("twonn", 4.0, (3.0, 5.0), 0.95, 5000, 20, False)
+    c = check_scaling(table, "n_train", "test_loss", dimension=wide)[0]
+    # 4/d ranges over [0.8, 1.33]: alpha = 0.85 reaches its low end
+    assert c.verdict == "consistent" and c.details["predicted_range"] == [0.8, 4 / 3]
+    tight = IDResult("twonn", 4.0, (3.9, 4.1), 0.95, 5000, 20, False)
+    assert check_scaling(table, "n_train", "test_loss", dimension=tight)[0].verdict == \
+        "inconsistent"
+    high = IDResult("twonn", 13.0, (12.8, 13.2), 0.95, 5000, 40, True)
+    low_alpha = _resolution_table(0.2)
+    c = check_scaling(low_alpha, "n_train", "test_loss", dimension=high)[0]
+    # 4/13 = 0.31 > 0.2, but d = 13 is a lower bound: the true 4/d may be smaller
+    assert c.verdict == "inconclusive" and "lower bound" in c.reason
+
+
+def test_resolution_limited_inconclusive_cases():
+    noisy = _resolution_table(1.0, noise=0.8, sizes=2.0 ** np.arange(5, 9))
+    c = check_scaling(noisy, "n_train", "test_loss", dimension=4)[0]
+    assert c.verdict == "inconclusive" and "too wide" in c.reason
+    c = check_scaling(_resolution_table(1.0), "n_train", "test_loss")[0]
+    assert c.verdict == "inconclusive" and "no intrinsic dimension" in c.reason
+    few = _resolution_table(1.0, sizes=2.0 ** np.arange(5, 8))
+    c = check_scaling(few, "n_train", "test_loss", dimension=4)[0]
+    assert c.verdict == "inconclusive" and "4 are needed" in c.reason
+
+
+def test_variance_limited_with_the_finite_sample_correction():
+    c = check_scaling(_variance_table(1.0), "n_train", "test_loss")[0]
+    assert c.regime == "variance" and c.verdict == "consistent"
+    # the profile interval of a 3-parameter fit over 6 sizes: about +-0.1
+    assert c.alpha == pytest.approx(1.0, abs=0.06)
+    # the same data against D itself reads steeper (the factor D / (D - P - 1))
+    assert c.details["alpha_raw"] > c.alpha
+    c_raw = check_scaling(_variance_table(1.0), "n_train", "test_loss",
+                          correct_finite_sample=False)[0]
+    assert c_raw.alpha == pytest.approx(c.details["alpha_raw"])
+
+
+def test_variance_limited_inconsistent_and_given_limit():
+    c = check_scaling(_variance_table(1.6), "n_train", "test_loss")[0]
+    assert c.verdict == "inconsistent" and "excludes 1 (above)" in c.reason
+    t = _variance_table(1.0, noise=0.005).assign(l_inf=0.05)
+    given = check_scaling(t, "n_train", "test_loss", l_inf="l_inf")[0]
+    free = check_scaling(t, "n_train", "test_loss")[0]
+    assert given.details["l_inf"] == "given" and free.details["l_inf"] == "fitted"
+    # 0.5 % noise on the loss is up to 5 % of the excess at the largest D: alpha to +-0.03
+    assert given.alpha == pytest.approx(1.0, abs=0.03)
+    # knowing the limit narrows the interval (two parameters instead of three)
+    assert np.ptp(given.alpha_ci) < np.ptp(free.alpha_ci)
+
+
+def test_variance_limited_inconclusive_when_noise_swamps_the_excess():
+    c = check_scaling(_variance_table(1.0, noise=0.3), "n_train", "test_loss")[0]
+    assert c.verdict == "inconclusive" and "too wide" in c.reason
+
+
+def test_crossover_slices_are_restricted_to_their_regime_or_left_inconclusive():
+    # P = 121, D from 256 (2P) to 65,536: the sizes with D >= 10 P form the check
+    rng = np.random.default_rng(1)
+    D = np.repeat(2.0 ** np.arange(8, 17), 2)
+    t = pd.DataFrame({"n_train": D, "n_params": 121.0,
+                      "test_loss": (0.05 + 363 / (D - 122)) * np.exp(
+                          0.01 * rng.standard_normal(D.size))})
+    c = check_scaling(t, "n_train", "test_loss")[0]
+    assert c.regime == "variance" and "spans the crossover" in c.details["regime_reason"]
+    assert c.window[0] >= 1210 and c.verdict == "consistent"
+    narrow = t[t.n_train <= 2048]
+    c = check_scaling(narrow, "n_train", "test_loss")[0]
+    assert c.regime == "crossover" and c.verdict == "inconclusive"
+
+
+def test_grouped_checks_one_per_slice():
+    a = _resolution_table(1.0).assign(width=192)
+    b = _variance_table(1.0).assign(width=8)
+    checks = check_scaling(pd.concat([a, b]), "n_train", "test_loss", group="width",
+                           dimension=4)
+    assert [c.group for c in checks] == [8, 192]
+    assert [c.regime for c in checks] == ["variance", "resolution"]
+    assert all(c.verdict == "consistent" for c in checks)
+
+
+# ------------------------------------------------------------------ windows
+def test_interpolation_window_and_curvature_window():
+    assert interpolating_window(np.arange(5.0), np.array([1e-3, 0.01, 0.05, 0.2, 0.01])) \
+        == (0, 3)
+    x = 2.0 ** np.arange(4, 14)
+    straight = 5 * x ** -0.7
+    assert curvature_window(x, straight) == (0, 10)
+    bent = 5 * x ** -0.7 + 5 * 2.0 ** (-0.7 * 9)  # a floor reached at x = 2^9
+    a, b = curvature_window(x, bent)
+    assert a == 0 and 4 <= b <= 7  # stops before the floor bends the line
+
+
+def test_window_from_train_loss_and_sensitivity():
+    t = _resolution_table(1.0, floor=0.0)
+    t["train_loss"] = np.where(t.n_train <= 512, 1e-5, 0.5 * t.test_loss)
+    e = fit_exponent(t, "n_train", "test_loss", regime="resolution", train="train_loss")
+    assert e.window == (32.0, 512.0) and "interpolates" in e.rule
+    lo, hi = e.sensitivity
+    assert lo <= e.alpha <= hi and hi - lo < 0.1
+    with pytest.raises(DataValidationError, match="window"):
+        fit_exponent(t, "n_train", "test_loss", regime="resolution", window=(1e6, 2e6))
+
+
+def test_regime_classification_of_a_sweep():
+    rows = []
+    for width, P in ((8, 121), (32, 1_185), (192, 38_000)):
+        for D in (2048, 4096, 8192, 16384):
+            rows.append({"width": width, "n_params": P, "n_train": D})
+    table = classify_regimes(pd.DataFrame(rows), test=None, train=None)
+    by = dict(zip(table.slice, table.regime, strict=True))
+    assert by["width = 8"] == "variance"  # D >= 17 P
+    assert by["width = 192"] == "crossover"  # D/P 0.05 .. 0.43
+    assert by["n_train = 2048"] == "crossover"  # P/D from 0.06 to 18.6
+    regime, why = classify_regime(np.array([100.0, 200.0]), np.array([5e4, 5e4]),
+                                  varies="data")
+    assert regime == "resolution" and "P >> D" in why
+
+
+# ------------------------------------------------------------------ random features
+def test_random_feature_model_reads_alpha_k_and_one_in_its_four_regimes():
+    from teacher_student.random_features import RandomFeatureModel
+    from teacher_student.suite import get_task
+
+    rf = RandomFeatureModel(get_task("random-features"), n_pool=2500)
+    alpha_k = rf.alpha_k()
+    tabs = rf.regime_tables(n_draws=2)
+    ex = {}
+    for key, x in (("resolution_D", "n_train"), ("resolution_P", "n_params")):
+        ex[key] = fit_exponent(tabs[key], x, "loss", regime="resolution", window="all").alpha
+    for key, x, other in (("variance_D", "n_train", "n_params"),
+                          ("variance_P", "n_params", "n_train")):
+        c = check_scaling(tabs[key], x, "loss", l_inf="loss_inf")[0]
+        ex[key] = c.alpha
+        assert c.regime == "variance" and c.details["correction"] == f"{x} - {other} - 1"
+    # resolution-limited: alpha_D = alpha_P = alpha_K (Bahri et al. sec. 2.3); the pool
+    # and the spectrum's fit window leave about 10 % between them
+    assert ex["resolution_D"] == pytest.approx(alpha_k, rel=0.12)
+    assert ex["resolution_P"] == pytest.approx(alpha_k, rel=0.12)
+    # variance-limited, after the finite-sample correction: 1 within 0.1 (two draws)
+    assert ex["variance_D"] == pytest.approx(1.0, abs=0.1)
+    assert ex["variance_P"] == pytest.approx(1.0, abs=0.15)
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_check_json_schema_and_plot(tmp_path, capsys):
+    t = pd.concat([_resolution_table(1.0).assign(width=192),
+                   _variance_table(1.0).assign(width=8)])
+    f = tmp_path / "runs.csv"
+    t.to_csv(f, index=False)
+    out, png = tmp_path / "checks.json", tmp_path / "checks.png"
+    assert main(["check", str(f), "--x", "n_train", "--y", "test_loss", "--group", "width",
+                 "--dimension", "4", "--json", str(out), "--plot", str(png)]) == 0
+    assert "consistent" in capsys.readouterr().out
+    checks = json.loads(out.read_text())["checks"]
+    assert len(checks) == 2
+    for c in checks:
+        assert {"group", "regime", "alpha", "alpha_ci", "predicted_alpha", "dimension",
+                "verdict", "window", "reason"} <= set(c)
+    assert png.stat().st_size > 10_000
+    # measured dimension from points
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "pts.npy", rng.normal(size=(2000, 4)) @ rng.normal(size=(4, 12)))
+    assert main(["check", str(f), "--x", "n_train", "--y", "test_loss", "--where",
+                 "width == 192", "--id-data", str(tmp_path / "pts.npy"), "--json",
+                 str(out)]) == 0
+    c = json.loads(out.read_text())["checks"][0]
+    assert c["details"]["dimension_source"] == "measured (twonn)"
+    assert abs(c["dimension"] - 4) < 0.4
+    assert main(["check", str(f), "--x", "n_train", "--y", "test_loss", "--dimension", "4",
+                 "--id-data", str(tmp_path / "pts.npy")]) == 2
+    assert main(["check", str(f), "--x", "n_train", "--y", "nope"]) == 1
+    assert "'nope'" in capsys.readouterr().err
