@@ -1,0 +1,170 @@
+"""``scalelaw id`` and ``scalelaw check``: intrinsic dimension and the theory's predictions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from scalelaw.cli._common import (
+    UsageError,
+    _add_input_options,
+    _check_writable,
+    _read,
+    _split,
+    _write_json,
+)
+from scalelaw.exceptions import DataValidationError
+
+
+# ------------------------------------------------------------------------ id
+def _cmd_id(args: argparse.Namespace) -> int:
+    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
+
+    _check_writable(args.json, "--json")
+    pts = read_points(args.file, key=args.key,
+                      columns=_split(args.columns) if args.columns else None)
+    res = estimate_intrinsic_dim(pts, args.method, k=args.k, n_boot=args.n_boot,
+                                 max_points=args.max_points, random_state=args.seed)
+    lo, hi = res.ci
+    print(f"{args.file}: intrinsic dimension {res.dimension:.2f} [{lo:.2f}, {hi:.2f}] "
+          f"({res.method}, {res.level:.0%} bootstrap interval; {res.n_points} points in "
+          f"{res.ambient_dim} dimensions)")
+    for w in res.warnings:
+        print(f"  note: {w}")
+    if args.json:
+        _write_json(res.to_dict(), args.json)
+    return 0
+
+
+def _add_id_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "id", parents=[common], help="intrinsic dimension of points (embeddings, activations)",
+        description="Intrinsic dimension of a point cloud (TwoNN, MLE or local PCA from "
+                    "scikit-dimension) with a bootstrap interval. Estimates above 12 read low "
+                    "and are reported as lower bounds.")
+    p.add_argument("file", help=".npy, .npz, .parquet or .csv (one point per row)")
+    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"])
+    p.add_argument("--key", default=None, help="array name in an .npz holding several")
+    p.add_argument("--columns", default=None, metavar="C1,C2,...",
+                   help="table columns (default: every numeric column)")
+    p.add_argument("--k", type=int, default=20, help="neighbours of the MLE (default 20)")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicas (default 200)")
+    p.add_argument("--max-points", type=int, default=None,
+                   help="subsample to this many points first (seeded)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and subsample")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the estimate as JSON")
+    p.set_defaults(func=_cmd_id, needs_torch=False)
+
+
+# --------------------------------------------------------------------- check
+def _dimension_arg(args: argparse.Namespace) -> Any:
+    if args.dimension is not None and args.id_data is not None:
+        raise UsageError("give --dimension or --id-data, not both")
+    if args.dimension is not None:
+        if not args.dimension > 0:
+            raise DataValidationError(f"--dimension must be positive; got {args.dimension}.",
+                                      column="dimension")
+        return args.dimension
+    if args.id_data is None:
+        return None
+    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
+
+    res = estimate_intrinsic_dim(read_points(args.id_data), args.method,
+                                 random_state=args.seed)
+    print(f"intrinsic dimension of {args.id_data}: {res.dimension:.2f} "
+          f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}] ({res.method})", file=sys.stderr)
+    return res
+
+
+def _window_arg(text: str) -> Any:
+    if text in ("auto", "all"):
+        return text
+    parts = _split(text)
+    try:
+        lo, hi = (float(v) for v in parts)
+    except ValueError:
+        raise DataValidationError(f"--window takes auto, all or LO,HI; got {text!r}.",
+                                  column="window") from None
+    return (lo, hi)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from scalelaw.theory import check_scaling
+
+    for target, opt in ((args.json, "--json"), (args.plot, "--plot")):
+        _check_writable(target, opt)
+    window = _window_arg(args.window)
+    dimension = _dimension_arg(args)
+    df = _read(args)
+    l_inf: Any = args.l_inf
+    if l_inf is not None and l_inf not in df.columns:
+        try:
+            l_inf = float(l_inf)
+        except ValueError:
+            raise DataValidationError(f"--l-inf {l_inf!r} is neither a column nor a number.",
+                                      column="l_inf") from None
+    checks = check_scaling(df, args.x, args.y, group=args.group, regime=args.regime,
+                           dimension=dimension, l_inf=l_inf, window=window,
+                           n_params=args.n_params, n_train=args.n_train,
+                           correct_finite_sample=not args.no_correction)
+    print(_check_table(checks))
+    if args.json:
+        _write_json({"checks": [c.to_dict() for c in checks]}, args.json)
+    if args.plot:
+        from scalelaw.plotting import plot_checks
+
+        plot_checks(checks, x=args.x, y=args.y).savefig(args.plot, dpi=120)
+    return 0
+
+
+def _check_table(checks: list[Any]) -> str:
+    lines = [f"{'group':>10}  {'regime':<10}  {'alpha':>6}  {'interval':<16}  "
+             f"{'predicted':>9}  verdict"]
+    for c in checks:
+        ci = (f"[{c.alpha_ci[0]:.3f}, {c.alpha_ci[1]:.3f}]" if c.alpha == c.alpha else "-")
+        pred = "-" if c.predicted_alpha is None else (
+            f">= {c.predicted_alpha:.3f}" if c.regime == "resolution"
+            else f"{c.predicted_alpha:.3f}")
+        alpha = f"{c.alpha:.3f}" if c.alpha == c.alpha else "-"
+        lines.append(f"{c.group!s:>10}  {c.regime:<10}  {alpha:>6}  {ci:<16}  {pred:>9}  "
+                     f"{c.verdict}")
+        lines.append(f"{'':>10}  {c.reason}")
+    return "\n".join(lines)
+
+
+def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "check", parents=[common],
+        help="test resolution-limited (alpha >= 4/d) and variance-limited (alpha = 1) scaling",
+        description="Fit the scaling exponent of each slice of a sweep over a stated window "
+                    "and compare it with the theory: alpha >= 4/d (resolution-limited) or "
+                    "alpha = 1 (variance-limited). Verdicts: consistent, inconsistent, "
+                    "inconclusive, with the numbers behind them.")
+    p.add_argument("file", help="runs table (one row per run), log file or dataset:NAME")
+    p.add_argument("--x", required=True, help="the varied size: n_train, n_params or width")
+    p.add_argument("--y", required=True, help="the loss column")
+    p.add_argument("--group", default=None, help="one check per value of this column")
+    p.add_argument("--regime", default="auto", choices=["auto", "resolution", "variance"],
+                   help="auto: from the sizes (D >> P, P >> D or crossover)")
+    p.add_argument("--dimension", type=float, default=None, metavar="D",
+                   help="intrinsic dimension for 4/d (nominal)")
+    p.add_argument("--id-data", default=None, metavar="FILE",
+                   help="measure d on these points (.npy/.npz/.parquet/.csv) instead")
+    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"],
+                   help="estimator for --id-data")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed for --id-data")
+    p.add_argument("--window", default="auto", metavar="auto|all|LO,HI",
+                   help="sizes to fit (default: the stated rule; see the README)")
+    p.add_argument("--l-inf", default=None, metavar="COL|VALUE",
+                   help="variance-limited L_inf (default: fitted as a free offset)")
+    p.add_argument("--n-params", default="n_params", metavar="COL",
+                   help="parameter-count column (default n_params)")
+    p.add_argument("--n-train", default="n_train", metavar="COL",
+                   help="training-set-size column (default n_train)")
+    p.add_argument("--no-correction", action="store_true",
+                   help="variance-limited: fit against D (or P) itself, not D - P - 1")
+    p.add_argument("--json", default=None, metavar="OUT", help='write {"checks": [...]}')
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="save a log-log plot")
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_check, needs_torch=False)

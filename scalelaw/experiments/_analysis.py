@@ -1,0 +1,137 @@
+"""From a study's sweeps to theory checks: exponents against 4/d and against 1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.experiments._lanes import SweepOutcome
+from scalelaw.intrinsic_dim import IDResult
+from scalelaw.theory import TheoryCheck, check_scaling, with_dimension
+
+__all__ = ["random_feature_checks", "sweep_checks"]
+
+
+def _label(o: SweepOutcome) -> str:
+    c = o.sweep.config
+    task = c.get("task") or c["task_config"]["name"]
+    if o.sweep.kind == "resolution_D":
+        return f"{task}, width {c['widths'][0]}: loss vs D"
+    if o.sweep.kind == "variance_D":
+        return f"{task}, width {c['widths'][0]}: loss vs D"
+    return f"{task}: loss vs P (fresh data every step)"
+
+
+def _best_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """Sharma & Kaplan keep the best students of each size (the lower envelope):
+    here the lowest test loss of each width."""
+    ok = table[table["status"].astype(str) == "ok"]
+    idx = ok.groupby("width")["test_loss"].idxmin()
+    return ok.loc[idx.to_numpy()]
+
+
+def sweep_checks(o: SweepOutcome) -> TheoryCheck:
+    """The theory check of one sweep of a study.
+
+    Data scaling is compared with ``4/d`` for ``d`` measured on the data
+    (nominal and representation ``d`` in ``details``); model scaling with
+    ``d`` measured on the students' last hidden layer; variance-limited
+    scaling with 1 (excess fitted against ``D - P - 1``).
+    """
+    kind = o.sweep.kind
+    table = o.table
+    if kind == "variance_D":
+        check = check_scaling(table, "n_train", "test_loss", regime="auto")[0]
+        return replace(check, group=_label(o), details=dict(
+            check.details, sweep=o.sweep.name, nominal_dimension=o.sweep.nominal_dim,
+            n_runs=len(o.table), wall_time_s=o.wall_time_s))
+    if kind == "resolution_P":
+        table = _best_seeds(table)
+        primary = o.representation_id
+        check = check_scaling(table, "n_params", "test_loss", regime="resolution",
+                              dimension=primary)[0]
+    else:
+        primary = o.data_id
+        check = check_scaling(table, "n_train", "test_loss", regime="auto",
+                              dimension=primary)[0]
+    others: dict[str, Any] = {"nominal": float(o.sweep.nominal_dim)}
+    if kind == "resolution_D" and o.representation_id is not None:
+        others["representation"] = o.representation_id
+    if kind == "resolution_P" and o.data_id is not None:
+        others["data"] = o.data_id
+    alt = {}
+    for name, dim in others.items():
+        c = with_dimension(check, dim) if np.isfinite(check.alpha) and \
+            check.regime == "resolution" else check
+        alt[name] = {"dimension": c.dimension, "dimension_ci": c.details.get("dimension_ci"),
+                     "predicted_alpha": c.predicted_alpha, "verdict": c.verdict}
+    details = dict(check.details, against=alt, sweep=o.sweep.name,
+                   nominal_dimension=o.sweep.nominal_dim,
+                   data_id=None if o.data_id is None else o.data_id.to_dict(),
+                   representation_id=None if o.representation_id is None
+                   else o.representation_id.to_dict(),
+                   n_runs=len(o.table), wall_time_s=o.wall_time_s)
+    return replace(check, group=_label(o), details=details)
+
+
+def random_feature_checks(settings: dict[str, Any] | None = None
+                          ) -> tuple[list[TheoryCheck], dict[str, pd.DataFrame], float]:
+    """The exactly solvable random-feature model in its four regimes.
+
+    Resolution-limited exponents are compared with ``alpha_K``, the decay of
+    the feature spectrum (an effective ``d = 4 / alpha_K``); variance-limited
+    ones with 1, the excess over the exact limit fitted against ``D - P - 1``
+    (or ``P - D - 1``).
+
+    Returns
+    -------
+    checks : list of TheoryCheck
+        Resolution in D and in P, variance in D and in P.
+    tables : dict
+        The four tables.
+    alpha_k : float
+        The spectrum's exponent.
+    """
+    from teacher_student.random_features import RandomFeatureModel
+    from teacher_student.suite import get_task
+
+    s = dict(settings or {})
+    rf = RandomFeatureModel(get_task("random-features"), n_pool=s.pop("n_pool", 4000))
+    alpha_k = rf.alpha_k()
+    tables = rf.regime_tables(n_draws=s.pop("n_draws", 4), **s)
+    d_eff = IDResult("spectrum", 4.0 / alpha_k, (4.0 / alpha_k, 4.0 / alpha_k), 1.0,
+                     len(rf.x_pool), rf.n_features, False,
+                     settings={"alpha_K": alpha_k, "meaning": "4 / alpha_K"})
+    checks = []
+    for key, x in (("resolution_D", "n_train"), ("resolution_P", "n_params"),
+                   ("variance_D", "n_train"), ("variance_P", "n_params")):
+        tab = tables[key]
+        kwargs: dict[str, Any] = {"dimension": d_eff}
+        if key.startswith("variance"):
+            kwargs = {"l_inf": "loss_inf"}
+        c = check_scaling(tab, x, "loss", regime="auto", **kwargs)[0]
+        label = {"resolution_D": "random features: L(D, inf) vs D",
+                 "resolution_P": "random features: L(inf, P) vs P",
+                 "variance_D": "random features: L(D, P={p:.0f}) - L(inf, P) vs D",
+                 "variance_P": "random features: L(D={d:.0f}, P) - L(D, inf) vs P",
+                 }[key].format(p=tab.n_params.iloc[0], d=tab.n_train.iloc[0])
+        details = dict(c.details, alpha_K=alpha_k, model="linear random features (exact)")
+        checks.append(replace(c, group=label, details=details))
+    return checks, tables, float(alpha_k)
+
+
+def summary_rows(checks: list[TheoryCheck]) -> pd.DataFrame:
+    """One row per check for the printed table and the report."""
+    rows = []
+    for c in checks:
+        rows.append({
+            "check": str(c.group), "regime": c.regime,
+            "alpha": c.alpha, "alpha_lo": c.alpha_ci[0], "alpha_hi": c.alpha_ci[1],
+            "predicted": c.predicted_alpha, "d": c.dimension,
+            "four_over_alpha": 4.0 / c.alpha if c.regime == "resolution" and c.alpha > 0
+            else np.nan,
+            "verdict": c.verdict})
+    return pd.DataFrame(rows)

@@ -1,0 +1,164 @@
+"""A study's report: printed table, ``summary.json``, ``report.md``, ``report.html``, plots."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.results import to_jsonable
+from scalelaw.theory import TheoryCheck
+
+__all__ = ["summary_table", "write_report"]
+
+
+def _fmt(v: Any, spec: str = ".3g") -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    return format(v, spec)
+
+
+def summary_table(checks: list[TheoryCheck]) -> pd.DataFrame:
+    """One row per check: what is compared, the exponent, the prediction, the verdict.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``check, regime, alpha, interval, predicted, 4/alpha, d, verdict``.
+    """
+    rows = []
+    for c in checks:
+        res = c.regime == "resolution"
+        d_ci = c.details.get("dimension_ci")
+        d_txt = _fmt(c.dimension, ".2f")
+        if d_ci and c.dimension is not None and d_ci[0] != d_ci[1]:
+            d_txt += f" [{d_ci[0]:.2f}, {d_ci[1]:.2f}]"
+        rows.append({
+            "check": str(c.group), "regime": c.regime, "alpha": _fmt(c.alpha, ".3f"),
+            "interval": (f"[{c.alpha_ci[0]:.3f}, {c.alpha_ci[1]:.3f}]"
+                         if np.isfinite(c.alpha_ci[0]) else "-"),
+            "predicted": ("-" if c.predicted_alpha is None else
+                          (">= " if res else "") + f"{c.predicted_alpha:.3f}"),
+            "4/alpha": _fmt(4 / c.alpha, ".2f") if res and c.alpha > 0 else "-",
+            "d": d_txt if res else "-", "verdict": c.verdict})
+    return pd.DataFrame(rows)
+
+
+def _plots(out: Path, checks: list[TheoryCheck], names: dict[str, list[int]]) -> list[str]:
+    from scalelaw.plotting import plot_checks, plot_dimension_check
+
+    written = []
+    panels = [
+        ("loss_vs_D.png", "resolution-limited in D (P >> D)", names["resolution_D"],
+         "n_train (D)", "test loss"),
+        ("loss_vs_P.png", "resolution-limited in P (D >> P)", names["resolution_P"],
+         "n_params (P)", "test loss"),
+        ("variance_limited.png", "variance-limited: L - L_inf", names["variance"],
+         "size (D or P)", "loss"),
+    ]
+    for fname, title, idx, x, y in panels:
+        if idx:
+            fig = plot_checks([checks[i] for i in idx], x=x, y=y, title=title)
+            fig.savefig(out / fname, dpi=110)
+            written.append(fname)
+    res = [checks[i] for i in names["resolution_D"] + names["resolution_P"]]
+    if res:
+        fig = plot_dimension_check(res, labels=[str(c.group).split(":")[0] for c in res])
+        fig.savefig(out / "four_over_alpha.png", dpi=110)
+        written.append("four_over_alpha.png")
+    return written
+
+
+def _groups(checks: list[TheoryCheck]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {"resolution_D": [], "resolution_P": [], "variance": []}
+    for i, c in enumerate(checks):
+        text = str(c.group)
+        if c.regime == "variance":
+            out["variance"].append(i)
+        elif "vs P" in text:
+            out["resolution_P"].append(i)
+        elif c.regime == "resolution":
+            out["resolution_D"].append(i)
+    return out
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cells = [[str(c) for c in df.columns]] + [[_fmt(v) if isinstance(v, float) else str(v)
+                                              for v in row] for row in df.itertuples(False)]
+    lines = ["| " + " | ".join(r) + " |" for r in cells]
+    lines.insert(1, "|" + "---|" * len(df.columns))
+    return "\n".join(lines)
+
+
+def _comparison_md(comparison: pd.DataFrame | None) -> list[str]:
+    if comparison is None or comparison.empty:
+        return []
+    return ["", "## Against the published numbers", "", _md_table(comparison),
+            ""]
+
+
+def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict[str, Any],
+                 comparison: pd.DataFrame | None = None, plots: bool = True) -> dict[str, Any]:
+    """Write ``summary.json``, ``report.md``, ``report.html`` and the PNG plots.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"checks": [c.to_dict() for c in checks], **meta}
+    if comparison is not None:
+        summary["published_comparison"] = comparison.to_dict(orient="records")
+    (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
+    images = _plots(out, checks, _groups(checks)) if plots else []
+    table = summary_table(checks)
+    md = [f"# {title}", "", f"scalelaw {meta.get('versions', {}).get('scalelaw', '')}, "
+          f"{meta.get('date', '')}, scale `{meta.get('scale', '')}`, "
+          f"{meta.get('wall_time_s', 0):.0f} s on {meta.get('hardware', '')}.", "",
+          "## Checks", "", _md_table(table), "", "### Why", ""]
+    md += [f"- **{c.group}** ({c.verdict}): {c.reason}" for c in checks]
+    md += _comparison_md(comparison)
+    md += ["", "## Plots", ""] + [f"![{p}]({p})" for p in images]
+    md += ["", "## How to read this", "", _HOW]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    (out / "report.html").write_text(_html(title, table, checks, comparison, images, meta))
+    return summary
+
+
+_HOW = (
+    "Resolution-limited scaling (Sharma & Kaplan 2020; Bahri et al. 2021) predicts "
+    "alpha >= 4/d for ReLU networks and the squared loss on data of intrinsic dimension d "
+    "(about 4/d for generic targets): *consistent* when the exponent's interval reaches 4/d. "
+    "Variance-limited scaling predicts alpha = 1 for the excess over the limit L_inf: "
+    "*consistent* when the interval contains 1 (excess fitted against D - P - 1, the "
+    "finite-sample factor of least squares). *Inconclusive* means the data cannot decide "
+    "(too few sizes in the window, too wide an interval, or a slice in the crossover). "
+    "Intrinsic dimensions are TwoNN estimates with bootstrap intervals; they read low above "
+    "~12 and on bounded cubes.")
+
+
+def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
+          comparison: pd.DataFrame | None, images: list[str], meta: dict[str, Any]) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
+             "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+             "img{max-width:48%;margin:1%}</style></head><body>",
+             f"<h1>{e(title)}</h1>",
+             f"<p>scale {e(str(meta.get('scale', '')))}, {meta.get('wall_time_s', 0):.0f} s on "
+             f"{e(str(meta.get('hardware', '')))}, {e(str(meta.get('date', '')))}</p>",
+             "<h2>Checks</h2>", table.to_html(index=False, escape=True), "<h2>Why</h2><ul>"]
+    parts += [f"<li><b>{e(str(c.group))}</b> ({e(c.verdict)}): {e(c.reason)}</li>"
+              for c in checks]
+    parts.append("</ul>")
+    if comparison is not None and not comparison.empty:
+        parts += ["<h2>Against the published numbers</h2>",
+                  comparison.to_html(index=False, escape=True)]
+    parts += ["<h2>Plots</h2>"] + [f"<img src='{e(p)}' alt='{e(p)}'>" for p in images]
+    parts += [f"<h2>How to read this</h2><p>{e(_HOW)}</p></body></html>"]
+    return "\n".join(parts) + "\n"
