@@ -182,3 +182,19 @@ def test_cli_id_writes_the_documented_json(tmp_path, capsys):
     assert json.loads(out.read_text())["dimension"] == 3
     assert main(["id", str(tmp_path / "missing.npy")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bahri-d2", "bahri-d4", "bahri-d6", "bahri-d8",
+                                  "manifold-linear-d3", "manifold-linear-d8",
+                                  "manifold-nonlinear-d5", "manifold-nonlinear-d8"])
+def test_generated_tasks_read_their_dimension_within_10_percent(name):
+    from teacher_student.representations import task_data_dim
+    from teacher_student.suite import get_task
+
+    task = get_task(name)
+    res = task_data_dim(task, n_inputs=10_000, n_boot=20)
+    # 10 %: the bar. Measured at 10,000 points: -1 % (d = 2) to -9.5 % (linear
+    # d = 8): cubes and their embeddings read low, more so as d grows; bahri-d9
+    # reads -12 % and is left out (the cube's boundary, science notes 3.4)
+    assert res.dimension == pytest.approx(task.intrinsic_dim, rel=0.10)
+    assert res.n_points == 10_000 and not res.lower_bound
