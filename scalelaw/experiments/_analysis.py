@@ -22,7 +22,9 @@ def _label(o: SweepOutcome) -> str:
         return f"{task}, width {c['widths'][0]}: loss vs D"
     if o.sweep.kind == "variance_D":
         return f"{task}, width {c['widths'][0]}: loss vs D"
-    return f"{task}: loss vs P (fresh data every step)"
+    data = ("fresh data every step" if c.get("online") else
+            f"D = {c['n_train'][0]:,}")
+    return f"{task}: loss vs P ({data})"
 
 
 def _best_seeds(table: pd.DataFrame) -> pd.DataFrame:

@@ -158,11 +158,15 @@ def _sharma_kaplan(scale: str, ks: list[int]) -> list[StudySweep]:
         base = 8 if k < 7 else (15 if k <= 10 else 22)
         widths = [int(base * 1.3 ** i) for i in range(7)]
         steps = {"test": 300, "quick": 20_000, "paper": 240_000}.get(scale, 20_000)
-        cfg = {"task": f"sk-k{k}-mse", "widths": widths, "depths": [2], "n_train": [0],
+        cfg = {"task": f"sk-k{k}-mse", "widths": widths, "depths": [2],
                "seeds": list(range({"test": 1, "paper": 10}.get(scale, 3))),
-               "data_seeds": [0], "online": True, "batch_size": 200, "lr": 1e-2 if
+               "data_seeds": [0], "batch_size": 200, "lr": 1e-2 if
                scale == "paper" else 3e-3, "steps": steps, "n_test": 10_000 if scale != "test"
                else 2000, "eval_steps": 3, "keep_weights": True}
+        if scale == "paper":  # fresh teacher samples every step, as published
+            cfg.update(online=True, n_train=[0])
+        else:  # a fixed set >= 20x the largest student: the teacher runs once, not per step
+            cfg["n_train"] = [2000 if scale == "test" else 50_000]
         out.append(StudySweep(f"resolution_P-k{k}", "resolution_P", cfg, k,
                               {"test": 2, "paper": 20}.get(scale, 7),
                               est_seconds=steps * 0.004))
