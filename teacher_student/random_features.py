@@ -154,7 +154,7 @@ class RandomFeatureModel:
 
     def _draws(self, n_train: int | None, n_params: int | None, n_draws: int, seed: int):
         rng = np.random.default_rng(seed)
-        for k in range(n_draws):
+        for _k in range(n_draws):
             a = (None if n_params is None
                  else rng.standard_normal((int(n_params), self.n_features)))
             f = None
@@ -278,8 +278,10 @@ class RandomFeatureModel:
         >>> rf = RandomFeatureModel(get_task("random-features"), n_pool=2000)
         >>> tabs = rf.regime_tables(n_draws=1, d_res=(10, 40), p_res=(10, 40),
         ...                         d_var=(200, 400), p_wide=(200, 400))
-        >>> sorted(tabs), list(tabs["variance_D"].columns)
-        (['resolution_D', 'resolution_P', 'variance_D', 'variance_P'], ['n_train', 'n_params', 'loss', 'loss_inf', 'excess'])
+        >>> sorted(tabs)
+        ['resolution_D', 'resolution_P', 'variance_D', 'variance_P']
+        >>> list(tabs["variance_D"].columns)
+        ['n_train', 'n_params', 'loss', 'loss_inf', 'excess']
         """
         inf = np.inf
         out = {

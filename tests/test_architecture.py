@@ -30,7 +30,9 @@ LAYERS = [
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
      "scalelaw.datasets", "scalelaw.intrinsic_dim"],
     ["scalelaw.theory"],
-    ["scalelaw.io", "scalelaw.plotting"],
+    ["scalelaw.io"],
+    ["scalelaw.lottery", "scalelaw.variance"],
+    ["scalelaw.plotting"],
     ["scalelaw="],  # the package's __init__ (exact name)
     # applications: may use teacher_student
     ["scalelaw.experiments", "scalelaw.cli", "scalelaw.__main__"],

@@ -25,7 +25,7 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
     # four sweeps (d = 2, 4, 6 data scaling; width-8 variance) + four random-feature regimes
     assert len(checks) == 8
     for c in checks:
-        assert CHECK_KEYS <= set(c)
+        assert set(c) >= CHECK_KEYS
         assert c["verdict"] in ("consistent", "inconsistent", "inconclusive")
     assert set(summary["task"]) == {s.name for s in study("demo", "test").sweeps}
     assert summary["versions"]["scalelaw"] and summary["scale"] == "test"
@@ -36,11 +36,11 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
     assert len(rf) == 4
     res_p = rf["random features: L(inf, P) vs P"]
     assert res_p["alpha"] == pytest.approx(summary["alpha_K"], rel=0.2)
-    var_p = [c for g, c in rf.items() if g.endswith("vs P") and c["regime"] == "variance"][0]
+    var_p = next(c for g, c in rf.items() if g.endswith("vs P") and c["regime"] == "variance")
     assert var_p["alpha"] == pytest.approx(1.0, abs=0.25)
     # intrinsic dimensions measured on the data and on the students' last layer:
     # TwoNN on 2,000 points of a 2-cube reads 2 within 10 % (science notes 3.3)
-    d2 = [c for c in checks if c["group"].startswith("bahri-d2")][0]
+    d2 = next(c for c in checks if c["group"].startswith("bahri-d2"))
     assert d2["details"]["data_id"]["dimension"] == pytest.approx(2.0, rel=0.1)
     # a ReLU network maps the 2-d data to a 2-d (piecewise-linear) manifold
     assert d2["details"]["representation_id"]["dimension"] == pytest.approx(2.0, rel=0.2)
@@ -48,6 +48,16 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
                  "four_over_alpha.png", "variance_limited.png"):
         assert (out / name).stat().st_size > 1000, name
     assert "<img" in (out / "report.html").read_text()
+    # the seed section: random-features double descent (n = 120) at widths 60, 120, 240;
+    # the variance of min-norm least squares diverges at m = n, so its peak is there
+    seeds = summary["seeds"]
+    assert seeds["peak_width"] == 120 and "seeds (random-features" in printed
+    lot = {g["size"]: g for g in seeds["lottery"]["groups"]}
+    assert sorted(lot) == [60, 120, 240] and all(g["n_runs"] == 60 for g in lot.values())
+    assert lot[120]["xi_upper"] > lot[60]["xi_upper"]  # xi = 2 in theory at m = n
+    for name in ("seeds_variance.png", "seeds_lottery.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert "## Seeds: variance components and lotteries" in (out / "report.md").read_text()
     # a rerun resumes: no run is trained again
     runs = sorted((out / "sweeps").glob("*/runs/*.parquet"))
     before = {p: p.stat().st_mtime_ns for p in runs}

@@ -113,10 +113,10 @@ def test_skdim_global_state_is_untouched():
     first = estimate_intrinsic_dim(A, n_boot=20).dimension
     estimate_intrinsic_dim(B, "mle", n_boot=20)
     assert estimate_intrinsic_dim(A, n_boot=20).dimension == first
-    np.random.seed(123)
-    state = np.random.get_state()[1].copy()
+    np.random.seed(123)  # noqa: NPY002 - checks that the legacy global RNG is left alone
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
     estimate_intrinsic_dim(A, n_boot=20)
-    assert np.array_equal(np.random.get_state()[1], state)  # numpy's global RNG unused
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
 def test_pooling_spreads_over_models():

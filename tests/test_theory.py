@@ -24,10 +24,11 @@ SEEDS = 3
 
 
 def _resolution_table(alpha: float, *, noise: float = 0.03, seed: int = 0,
-                      sizes=2.0 ** np.arange(5, 12), n_params: float = 40_000.0,
+                      sizes=None, n_params: float = 40_000.0,
                       floor: float = 0.0) -> pd.DataFrame:
     """Data scaling with P >> D: L = 3 D^-alpha (+ floor), log-normal seed noise."""
     rng = np.random.default_rng(seed)
+    sizes = 2.0 ** np.arange(5, 12) if sizes is None else sizes
     D = np.repeat(sizes, SEEDS)
     loss = (3 * D ** -alpha + floor) * np.exp(noise * rng.standard_normal(D.size))
     return pd.DataFrame({"n_train": D, "n_params": n_params, "test_loss": loss,

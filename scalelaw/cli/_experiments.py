@@ -31,6 +31,12 @@ def _run(name: str, scale: str, args: argparse.Namespace) -> int:
                     progress=not args.no_progress)
     table = summary_table(res.checks)
     print(table.to_string(index=False))
+    seeds = res.summary.get("seeds")
+    if seeds:
+        print(f"\nseeds (random-features double descent, n = {seeds['n_train']}): variance "
+              f"peaks at width {seeds['peak_width']}; run-outcome tails per width: "
+              + ", ".join(f"{g['size']:g}: {g['tail_class_upper']} (xi {g['xi_upper']:.2f})"
+                          for g in seeds["lottery"]["groups"]))
     print(f"\nreport: {out / 'report.html'} (and report.md, summary.json, PNG plots); "
           f"{res.summary['wall_time_s']:.0f} s")
     if res.interrupted:

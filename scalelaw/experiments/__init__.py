@@ -117,8 +117,15 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
              "bahri": "Bahri et al. (2021): data scaling of teacher-student networks",
              "sharma-kaplan": "Sharma & Kaplan (2020): model scaling against the "
                               "intrinsic dimension"}[name]
+    seeds = None
+    if name == "demo" and not interrupted:
+        from scalelaw.experiments._seeds import seed_section
+
+        seeds = seed_section(out, scale, plots=plots)
+        meta["wall_time_s"] = time.perf_counter() - t0
     summary = write_report(out, title=title, checks=checks, meta=meta,
-                           comparison=published_comparison(name, checks), plots=plots)
+                           comparison=published_comparison(name, checks), plots=plots,
+                           seeds=seeds)
     return StudyResult(checks, summary, out, outcomes, interrupted)
 
 

@@ -102,8 +102,10 @@ def _comparison_md(comparison: pd.DataFrame | None) -> list[str]:
 
 
 def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict[str, Any],
-                 comparison: pd.DataFrame | None = None, plots: bool = True) -> dict[str, Any]:
-    """Write ``summary.json``, ``report.md``, ``report.html`` and the PNG plots.
+                 comparison: pd.DataFrame | None = None, plots: bool = True,
+                 seeds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``summary.json``, ``report.md``, ``report.html`` and the PNG plots
+    (with the demo's seed section when ``seeds`` is given).
 
     Returns
     -------
@@ -114,6 +116,8 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
     summary = {"checks": [c.to_dict() for c in checks], **meta}
     if comparison is not None:
         summary["published_comparison"] = comparison.to_dict(orient="records")
+    if seeds is not None:
+        summary["seeds"] = {k: v for k, v in seeds.items() if k != "markdown"}
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
     images = _plots(out, checks, _groups(checks)) if plots else []
     table = summary_table(checks)
@@ -123,10 +127,14 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
           "## Checks", "", _md_table(table), "", "### Why", ""]
     md += [f"- **{c.group}** ({c.verdict}): {c.reason}" for c in checks]
     md += _comparison_md(comparison)
+    if seeds is not None:
+        md += [""] + seeds["markdown"]
+        images = images + seeds["images"]
     md += ["", "## Plots", ""] + [f"![{p}]({p})" for p in images]
     md += ["", "## How to read this", "", _HOW]
     (out / "report.md").write_text("\n".join(md) + "\n")
-    (out / "report.html").write_text(_html(title, table, checks, comparison, images, meta))
+    (out / "report.html").write_text(_html(title, table, checks, comparison, images, meta,
+                                           seeds["markdown"] if seeds else None))
     return summary
 
 
@@ -143,7 +151,8 @@ _HOW = (
 
 
 def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
-          comparison: pd.DataFrame | None, images: list[str], meta: dict[str, Any]) -> str:
+          comparison: pd.DataFrame | None, images: list[str], meta: dict[str, Any],
+          seeds_md: list[str] | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
@@ -159,6 +168,10 @@ def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
     if comparison is not None and not comparison.empty:
         parts += ["<h2>Against the published numbers</h2>",
                   comparison.to_html(index=False, escape=True)]
+    if seeds_md:
+        parts += [f"<h2>{e(seeds_md[0].lstrip('# '))}</h2>"]
+        parts += [f"<p>{e(line.lstrip('- ').replace('**', ''))}</p>" for line in seeds_md[1:]
+                  if line]
     parts += ["<h2>Plots</h2>"] + [f"<img src='{e(p)}' alt='{e(p)}'>" for p in images]
     parts += [f"<h2>How to read this</h2><p>{e(_HOW)}</p></body></html>"]
     return "\n".join(parts) + "\n"

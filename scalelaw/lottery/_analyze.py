@@ -1,0 +1,354 @@
+"""Seed-outcome distributions per model size, and their trend across scale."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
+from scalelaw.lottery._best_of_k import best_of_k, extrapolate_best_of_k
+from scalelaw.lottery._outliers import find_outliers, robust_scale
+from scalelaw.lottery._tails import (
+    bootstrap_tail_index,
+    classify_tail,
+    gpd_tail_index,
+    moment_tail_index,
+    percentile_interval,
+    tail_ratio,
+)
+from scalelaw.lottery._transforms import binomial_sd, delta_method_sd, transform_metric
+
+__all__ = ["LotteryGroup", "LotteryResult", "analyze_lottery"]
+
+#: Below this many runs no tail index is estimated (the top 20 % would hold < 2 runs).
+MIN_RUNS_FOR_XI = 10
+#: Best-of-k sizes reported (those up to the number of runs).
+BEST_OF_K = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+#: Extrapolated best-of-k sizes (beyond the runs; needs 25 runs or more).
+EXTRAPOLATED_K = (100, 1000)
+STATUS_FAILED = ("diverged", "failed", "nan")
+
+
+@dataclass(frozen=True)
+class LotteryGroup:
+    """The outcome distribution at one model size (on the analysed, transformed scale).
+
+    ``xi_upper`` / ``xi_lower``: moment estimates of the extreme-value index of
+    each tail (GPD fits in ``xi_*_gpd``), with bootstrap intervals.
+    ``failures``: runs set aside by the failure-mixture option (their rows),
+    with ``failure_share`` and its Clopper-Pearson interval. ``rows`` and
+    ``values``: every analysed run's input row and transformed value.
+    """
+
+    size: float | None
+    n_runs: int
+    mean: float
+    sd: float
+    median: float
+    mad: float
+    tail_ratio: float
+    xi_upper: float
+    xi_upper_ci: tuple[float, float]
+    xi_upper_gpd: float
+    xi_upper_gpd_ci: tuple[float, float]
+    tail_class_upper: str
+    tail_reason_upper: str
+    xi_lower: float
+    xi_lower_ci: tuple[float, float]
+    xi_lower_gpd: float
+    xi_lower_gpd_ci: tuple[float, float]
+    tail_class_lower: str
+    tail_reason_lower: str
+    outliers: list[dict]
+    best_of_k: dict[int, float]
+    best_of_k_plugin: dict[int, float]
+    best_of_k_extrapolated: dict[int, float]
+    failures: list[int] = field(default_factory=list)
+    failure_share: float = 0.0
+    failure_share_ci: tuple[float, float] = (0.0, 0.0)
+    null_sd: float | None = None
+    sd_over_null: float | None = None
+    rows: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``best_of_k`` keys become strings)."""
+        d = asdict(self)
+        for key in ("best_of_k", "best_of_k_plugin", "best_of_k_extrapolated"):
+            d[key] = {str(k): v for k, v in d[key].items()}
+        return d
+
+
+@dataclass(frozen=True)
+class LotteryResult:
+    """Per-size groups, the trend across sizes and the settings that produced them."""
+
+    groups: list[LotteryGroup]
+    trend: dict[str, Any]
+    settings: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"groups": [...], "trend": {...}, "settings": {...}}``."""
+        return {"groups": [g.to_dict() for g in self.groups], "trend": self.trend,
+                "settings": self.settings}
+
+    def table(self) -> pd.DataFrame:
+        """One row per size: the scalar columns.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"loss": rng.normal(1, 0.1, 40)})
+        >>> analyze_lottery(df, "loss", n_boot=20).table()[["n_runs", "n_outliers"]]
+           n_runs  n_outliers
+        0      40           0
+        """
+        keep = ("size", "n_runs", "mean", "sd", "median", "mad", "tail_ratio", "xi_upper",
+                "tail_class_upper", "xi_lower", "tail_class_lower", "failure_share")
+        return pd.DataFrame([{k: getattr(g, k) for k in keep} | {
+            "n_outliers": len(g.outliers)} for g in self.groups])
+
+
+def _validate(df: pd.DataFrame, value: str, size: str | None, seed: str | None,
+              status: str | None) -> None:
+    for role, col in (("value", value), ("size", size), ("seed", seed), ("status", status)):
+        if col is not None and col not in df.columns:
+            raise DataValidationError(f"{role} column {col!r} is not in the table (columns: "
+                                      f"{', '.join(map(str, df.columns))})", column=col)
+    v = pd.to_numeric(df[value], errors="coerce")
+    bad = np.flatnonzero(v.isna() & df[value].notna())
+    if bad.size:
+        raise DataValidationError(f"{value}: row {bad[0]} is {df[value].iloc[bad[0]]!r}, "
+                                  f"expected a number ({bad.size} such rows)", column=value,
+                                  rows=bad.tolist())
+    if size is not None:
+        s = pd.to_numeric(df[size], errors="coerce")
+        bad = np.flatnonzero(s.isna())
+        if bad.size:
+            raise DataValidationError(f"{size}: row {bad[0]} is {df[size].iloc[bad[0]]!r}, "
+                                      "expected a model size (a number)", column=size,
+                                      rows=bad.tolist())
+    if seed is not None:
+        keys = [size, seed] if size is not None else [seed]
+        dup = np.flatnonzero(df.duplicated(keys, keep=False).to_numpy())
+        if dup.size:
+            raise DataValidationError(
+                f"{seed}: rows {dup[:6].tolist()} repeat the same seed"
+                f"{' at the same size' if size else ''}; one row per run is expected "
+                "(reduce a long table to final values first)", column=seed, rows=dup.tolist())
+
+
+def _tail(x: np.ndarray, rng: np.random.Generator, n_boot: int, level: float) -> dict:
+    if x.size < MIN_RUNS_FOR_XI:
+        nan2 = (float("nan"), float("nan"))
+        return {"xi": float("nan"), "ci": nan2, "gpd": float("nan"), "gpd_ci": nan2,
+                "cls": "inconclusive",
+                "reason": f"{x.size} runs: a tail index needs at least {MIN_RUNS_FOR_XI}",
+                "boots": np.full(n_boot, np.nan)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        boots = bootstrap_tail_index(x, method="moment", n_boot=n_boot, rng=rng)
+        gboots = bootstrap_tail_index(x, method="gpd", n_boot=n_boot, rng=rng)
+        xi, gxi = moment_tail_index(x), gpd_tail_index(x)
+    ci, gci = percentile_interval(boots, n_boot, level), percentile_interval(gboots, n_boot,
+                                                                             level)
+    cls, reason = classify_tail(x.size, ci, gci)
+    return {"xi": xi, "ci": ci, "gpd": gxi, "gpd_ci": gci, "cls": cls, "reason": reason,
+            "boots": boots}
+
+
+def _group(raw: np.ndarray, rows: np.ndarray, size: float | None, *, transform: str,
+           higher_is_better: bool, failures: bool, failed: np.ndarray, alpha: float,
+           n_boot: int, level: float, n_test: int | None, rng: np.random.Generator
+           ) -> tuple[LotteryGroup, dict[str, np.ndarray]]:
+    x = transform_metric(raw, transform)
+    outl = find_outliers(x, alpha=alpha, rows=rows)
+    fail_mask = failed.copy()
+    if failures:
+        bad_side = "low" if higher_is_better else "high"
+        flagged = {o.row for o in outl if o.side == bad_side}
+        fail_mask |= np.isin(rows, list(flagged))
+    bulk = x[~fail_mask]
+    n_fail = int(fail_mask.sum())
+    share_ci = (stats.binomtest(n_fail, x.size).proportion_ci(level, method="exact")
+                if x.size else None)
+    up = _tail(bulk, rng, n_boot, level)
+    lo = _tail(-bulk, rng, n_boot, level)
+    ks = [k for k in BEST_OF_K if k <= bulk.size]
+    ek = [k for k in EXTRAPOLATED_K if k > bulk.size] if bulk.size >= 25 else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        extra = (extrapolate_best_of_k(bulk, ek, higher_is_better=higher_is_better)
+                 if ek else [])
+    bok = best_of_k(bulk, ks, higher_is_better=higher_is_better) if ks else np.array([])
+    bok_plugin = (best_of_k(bulk, ks, method="plugin", higher_is_better=higher_is_better)
+                  if ks else np.array([]))
+    null_sd = ratio = None
+    sd = float(np.std(bulk, ddof=1)) if bulk.size > 1 else float("nan")
+    if n_test is not None and transform in ("none", "logit"):
+        acc = float(np.mean(raw[~fail_mask]))
+        null_sd = delta_method_sd(acc, binomial_sd(acc, n_test), transform)
+        ratio = sd / null_sd if null_sd > 0 else None
+    g = LotteryGroup(
+        size=size, n_runs=int(x.size), mean=float(np.mean(bulk)), sd=sd,
+        median=float(np.median(bulk)), mad=robust_scale(bulk) / 1.4826 if bulk.size else 0.0,
+        tail_ratio=tail_ratio(bulk) if bulk.size >= 4 else float("nan"),
+        xi_upper=up["xi"], xi_upper_ci=up["ci"], xi_upper_gpd=up["gpd"],
+        xi_upper_gpd_ci=up["gpd_ci"], tail_class_upper=up["cls"],
+        tail_reason_upper=up["reason"],
+        xi_lower=lo["xi"], xi_lower_ci=lo["ci"], xi_lower_gpd=lo["gpd"],
+        xi_lower_gpd_ci=lo["gpd_ci"], tail_class_lower=lo["cls"],
+        tail_reason_lower=lo["reason"],
+        outliers=[o.to_dict() | {"value": float(raw[np.flatnonzero(rows == o.row)[0]])}
+                  for o in outl],
+        best_of_k=dict(zip(ks, bok.tolist(), strict=True)),
+        best_of_k_plugin=dict(zip(ks, bok_plugin.tolist(), strict=True)),
+        best_of_k_extrapolated=dict(zip(ek, np.asarray(extra, dtype=float).tolist(),
+                                        strict=True)),
+        failures=[int(r) for r in rows[fail_mask]], failure_share=n_fail / max(x.size, 1),
+        failure_share_ci=(float(share_ci.low), float(share_ci.high)) if share_ci else
+        (0.0, 0.0),
+        null_sd=null_sd, sd_over_null=ratio, rows=[int(r) for r in rows],
+        values=[float(v) for v in x])
+    return g, {"upper": up["boots"], "lower": lo["boots"], "bulk": bulk}
+
+
+def analyze_lottery(
+    data: pd.DataFrame | str | os.PathLike[str],
+    value: str,
+    *,
+    size: str | None = None,
+    seed: str | None = None,
+    status: str | None = None,
+    transform: str = "none",
+    higher_is_better: bool = False,
+    failures: bool = False,
+    n_test: int | None = None,
+    alpha: float = 0.05,
+    n_boot: int = 200,
+    level: float = 0.95,
+    random_state: int = 0,
+) -> LotteryResult:
+    """Seed-outcome distribution per model size: spread, tails, outliers, best-of-k, trend.
+
+    Every statistic is computed on the transformed metric (``transform``);
+    outliers and best-of-k values are reported on the metric's own scale.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or path
+        One row per run (csv, parquet, json or jsonl when a path).
+    value : str
+        The outcome column (a loss, an accuracy, ...).
+    size : str, optional
+        Model-size column; one group per distinct size. Without it, one group.
+    seed : str, optional
+        Seed column, checked for one row per (size, seed).
+    status : str, optional
+        Run-status column; rows whose status is ``diverged``, ``failed`` or
+        ``nan`` count as failures (with ``failures=True``) or are excluded with a
+        count (otherwise).
+    transform : {"none", "logit", "log"}, default="none"
+        ``logit`` for accuracies, ``log`` for errors or losses.
+    higher_is_better : bool, default=False
+        Orientation of the metric (losses: ``False``; accuracies: ``True``) for
+        best-of-k and for which side failures sit on.
+    failures : bool, default=False
+        Failure mixture: runs flagged as outliers on the bad side (and failed
+        statuses) are set aside as failures, reported with their share, and
+        the distribution is described on the remaining bulk.
+    n_test : int, optional
+        Test-set size, for the binomial sd of an accuracy (``transform`` none
+        or logit); reported as ``null_sd`` and ``sd_over_null``.
+    alpha : float, default=0.05
+        Outlier rule's false-flag rate per group.
+    n_boot : int, default=200
+        Bootstrap replicas for the tail indices.
+    level : float, default=0.95
+        Interval coverage.
+    random_state : int, default=0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    LotteryResult
+        Groups sorted by size, the trend (with three or more sizes) and the settings.
+
+    Raises
+    ------
+    DataValidationError
+        A missing column, a non-numeric value or size, a repeated seed, or a
+        value outside the transform's domain, before any work.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"acc": np.r_[rng.normal(0.9, 0.003, 9), 0.1], "seed": range(10)})
+    >>> res = analyze_lottery(df, "acc", seed="seed", transform="logit", higher_is_better=True)
+    >>> g = res.groups[0]
+    >>> g.tail_class_upper, [o["row"] for o in g.outliers]
+    ('inconclusive', [9])
+    """
+    from scalelaw.io import read_table
+
+    df = read_table(data) if isinstance(data, (str, os.PathLike)) else data
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError("data must be a DataFrame or a path to a table",
+                                  column="data")
+    df = df.reset_index(drop=True)
+    _validate(df, value, size, seed, status)
+    raw_all = pd.to_numeric(df[value], errors="coerce").to_numpy(dtype=float)
+    transform_metric(raw_all[np.isfinite(raw_all)], transform, name=value)  # domain check
+    failed = ~np.isfinite(raw_all)
+    if status is not None:
+        failed |= df[status].astype(str).str.lower().isin(STATUS_FAILED).to_numpy()
+    if failed.any() and not failures:
+        warnings.warn(f"{int(failed.sum())} of {len(df)} runs excluded (non-finite {value}"
+                      f"{' or a failed ' + status if status else ''}: rows "
+                      f"{np.flatnonzero(failed)[:10].tolist()}); failures=True reports them "
+                      "as a failure share instead", ExcludedRowsWarning, stacklevel=2)
+    rng = np.random.default_rng(random_state)
+    sizes = (sorted(pd.to_numeric(df[size]).unique()) if size is not None else [None])
+    groups, boots = [], []
+    for s in sizes:
+        in_group = (np.ones(len(df), bool) if s is None else
+                    (pd.to_numeric(df[size]) == s).to_numpy())
+        keep = in_group & (np.isfinite(raw_all) | failures)
+        keep &= ~failed | failures
+        rows = np.flatnonzero(keep)
+        finite = np.isfinite(raw_all[rows])
+        raw = np.where(finite, raw_all[rows], np.nan)
+        # non-finite failures are kept as failures only; their value is not analysed
+        g, b = _group(raw[finite], rows[finite], None if s is None else float(s),
+                      transform=transform, higher_is_better=higher_is_better,
+                      failures=failures, failed=failed[rows][finite], alpha=alpha,
+                      n_boot=n_boot, level=level, n_test=n_test, rng=rng)
+        if failures and (~finite).any():
+            n_all = rows.size
+            fails = sorted(g.failures + rows[~finite].tolist())
+            ci = stats.binomtest(len(fails), n_all).proportion_ci(level, method="exact")
+            g = _replace(g, n_runs=n_all, failures=fails, failure_share=len(fails) / n_all,
+                         failure_share_ci=(float(ci.low), float(ci.high)))
+        groups.append(g)
+        boots.append(b)
+    from scalelaw import __version__
+    from scalelaw.lottery._trend import trend_across_sizes
+
+    settings = {"value": value, "size": size, "seed": seed, "status": status,
+                "transform": transform, "higher_is_better": higher_is_better,
+                "failures": failures, "n_test": n_test, "alpha": alpha, "n_boot": n_boot,
+                "level": level, "random_state": random_state, "scalelaw": __version__,
+                "n_rows": len(df), "n_excluded": 0 if failures else int(failed.sum())}
+    return LotteryResult(groups, trend_across_sizes(groups, boots, level=level), settings)
+
+
+def _replace(g: LotteryGroup, **kw: Any) -> LotteryGroup:
+    from dataclasses import replace
+
+    return replace(g, **kw)

@@ -1,0 +1,171 @@
+"""Plots of seed lotteries and variance decompositions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scalelaw.lottery import GUMBEL_BAND, LotteryResult
+from scalelaw.variance import VarianceResult
+
+__all__ = ["plot_best_of_k", "plot_lottery", "plot_tail_index", "plot_variance"]
+
+
+def _axes(ax: Any, size: tuple[float, float] = (6.0, 4.0)) -> tuple[Any, Any]:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _positions(result: LotteryResult) -> tuple[np.ndarray, bool]:
+    sizes = [g.size for g in result.groups]
+    if None in sizes:
+        return np.arange(len(sizes), dtype=float), False
+    return np.asarray(sizes, dtype=float), True
+
+
+def plot_lottery(result: LotteryResult, *, ax: Any = None) -> Any:
+    """Outcome distribution per size: every run (jittered), median, outliers and failures.
+
+    Parameters
+    ----------
+    result : LotteryResult
+        From :func:`scalelaw.lottery.analyze_lottery`.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from scalelaw.lottery import analyze_lottery
+    >>> df = pd.DataFrame({"loss": np.random.default_rng(0).normal(1, 0.1, 20)})
+    >>> fig = plot_lottery(analyze_lottery(df, "loss", n_boot=20))
+    """
+    fig, ax = _axes(ax)
+    pos, log = _positions(result)
+    rng = np.random.default_rng(0)
+    for p, g in zip(pos, result.groups, strict=True):
+        vals = np.asarray(g.values)
+        rows = np.asarray(g.rows)
+        spread = (0.08 * p) if log else 0.15
+        xs = p + rng.uniform(-spread, spread, vals.size)
+        out = np.isin(rows, [o["row"] for o in g.outliers])
+        fail = np.isin(rows, g.failures)
+        ax.scatter(xs[~out & ~fail], vals[~out & ~fail], s=10, color="C0", alpha=0.6)
+        ax.scatter(xs[out & ~fail], vals[out & ~fail], s=25, color="C3", label=None)
+        ax.scatter(xs[fail], vals[fail], s=30, marker="x", color="k")
+        ax.hlines(g.median, p - 1.5 * spread, p + 1.5 * spread, color="k", lw=1.5)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlabel(result.settings.get("size") or "size")
+    else:
+        ax.set_xticks(pos, ["all runs"] * len(pos))
+    tr = result.settings.get("transform", "none")
+    val = result.settings.get("value", "value")
+    ax.set_ylabel(val if tr == "none" else f"{tr}({val})")
+    ax.set_title("Outcomes across seeds (red: outliers, x: failures, bar: median)",
+                 fontsize=9)
+    return fig
+
+
+def plot_tail_index(result: LotteryResult, *, ax: Any = None) -> Any:
+    """Extreme-value index of each tail against size, with bootstrap intervals and the
+    band where Gumbel-class (light) samples read.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    fig, ax = _axes(ax)
+    pos, log = _positions(result)
+    for tail, color, shift in (("upper", "C3", 1.03), ("lower", "C0", 0.97)):
+        xi = np.array([getattr(g, f"xi_{tail}") for g in result.groups])
+        ci = np.array([getattr(g, f"xi_{tail}_ci") for g in result.groups], dtype=float)
+        x = pos * shift if log else pos + (shift - 1) * 5
+        ax.errorbar(x, xi, yerr=[xi - ci[:, 0], ci[:, 1] - xi], fmt="o", color=color,
+                    capsize=3, label=f"{tail} tail")
+    ax.axhspan(*GUMBEL_BAND, color="0.85", label="light (Gumbel) reads here")
+    ax.axhline(0.0, color="k", lw=0.8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(result.settings.get("size") or "group")
+    ax.set_ylabel("tail index xi (moment estimator)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_best_of_k(result: LotteryResult, *, ax: Any = None) -> Any:
+    """Expected best of ``k`` seeds against ``k`` per size: unbiased (solid), Dodge et al.
+    plug-in (dashed), extreme-value extrapolation (dotted).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    fig, ax = _axes(ax)
+    for i, g in enumerate(result.groups):
+        c = f"C{i % 10}"
+        label = "all runs" if g.size is None else f"{g.size:g}"
+        if g.best_of_k:
+            k = np.array(list(g.best_of_k), dtype=float)
+            ax.plot(k, list(g.best_of_k.values()), "-o", color=c, ms=3, label=label)
+            ax.plot(k, list(g.best_of_k_plugin.values()), "--", color=c, lw=0.8)
+        if g.best_of_k_extrapolated and np.all(np.isfinite(
+                list(g.best_of_k_extrapolated.values()))):
+            k0 = max(g.best_of_k) if g.best_of_k else 1
+            ks = [k0, *g.best_of_k_extrapolated]
+            vs = [g.best_of_k.get(k0, np.nan), *g.best_of_k_extrapolated.values()]
+            ax.plot(ks, vs, ":", color=c)
+    ax.set_xscale("log")
+    ax.set_xlabel("k (runs)")
+    ax.set_ylabel(f"expected best of k ({result.settings.get('value', 'value')})")
+    ax.legend(fontsize=8, title=result.settings.get("size") or None)
+    return fig
+
+
+def plot_variance(result: VarianceResult, *, threshold: float | None = None,
+                  ax: Any = None) -> Any:
+    """Stacked variance components (clipped at 0) and bias squared against size.
+
+    Parameters
+    ----------
+    result : VarianceResult
+        From :func:`scalelaw.variance.decompose_table`.
+    threshold : float, optional
+        Size of the interpolation threshold (e.g. the number of training
+        points), marked by a vertical line.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown).
+    """
+    fig, ax = _axes(ax, (7.0, 4.5))
+    frame = result.to_frame()
+    comps = list(result.results[0].components)
+    x = frame["size"].to_numpy(dtype=float)
+    stack = np.clip(frame[comps].to_numpy(dtype=float), 0, None).T
+    ax.stackplot(x, stack, labels=comps, alpha=0.8)
+    if frame["bias2"].notna().any():
+        ax.plot(x, frame["bias2"], "k--", label="bias squared")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", lw=1, label="interpolation threshold")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_xlabel(result.settings.get("size") or "size")
+    ax.set_ylabel("variance (averaged over test points)")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
