@@ -174,6 +174,11 @@ def test_window_from_train_loss_and_sensitivity():
     assert lo <= e.alpha <= hi and hi - lo < 0.1
     with pytest.raises(DataValidationError, match="window"):
         fit_exponent(t, "n_train", "test_loss", regime="resolution", window=(1e6, 2e6))
+    # data-rich model scaling: train = test everywhere, no size interpolates; the window
+    # falls back to the straight prefix and reads the exponent (0.03 noise, 7 sizes)
+    rich = _resolution_table(0.8).assign(train_loss=lambda d: d.test_loss)
+    e = fit_exponent(rich, "n_train", "test_loss", regime="resolution", train="train_loss")
+    assert "no size interpolates" in e.rule and e.alpha == pytest.approx(0.8, abs=0.05)
 
 
 def test_regime_classification_of_a_sweep():

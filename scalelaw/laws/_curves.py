@@ -388,7 +388,10 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         near_one = np.log1p(-np.exp(-np.maximum(lk, 0.0) / np.maximum(al, 1e-300)))
         w = np.where(lk < 0, lk - np.log1p(np.exp(lk)), np.maximum(near_one, -0.6931471805599453))
         w = np.clip(np.nan_to_num(w, nan=-1.0), lo, hi)
-        idx = np.flatnonzero(np.isfinite(lk) & np.isfinite(al))
+        # alpha = 0: w = log_k, capped at z = 1 (no root above; bisection would crawl there)
+        flat = (al == 0) & np.isfinite(lk)
+        w = np.where(flat, hi, w)
+        idx = np.flatnonzero(np.isfinite(lk) & np.isfinite(al) & ~flat)
         out = np.where(np.isfinite(lk) & np.isfinite(al), w, np.nan)
         wa, loa, hia, lka, ala = w[idx], lo[idx], hi[idx], lk[idx], al[idx]
         for _ in range(200):
@@ -400,7 +403,12 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
             hia = np.where(h > 0, wa, hia)
             wn = wa - h / (1.0 + ala * z / (1.0 - z))
             wn = np.where((wn > loa) & (wn < hia), wn, 0.5 * (loa + hia))
-            done = (np.abs(wn - wa) <= 1e-13 * np.maximum(np.abs(wa), 1.0)) | (h == 0)
+            # converged: the step is below 1e-13 relative, or the residual is at the
+            # rounding level (steps of ~1e-13 then bounce inside a stale bracket:
+            # keep the current point, not a bisection of that bracket)
+            at_floor = np.abs(h) <= 1e-12 * np.maximum(np.abs(lka), 1.0)
+            wn = np.where(at_floor, wa, wn)
+            done = (np.abs(wn - wa) <= 1e-13 * np.maximum(np.abs(wa), 1.0)) | at_floor
             out[idx] = wn
             keep = ~done
             idx, wa, loa, hia, lka, ala = (

@@ -279,6 +279,11 @@ def _choose(window: Any, regime: str, xv: np.ndarray, yv: np.ndarray,
                                   f"{window!r}.", column="window")
     if tr is not None:
         a, b = interpolating_window(xv, tr / yv)
-        return a, b, "sizes where the model interpolates (train/test < 0.1)"
+        if b > a:
+            return a, b, "sizes where the model interpolates (train/test < 0.1)"
+        a, b = curvature_window(xv, yv)
+        return a, b, ("no size interpolates (train/test >= 0.1: data-rich, as in model "
+                      "scaling with D >> P), so the longest straight prefix in log-log "
+                      "(curvature test)")
     a, b = curvature_window(xv, yv)
     return a, b, "longest straight prefix in log-log (curvature test)"
