@@ -5,11 +5,14 @@ split column), calibrated on them (:func:`scalelaw.calibrate`, unless the
 law is ``"auto"``, whose choice calibrates itself) and asked to forecast the
 held-out rows: RMSLE, absolute relative error and the share of held-out
 points inside the prediction interval. Warnings raised while fitting a group
-are recorded in its row, never hidden.
+are recorded in its row, never hidden. Groups are independent: ``n_jobs``
+spreads them over worker processes (each limited to one BLAS thread), with the
+same numbers as one process.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +22,17 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level, unknown_name
-from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ScaleLawError
 from scalelaw.fitting import calibrate, fit, group_labels, normalised_scale
 from scalelaw.fitting._data import as_frame
 from scalelaw.laws import get_law
 
-__all__ = ["BacktestResult", "backtest"]
+__all__ = ["MIN_EXTRA_ROWS", "BacktestResult", "backtest"]
+
+#: A group is scored only with at least (free parameters + this) training rows: with
+#: fewer the fit has almost no residual degrees of freedom and its forecast interval
+#: is undefined or meaningless. ``"auto"`` counts the largest candidate.
+MIN_EXTRA_ROWS = 2
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ def backtest(
     objective: str = "huber_log",
     delta: float = 1e-3,
     max_extrapolation: float = np.inf,
+    n_jobs: int | None = 1,
+    progress: bool = False,
 ) -> BacktestResult:
     """Fit on the smaller scales, forecast the held-out larger ones, score.
 
@@ -147,6 +157,11 @@ def backtest(
     max_extrapolation : float, default=inf
         Passed to :meth:`FitResult.get_prediction` (backtests extrapolate by
         design, so no limit by default).
+    n_jobs : int or None, default=1
+        Worker processes for the groups (``None``: one per CPU). Results do
+        not depend on it.
+    progress : bool, default=False
+        Show a progress bar over groups (tqdm).
 
     Returns
     -------
@@ -192,14 +207,13 @@ def backtest(
         _, labels = group_labels(data, group)
         groups = [(key, data[(labels == key).to_numpy()])
                   for key in pd.unique(labels.to_numpy())]
-    rows, points = [], []
-    for key, frame in groups:
-        row, tab = _backtest_group(frame.reset_index(drop=True), key, law, xs, y,
-                                   holdout_largest, split_column, level, objective, delta,
-                                   max_extrapolation)
-        rows.append(row)
-        if tab is not None:
-            points.append(tab)
+    min_rows = _min_train_rows(law, xs)
+    _warn_duplicates(groups, xs, y)
+    tasks = [(frame.reset_index(drop=True), key, law, xs, y, holdout_largest, split_column,
+              level, objective, delta, max_extrapolation, min_rows) for key, frame in groups]
+    results = _run_groups(tasks, n_jobs, progress)
+    rows = [r for r, _ in results]
+    points = [t for _, t in results if t is not None]
     table = pd.DataFrame(rows)
     ok = table[table["status"] == "ok"]
     pts = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
@@ -216,10 +230,82 @@ def backtest(
     return BacktestResult(overall, table, pts)
 
 
+def _min_train_rows(law: str, xs: list[str]) -> int:
+    from scalelaw.fitting import AUTO_CANDIDATES
+
+    names = AUTO_CANDIDATES.get(len(xs), ()) if law == "auto" else (law,)
+    n_par = max((int(np.count_nonzero(np.subtract(*get_law(n, inputs=xs).internal_bounds())
+                                      < 0)) for n in names), default=1)
+    return n_par + MIN_EXTRA_ROWS
+
+
+def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: str) -> None:
+    """The warning ``fit`` gives, once for the whole table, with the groups concerned."""
+    hit = []
+    for key, frame in groups:
+        n = int(frame.duplicated(subset=[*xs, y]).sum())
+        if n:
+            hit.append((key, n))
+    if hit:
+        total = sum(n for _, n in hit)
+        where = ", ".join(f"{_plain(k)!r}: {n}" for k, n in hit[:5])
+        warnings.warn(
+            f"{total} duplicate row(s) (same inputs and target) are kept in {len(hit)} "
+            f"group(s) ({where}{', ...' if len(hit) > 5 else ''}). Remove them if they are "
+            "the same run logged twice.", DuplicateRowsWarning, stacklevel=3)
+
+
+def _one_thread() -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return
+    threadpool_limits(1)
+
+
+def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool) -> list[tuple]:
+    n_jobs = (os.cpu_count() or 1) if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise DataValidationError(f"n_jobs must be at least 1 or None, got {n_jobs}",
+                                  column="n_jobs")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="backtest", unit="group")
+    try:
+        if n_jobs == 1 or len(tasks) < 2:
+            out = []
+            for t in tasks:
+                out.append(_backtest_group(*t))
+                if bar is not None:
+                    bar.update()
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork where the platform has it: workers need no re-import of the caller's
+        # script (spawn would run an unguarded script again); elsewhere spawn
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=ctx,
+                                 initializer=_one_thread) as ex:
+            futures = [ex.submit(_backtest_group, *t) for t in tasks]
+            out = []
+            for f in futures:
+                out.append(f.result())
+                if bar is not None:
+                    bar.update()
+            return out
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: str,
                     holdout_largest: int | None, split_column: str | None, level: float,
                     objective: str, delta: float, max_extrapolation: float,
-                    ) -> tuple[dict[str, Any], pd.DataFrame | None]:
+                    min_rows: int = 1) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Score one group; the row says why when it cannot be scored."""
     row: dict[str, Any] = {"group": None if key is None else _plain(key), "law": law,
                            "rmsle": np.nan, "are": np.nan, "pi_coverage": np.nan,
@@ -240,6 +326,10 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
     row["n_train"], row["n_test"] = len(train), len(test)
     if len(test) == 0:
         row["status"] = "not scorable: no held-out rows"
+        return row, None
+    if len(train) < min_rows:
+        row["status"] = (f"not scorable: {len(train)} training row(s); at least {min_rows} "
+                         f"are needed (the law's free parameters + {MIN_EXTRA_ROWS})")
         return row, None
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -146,6 +146,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         df, args.law, x=_split(args.x), y=args.y, group=args.group,
         holdout_largest=args.holdout_largest, split_column=args.split_column,
         level=args.level, objective=args.objective, delta=args.delta,
+        n_jobs=args.jobs, progress=not args.no_progress,
     )
     print(res.summary())
     if args.json:
@@ -173,6 +174,9 @@ def _add_backtest_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--level", type=float, default=0.9,
                    help="prediction-interval level for the coverage score")
     b.add_argument("--json", default=None, metavar="OUT", help="write results as JSON")
+    b.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes for the groups (default: one per CPU)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_input_options(b)
     b.set_defaults(func=_cmd_backtest)
 
@@ -197,29 +201,53 @@ def _parse_point(text: str) -> dict[str, float]:
     return out
 
 
+def _read_points(path: str) -> pd.DataFrame:
+    from scalelaw.io import read_table
+
+    table = read_table(path)
+    if len(table) == 0:
+        raise DataValidationError(f"--at-file {path!r} has no rows.", column="at_file")
+    return table
+
+
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import scalelaw as sl
     from scalelaw.io import read_fit
 
-    if not args.at and not args.budget:
-        raise UsageError("give --at COL=V,... and/or --budget FLOPS.")
+    if not args.at and not args.budget and not args.at_file:
+        raise UsageError("give --at COL=V,..., --at-file FILE and/or --budget FLOPS.")
     _check_writable(args.json, "--json")
+    points_file = _read_points(args.at_file) if args.at_file else None
     res = read_fit(args.fit_json, args.group)
+    if points_file is not None:
+        missing = [c for c in res.x if c not in points_file.columns]
+        if missing:
+            raise DataValidationError(
+                f"--at-file {args.at_file!r} lacks the fit's input column(s) {missing} "
+                f"(it has {list(points_file.columns)}).", column=missing[0])
     if res.calibration is None:
         print("forecast: the fit carries no extrapolation calibration; calibrating it now "
               "(refits on its own data)", file=sys.stderr)
         res = sl.calibrate(res)
+    guard = {"extrapolate": args.extrapolate, "max_extrapolation": args.max_extrapolation}
     frames = []
     for text in args.at:
         point = _parse_point(text)
-        frames.append(res.get_prediction(args.level, extrapolate=args.extrapolate,
-                                         max_extrapolation=args.max_extrapolation, **point))
+        frames.append(res.get_prediction(args.level, **guard, **point))
+    if points_file is not None:
+        cols = {c: points_file[c].to_numpy(dtype=float) for c in res.x}
+        tab = res.get_prediction(args.level, **guard, **cols)
+        other = points_file.drop(columns=list(res.x)).reset_index(drop=True)
+        frames.append(pd.concat([other, tab.reset_index(drop=True)], axis=1))
     if args.budget:
         opt = sl.compute_optimal(res, args.budget, level=args.level,
                                  flops_per_param_token=args.flops_per_param_token)
         point = {c: opt[c].to_numpy() for c in res.x}
-        tab = res.get_prediction(args.level, extrapolate=True, **point)
-        extra = opt.drop(columns=[*res.x, "extrapolation_factor"])
+        # the same guard as --at; the loss and its intervals come from get_prediction
+        # (mean, mean_ci_*, obs_ci_*), so the frontier's own loss columns are dropped
+        tab = res.get_prediction(args.level, **guard, **point)
+        extra = opt.drop(columns=[*res.x, "extrapolation_factor", "loss", "loss_ci_lower",
+                                  "loss_ci_upper"], errors="ignore")
         frames.append(pd.concat([extra.reset_index(drop=True),
                                  tab.reset_index(drop=True)], axis=1))
     out = pd.concat(frames, ignore_index=True)
@@ -242,8 +270,12 @@ def _add_forecast_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     f.add_argument("fit_json", metavar="FIT.json")
     f.add_argument("--at", action="append", default=[], metavar="COL=V,COL=V",
                    help="inputs of one point (repeatable), e.g. n_params=1e10,n_tokens=2e11")
+    f.add_argument("--at-file", default=None, metavar="FILE",
+                   help="a table (CSV, Parquet, ...) of points: one forecast per row, other "
+                   "columns kept")
     f.add_argument("--budget", action="append", type=float, default=[], metavar="FLOPS",
-                   help="compute-optimal allocation for this budget (repeatable)")
+                   help="compute-optimal allocation for this budget (repeatable; the "
+                   "extrapolation guard applies as for --at)")
     f.add_argument("--flops-per-param-token", type=float, default=6.0,
                    help="k in C = k N D (default 6)")
     f.add_argument("--level", type=float, default=None,

@@ -17,11 +17,20 @@ from scalelaw.fitting._extrapolation import (
     calibrate,
     normalised_scale,
 )
-from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, LawSelection, select_law
+from scalelaw.fitting._select import (
+    AUTO_CANDIDATES,
+    DEFAULT_LAW,
+    MARGIN_Z,
+    SCORE_CUTS,
+    LawSelection,
+    select_law,
+)
 
 __all__ = [
     "AUTO_CANDIDATES",
     "DEFAULT_CUTS",
+    "DEFAULT_LAW",
+    "MARGIN_Z",
     "SCORE_CUTS",
     "LawSelection",
     "as_frame",

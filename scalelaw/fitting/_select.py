@@ -22,7 +22,8 @@ from scalelaw.forecast import calibration_from_errors, log_residual_sd
 from scalelaw.laws import get_law
 from scalelaw.results import FitResult
 
-__all__ = ["AUTO_CANDIDATES", "SCORE_CUTS", "LawSelection", "fit_auto", "select_law"]
+__all__ = ["AUTO_CANDIDATES", "DEFAULT_LAW", "MARGIN_Z", "SCORE_CUTS", "LawSelection",
+           "fit_auto", "select_law"]
 
 #: Cuts whose backtests score the candidates (the later ones: their fits see
 #: most of the data, like the final fit); the earlier cuts only feed the
@@ -34,6 +35,14 @@ AUTO_CANDIDATES: dict[int, tuple[str, ...]] = {
     1: ("saturating_power", "m3", "m4", "broken_power"),
     2: ("chinchilla", "kaplan"),
 }
+#: The law ``"auto"`` keeps unless another beats it clearly: Chinchilla for (N, D);
+#: M4 (a saturating law with a floor and a ceiling) for one input.
+DEFAULT_LAW: dict[int, str] = {1: "m4", 2: "chinchilla"}
+#: "Clearly": the default's held-out score exceeds the best one's by more than this
+#: many standard errors of the paired difference (one-sided 95 %).
+MARGIN_Z = 1.645
+#: Paired bootstrap replicas (over held-out points within each cut) for that error.
+MARGIN_BOOT = 300
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,11 @@ class LawSelection:
         One sentence saying why.
     cuts : tuple of float
         Cut positions on the normalised log scale.
+    margin : dict
+        The choice's margin: ``default`` (the default law), ``best`` (lowest
+        score), ``difference`` (default's score minus best's), ``se`` (its
+        paired-bootstrap standard error), ``z`` (``difference / se``) and
+        ``threshold`` (:data:`MARGIN_Z`); empty when no default applies.
     """
 
     chosen: str
@@ -60,12 +74,14 @@ class LawSelection:
     reason: str
     cuts: tuple[float, ...]
     errors: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    margin: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content."""
         return {
             "chosen": self.chosen,
             "reason": self.reason,
+            "margin": dict(self.margin),
             "cuts": list(self.cuts),
             "table": self.table.replace({np.nan: None}).to_dict(orient="records"),
         }
@@ -91,6 +107,14 @@ def select_law(
     scored by the RMSLE of its forecast of the rows above; the score is the
     mean over ``score_cuts``. A candidate that fails at a scoring cut scores
     infinity there. Ties (within 1 % + 1e-4) go to the law with fewer parameters.
+
+    Inner backtests are noisy (a few held-out points per cut), so the default
+    law for the inputs (:data:`DEFAULT_LAW`: Chinchilla for two inputs, M4 for
+    one) is kept unless the best candidate beats it by more than
+    :data:`MARGIN_Z` standard errors of the score difference (a paired
+    bootstrap over the held-out points of each cut); ``margin`` records the
+    numbers. With ``candidates`` that do not include the default, the lowest
+    score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
     to calibrate the prediction intervals of the chosen law: pooling them
     keeps the intervals from inheriting the optimism of picking the law with
@@ -185,16 +209,55 @@ def select_law(
     best = float(finite["score"].min())
     near = finite[finite["score"] <= best * 1.01 + 1e-4]  # 1e-4: far below any noise
     chosen = str(near.sort_values(["n_params", "score"]).iloc[0]["law"])
+    margin = _margin(chosen, table, errors, score_cuts, xs)
+    kept = bool(margin) and margin["z"] < MARGIN_Z and chosen != margin["default"]
+    if kept:
+        chosen = margin["default"]
     ranked = finite.sort_values("score")
     others = ", ".join(f"{r.law} {r.score:.4g}" for r in ranked.itertuples()
                        if r.law != chosen)
-    reason = (
-        f"chose {chosen}: lowest held-out RMSLE when fitted below cuts {list(score_cuts)} of the "
-        f"log-scale range and asked to predict the larger runs "
-        f"({float(table.set_index('law').loc[chosen, 'score']):.4g}"
-        + (f"; others: {others}" if others else "") + ")"
-    )
-    return LawSelection(chosen, table, reason, cuts, errors)
+    score_of = float(table.set_index("law").loc[chosen, "score"])
+    if kept:
+        reason = (f"kept the default {chosen} ({score_of:.4g} held-out RMSLE): "
+                  f"{margin['best']} scored lower ({margin['best_score']:.4g}) but by "
+                  f"{margin['z']:.2f} standard errors of the difference, below "
+                  f"{MARGIN_Z}" + (f"; others: {others}" if others else ""))
+    else:
+        reason = (
+            f"chose {chosen}: lowest held-out RMSLE when fitted below cuts "
+            f"{list(score_cuts)} of the log-scale range and asked to predict the larger "
+            f"runs ({score_of:.4g}"
+            + (f", {margin['z']:.2f} standard errors better than the default "
+               f"{margin['default']}" if margin and chosen != margin["default"] else "")
+            + (f"; others: {others}" if others else "") + ")"
+        )
+    return LawSelection(chosen, table, reason, cuts, errors, margin)
+
+
+def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
+            score_cuts: Sequence[float], xs: list[str]) -> dict[str, Any]:
+    """Paired bootstrap of the score difference between the default law and the best."""
+    default = DEFAULT_LAW.get(len(xs))
+    scores = table.set_index("law")["score"]
+    if default is None or default not in errors or not np.isfinite(scores.get(default, np.inf)):
+        return {}
+    out = {"default": default, "best": best, "best_score": float(scores[best]),
+           "default_score": float(scores[default]),
+           "difference": float(scores[default] - scores[best]), "threshold": MARGIN_Z}
+    if best == default:
+        return out | {"se": 0.0, "z": float("inf")}
+    rng = np.random.default_rng(0)
+    diffs = np.zeros(MARGIN_BOOT)
+    for cut in score_cuts:
+        ed = errors[default].loc[errors[default]["cut"] == cut, "log_error"].to_numpy()
+        eb = errors[best].loc[errors[best]["cut"] == cut, "log_error"].to_numpy()
+        if ed.size != eb.size or ed.size == 0:  # not paired: no margin can be computed
+            return out | {"se": float("nan"), "z": float("inf")}
+        idx = rng.integers(0, ed.size, (MARGIN_BOOT, ed.size))
+        diffs += np.sqrt(np.mean(ed[idx] ** 2, axis=1)) - np.sqrt(np.mean(eb[idx] ** 2, axis=1))
+    se = float(np.std(diffs / len(score_cuts), ddof=1))
+    z = out["difference"] / se if se > 0 else float("inf")
+    return out | {"se": se, "z": float(z)}
 
 
 def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, level: float,

@@ -1,0 +1,124 @@
+"""Forecast interface and backtests: --at-file, the budget guard, parallel groups with
+the same numbers, minimum group size, duplicate rows, and the robust law choice."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw.cli import main
+from scalelaw.exceptions import DuplicateRowsWarning
+from scalelaw.fitting import MARGIN_Z, select_law
+from scalelaw.laws import get_law
+
+DATA = "dataset:chinchilla_synthetic"
+
+
+@pytest.fixture(scope="module")
+def fit_json(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fit") / "fit.json"
+    assert main(["fit", DATA, "--law", "chinchilla", "--x", "n_params,n_tokens", "--y",
+                 "loss", "--starts", "100", "--json", str(path)]) == 0
+    return path
+
+
+def test_forecast_at_file_one_row_per_point(fit_json, tmp_path, capsys):
+    pts = pd.DataFrame({"name": ["a", "b", "c"], "n_params": [1e8, 1e9, 3e9],
+                        "n_tokens": [2e9, 2e10, 6e10]})
+    pts.to_csv(tmp_path / "pts.csv", index=False)
+    out = tmp_path / "fc.json"
+    capsys.readouterr()
+    assert main(["forecast", str(fit_json), "--at-file", str(tmp_path / "pts.csv"),
+                 "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["name"] for r in rows] == ["a", "b", "c"]
+    from scalelaw.io import read_fit
+
+    res = sl.calibrate(read_fit(fit_json))
+    direct = res.get_prediction(None, n_params=pts.n_params.to_numpy(),
+                                n_tokens=pts.n_tokens.to_numpy())
+    np.testing.assert_allclose([r["mean"] for r in rows], direct["mean"], rtol=1e-12)
+    # a file without the fit's inputs: exit 1 naming the missing column
+    pts.drop(columns="n_tokens").to_parquet(tmp_path / "bad.parquet")
+    assert main(["forecast", str(fit_json), "--at-file", str(tmp_path / "bad.parquet")]) == 1
+    assert "n_tokens" in capsys.readouterr().err
+
+
+def test_budget_honours_the_extrapolation_guard_and_names_intervals_once(fit_json, tmp_path,
+                                                                        capsys):
+    capsys.readouterr()
+    # 1e30 FLOPs is far beyond the fitted domain: refused as --at refuses
+    assert main(["forecast", str(fit_json), "--budget", "1e30"]) == 1
+    assert "beyond the fitted domain" in capsys.readouterr().err
+    out = tmp_path / "b.json"
+    assert main(["forecast", str(fit_json), "--budget", "1e30", "--extrapolate",
+                 "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert "loss_ci_lower" not in row and "mean_ci_lower" in row and "obs_ci_lower" in row
+    assert row["extrapolation_factor"] > 10
+
+
+def _curves(n_groups=6, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_groups):
+        n = np.logspace(3, 7, 14)
+        loss = (0.3 + 0.1 * g) + (20 + 5 * g) * n ** -(0.3 + 0.02 * g)
+        rows += [(f"c{g}", x, y) for x, y in zip(n, loss * np.exp(rng.normal(0, 0.01, 14)),
+                                                 strict=True)]
+    return pd.DataFrame(rows, columns=["curve", "n", "loss"])
+
+
+def test_parallel_backtest_gives_the_same_numbers():
+    df = _curves()
+    one = sl.backtest(df, "saturating_power", x="n", y="loss", group="curve",
+                      holdout_largest=4, n_jobs=1)
+    two = sl.backtest(df, "saturating_power", x="n", y="loss", group="curve",
+                      holdout_largest=4, n_jobs=2)
+    np.testing.assert_allclose(one.groups["rmsle"], two.groups["rmsle"], rtol=0, atol=1e-12)
+    assert one.overall["pi_coverage"] == two.overall["pi_coverage"]
+
+
+def test_small_groups_are_reported_and_duplicates_warned():
+    df = _curves(3)
+    small = df[df.curve == "c0"].iloc[:6]  # 6 rows, 4 held out: 2 training rows
+    df = pd.concat([df[df.curve != "c0"], small, df[df.curve == "c1"].iloc[:1]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bt = sl.backtest(df, "saturating_power", x="n", y="loss", group="curve",
+                         holdout_largest=4)
+    dup = [w for w in caught if issubclass(w.category, DuplicateRowsWarning)]
+    assert len(dup) == 1 and "'c1': 1" in str(dup[0].message)
+    row = bt.groups.set_index("group").loc["c0"]
+    # saturating_power has 3 free parameters: 3 + 2 = 5 training rows needed
+    assert row["status"].startswith("not scorable: 2 training row(s); at least 5")
+    assert bt.overall["n_not_scorable"] == 1 and bt.overall["n_groups"] == 2
+
+
+def _kaplan_data(noise, seed):
+    law = get_law("kaplan", inputs=["N", "D"])
+    N = np.repeat(np.logspace(7, 9.5, 8), 6)
+    D = np.tile(np.logspace(9, 11.5, 6), 8)
+    L = law({"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095},
+            n_params=N, n_tokens=D)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"N": N, "D": D, "L": L * np.exp(rng.normal(0, noise, N.size))})
+
+
+def test_auto_keeps_the_default_law_when_the_inner_scores_tie():
+    # Kaplan-law data with 5 % noise: Kaplan scores a little lower than Chinchilla in the
+    # inner backtests, but by less than MARGIN_Z standard errors: the default is kept
+    sel = select_law(_kaplan_data(0.05, 3), x=["N", "D"], y="L")
+    m = sel.margin
+    assert m["best"] == "kaplan" and 0 < m["difference"] and m["z"] < MARGIN_Z
+    assert sel.chosen == "chinchilla" and sel.reason.startswith("kept the default chinchilla")
+    # the same law with 0.1 % noise: Kaplan wins by many standard errors
+    clear = select_law(_kaplan_data(0.001, 0), x=["N", "D"], y="L")
+    assert clear.chosen == "kaplan" and clear.margin["z"] > 5
+    # the margin is part of what a fit with law="auto" records (settings["auto"])
+    assert sel.to_dict()["margin"]["z"] == pytest.approx(m["z"])
