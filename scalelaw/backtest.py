@@ -348,8 +348,8 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
             cols = {c: clean[c].to_numpy(dtype=np.float64) for c in xs}
             tab = res.get_prediction(level, extrapolate=True,
                                      max_extrapolation=max(max_extrapolation, 1.0), **cols)
-    except ScaleLawError as exc:
-        row["status"] = f"failed: {exc}"
+    except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        row["status"] = f"failed: {type(exc).__name__}: {exc}"
         row["warnings"] = _summarise(caught)
         return row, None
     row["warnings"] = _summarise(caught)

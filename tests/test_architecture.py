@@ -28,7 +28,7 @@ LAYERS = [
     ["scalelaw.results"],
     ["scalelaw.fitting"],
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
-     "scalelaw.datasets", "scalelaw.intrinsic_dim"],
+     "scalelaw.datasets", "scalelaw.intrinsic_dim", "scalelaw.downstream"],
     ["scalelaw.theory"],
     ["scalelaw.io"],
     ["scalelaw.lottery", "scalelaw.variance"],

@@ -96,6 +96,8 @@ def wald_covariance(
     if idx.size == 0:
         return cov, np.inf
     info = (jac[:, idx] * w[:, None]).T @ jac[:, idx]
+    if not np.all(np.isfinite(info)):  # a non-finite Jacobian: no Wald covariance
+        return cov, np.inf
     d = np.sqrt(np.clip(np.diag(info), 1e-300, None))
     scaled = info / np.outer(d, d)
     eig = np.linalg.eigvalsh(scaled)

@@ -7,6 +7,9 @@ importable from here:
   (``saturating_power``), :class:`ChinchillaLaw` (``chinchilla``),
   :class:`KaplanLaw` (``kaplan``), :class:`BrokenPowerLaw`
   (``broken_power``), :class:`M1Law` .. :class:`M4Law` (``m1`` .. ``m4``);
+  bounded metrics :class:`SigmoidLogLaw` (``sigmoid_log``: accuracy or
+  error against log compute) and :class:`LogitLinearLaw` (``logit_linear``:
+  against a score such as a loss);
 * user-defined: :class:`ExpressionLaw` (a formula string),
   :class:`CallableLaw` (a Python function), :class:`LmfitLaw` (an
   ``lmfit.Model`` with its ``lmfit.Parameters``);
@@ -20,10 +23,11 @@ Examples
 >>> get_law("saturating_power").param_names
 ('E', 'A', 'alpha')
 >>> len(list_laws())
-9
+11
 """
 
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
+from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw, parse_expression
@@ -38,6 +42,7 @@ __all__ = [
     "ExpressionLaw",
     "Inputs",
     "KaplanLaw",
+    "LogitLinearLaw",
     "LmfitLaw",
     "M1Law",
     "M2Law",
@@ -47,6 +52,7 @@ __all__ = [
     "PowerLaw",
     "SaturatingPowerLaw",
     "ScalingLaw",
+    "SigmoidLogLaw",
     "get_law",
     "law_from_spec",
     "list_laws",

@@ -388,9 +388,11 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         near_one = np.log1p(-np.exp(-np.maximum(lk, 0.0) / np.maximum(al, 1e-300)))
         w = np.where(lk < 0, lk - np.log1p(np.exp(lk)), np.maximum(near_one, -0.6931471805599453))
         w = np.clip(np.nan_to_num(w, nan=-1.0), lo, hi)
-        # alpha = 0: w = log_k, capped at z = 1 (no root above; bisection would crawl there)
+        # alpha = 0: w = log_k; for log_k >= 0 there is no root below 0 and the
+        # bisection used to crawl to just below it: take that limit directly
+        # (1 - z = 1e-13 keeps log(1 - z) and the Jacobian finite)
         flat = (al == 0) & np.isfinite(lk)
-        w = np.where(flat, hi, w)
+        w = np.where(flat, np.minimum(lk, -1e-13), w)
         idx = np.flatnonzero(np.isfinite(lk) & np.isfinite(al) & ~flat)
         out = np.where(np.isfinite(lk) & np.isfinite(al), w, np.nan)
         wa, loa, hia, lka, ala = w[idx], lo[idx], hi[idx], lk[idx], al[idx]

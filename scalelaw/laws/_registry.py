@@ -9,6 +9,7 @@ from typing import Any
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
 from scalelaw.laws._base import ScalingLaw
+from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw
@@ -27,6 +28,8 @@ LAWS: dict[str, type[ScalingLaw]] = {
     "m2": M2Law,
     "m3": M3Law,
     "m4": M4Law,
+    "sigmoid_log": SigmoidLogLaw,
+    "logit_linear": LogitLinearLaw,
 }
 
 
