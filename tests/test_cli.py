@@ -156,7 +156,9 @@ def test_fit_auto_and_law_options(tmp_path, capsys):
     rc = main(["fit", str(p), "--law", "auto", "--x", "n", "--y", "L",
                "--where", "curve == 'c0'", "--objective", "mse_log"])
     assert rc == 0
-    assert "law: chose" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the choice and its reason: a clear winner, or the default kept by the margin rule
+    assert "law: chose" in out or "law: kept the default m4" in out
     rc = main(["fit", str(p), "--law", "broken_power:n_breaks=2", "--x", "n", "--y", "L",
                "--where", "curve == 'c0'", "--starts", "20"])
     assert rc == 0
