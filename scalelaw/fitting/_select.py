@@ -112,8 +112,9 @@ def select_law(
     law for the inputs (:data:`DEFAULT_LAW`: Chinchilla for two inputs, M4 for
     one) is kept unless the best candidate beats it by more than
     :data:`MARGIN_Z` standard errors of the score difference (a paired
-    bootstrap over the held-out points of each cut); ``margin`` records the
-    numbers. With ``candidates`` that do not include the default, the lowest
+    bootstrap over the held-out points of each cut, its variance inflated by
+    the lag-1 autocorrelation of the paired errors, since forecast errors
+    along a curve are smooth); ``margin`` records the numbers. With ``candidates`` that do not include the default, the lowest
     score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
     to calibrate the prediction intervals of the chosen law: pooling them
@@ -248,16 +249,31 @@ def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
         return out | {"se": 0.0, "z": float("inf")}
     rng = np.random.default_rng(0)
     diffs = np.zeros(MARGIN_BOOT)
+    inflation = []
     for cut in score_cuts:
-        ed = errors[default].loc[errors[default]["cut"] == cut, "log_error"].to_numpy()
-        eb = errors[best].loc[errors[best]["cut"] == cut, "log_error"].to_numpy()
+        fd = errors[default][errors[default]["cut"] == cut].sort_values("distance")
+        fb = errors[best][errors[best]["cut"] == cut].sort_values("distance")
+        ed, eb = fd["log_error"].to_numpy(), fb["log_error"].to_numpy()
         if ed.size != eb.size or ed.size == 0:  # not paired: no margin can be computed
             return out | {"se": float("nan"), "z": float("inf")}
         idx = rng.integers(0, ed.size, (MARGIN_BOOT, ed.size))
         diffs += np.sqrt(np.mean(ed[idx] ** 2, axis=1)) - np.sqrt(np.mean(eb[idx] ** 2, axis=1))
-    se = float(np.std(diffs / len(score_cuts), ddof=1))
+        inflation.append(_ar1_inflation(ed**2 - eb**2))
+    # forecast errors along a curve are smooth, not independent: the bootstrap's
+    # variance is inflated by the AR(1) factor (1 + rho) / (1 - rho) of the paired
+    # differences (rho of neighbouring held-out points, clipped to [0, 0.95])
+    se = float(np.std(diffs / len(score_cuts), ddof=1) * np.sqrt(max(inflation)))
     z = out["difference"] / se if se > 0 else float("inf")
     return out | {"se": se, "z": float(z)}
+
+
+def _ar1_inflation(u: np.ndarray) -> float:
+    """Variance inflation ``(1 + rho) / (1 - rho)`` of a mean of AR(1)-correlated values."""
+    if u.size < 3 or np.std(u) == 0:
+        return 1.0
+    c = u - u.mean()
+    rho = float(np.clip(np.sum(c[1:] * c[:-1]) / np.sum(c * c), 0.0, 0.95))
+    return (1 + rho) / (1 - rho)
 
 
 def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, level: float,
