@@ -75,7 +75,7 @@ def _curves(n_groups=6, seed=0):
 
 
 def test_parallel_backtest_gives_the_same_numbers():
-    df = _curves()
+    df = _curves(4)
     one = sl.backtest(df, "saturating_power", x="n", y="loss", group="curve",
                       holdout_largest=4, n_jobs=1)
     two = sl.backtest(df, "saturating_power", x="n", y="loss", group="curve",
