@@ -3,7 +3,7 @@ model on synthetic learning curves the rules were not tuned on.
 
 The interval model and the default law were chosen on the 92 bundled curves, so
 coverage there is in-sample. Here: 60 synthetic curves in four families, fitted on
-x <= 10^6 (30 log-spaced points from 10^3) and forecast on 10 points up to 10^7.5:
+x <= 10^6 (27 log-spaced points from 10^3) and forecast on 13 points up to 10^7.5.
 
 * ``saturating``: E + A x^-alpha;
 * ``m4``: the M4 shape (a ceiling, a floor, a smooth turn);
