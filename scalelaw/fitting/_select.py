@@ -114,8 +114,8 @@ def select_law(
     :data:`MARGIN_Z` standard errors of the score difference (a paired
     bootstrap over the held-out points of each cut, its variance inflated by
     the lag-1 autocorrelation of the paired errors, since forecast errors
-    along a curve are smooth); ``margin`` records the numbers. With ``candidates`` that do not include the default, the lowest
-    score wins.
+    along a curve are smooth); ``margin`` records the numbers. With
+    ``candidates`` that do not include the default, the lowest score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
     to calibrate the prediction intervals of the chosen law: pooling them
     keeps the intervals from inheriting the optimism of picking the law with
