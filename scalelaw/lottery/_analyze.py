@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -319,13 +319,11 @@ def analyze_lottery(
     for s in sizes:
         in_group = (np.ones(len(df), bool) if s is None else
                     (pd.to_numeric(df[size]) == s).to_numpy())
-        keep = in_group & (np.isfinite(raw_all) | failures)
-        keep &= ~failed | failures
-        rows = np.flatnonzero(keep)
+        # failed runs (non-finite values included) are excluded, or kept as failures
+        rows = np.flatnonzero(in_group & (~failed | failures))
         finite = np.isfinite(raw_all[rows])
-        raw = np.where(finite, raw_all[rows], np.nan)
-        # non-finite failures are kept as failures only; their value is not analysed
-        g, b = _group(raw[finite], rows[finite], None if s is None else float(s),
+        # non-finite failures are counted as failures only; their value is not analysed
+        g, b = _group(raw_all[rows][finite], rows[finite], None if s is None else float(s),
                       transform=transform, higher_is_better=higher_is_better,
                       failures=failures, failed=failed[rows][finite], alpha=alpha,
                       n_boot=n_boot, level=level, n_test=n_test, rng=rng)
@@ -333,8 +331,8 @@ def analyze_lottery(
             n_all = rows.size
             fails = sorted(g.failures + rows[~finite].tolist())
             ci = stats.binomtest(len(fails), n_all).proportion_ci(level, method="exact")
-            g = _replace(g, n_runs=n_all, failures=fails, failure_share=len(fails) / n_all,
-                         failure_share_ci=(float(ci.low), float(ci.high)))
+            g = replace(g, n_runs=n_all, failures=fails, failure_share=len(fails) / n_all,
+                        failure_share_ci=(float(ci.low), float(ci.high)))
         groups.append(g)
         boots.append(b)
     from scalelaw import __version__
@@ -347,8 +345,3 @@ def analyze_lottery(
                 "n_rows": len(df), "n_excluded": 0 if failures else int(failed.sum())}
     return LotteryResult(groups, trend_across_sizes(groups, boots, level=level), settings)
 
-
-def _replace(g: LotteryGroup, **kw: Any) -> LotteryGroup:
-    from dataclasses import replace
-
-    return replace(g, **kw)
