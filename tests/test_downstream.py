@@ -127,3 +127,14 @@ def test_observational_compute_to_mmlu_pooled_per_family_and_shared(obs):
     # families with fewer rows are counted, never dropped silently
     assert sum(shared.settings["groups_excluded"].values()) == (
         train.family.map(train.family.value_counts()) < 3).sum()
+
+
+def test_downstream_errors_name_what_is_missing():
+    df = pd.DataFrame({"c": [1.0, 10.0, 100.0], "loss": [3.0, 2.5, 2.2]})
+    with pytest.raises(sl.DataValidationError, match="'acc' is not in second_data"):
+        fit_chain(df, first_law="power", x="c", intermediate="loss", second_law="logit_linear",
+                  y="acc")
+    one = pd.DataFrame({"flops": [1.0, 10.0, 100.0], "MMLU": [0.3, 0.4, 0.5],
+                        "family": ["a", "a", "b"]})
+    with pytest.raises(sl.DataValidationError, match="at least 2 groups"):
+        fit_shared_slope(one, x="flops", y="MMLU", group="family")

@@ -122,3 +122,9 @@ def test_auto_keeps_the_default_law_when_the_inner_scores_tie():
     assert clear.chosen == "kaplan" and clear.margin["z"] > 5
     # the margin is part of what a fit with law="auto" records (settings["auto"])
     assert sel.to_dict()["margin"]["z"] == pytest.approx(m["z"])
+
+
+def test_backtest_n_jobs_must_be_positive():
+    with pytest.raises(sl.DataValidationError, match="n_jobs must be at least 1"):
+        sl.backtest(_curves(2), "saturating_power", x="n", y="loss", group="curve",
+                    holdout_largest=4, n_jobs=0)

@@ -227,3 +227,11 @@ def test_real_small_sweep_one_collapsed_run(tmp_path, capsys):
     assert set(g["best_of_k"]) >= {"1", "2", "5", "10"}
     assert (tmp_path / "lottery.png").stat().st_size > 1000
     assert "inconclusive" in capsys.readouterr().out
+
+
+def test_non_finite_runs_count_as_failures_under_the_mixture():
+    df = pd.DataFrame({"loss": [1.0, 1.1, np.inf, 0.9, np.nan, 1.05]})
+    g = analyze_lottery(df, "loss", failures=True, n_boot=20).groups[0]
+    # both non-finite runs are failures with their rows; the bulk holds the other four
+    assert g.n_runs == 6 and g.failures == [2, 4]
+    assert g.failure_share == pytest.approx(2 / 6) and len(g.values) == 4

@@ -152,3 +152,18 @@ def test_random_features_double_descent(tmp_path):
     assert got["groups"][0]["components"]["data_seed:init_seed"] == pytest.approx(
         comps[ratios.index(0.5)].components["data:init"])
     assert (tmp_path / "v.png").stat().st_size > 1000
+
+
+def test_decompose_table_nested_design_matches_the_array_estimator():
+    rng = np.random.default_rng(6)
+    # each data draw has its own seeds (labels 10.., 20.., ...): not shared across draws
+    rows = [(d, 10 * (d + 1) + s, x, rng.normal() + 0.5 * d) for d in range(4)
+            for s in range(3) for x in range(5)]
+    df = pd.DataFrame(rows, columns=["data_seed", "init_seed", "example", "p"])
+    res = decompose_table(df, "p", factors=["data_seed", "init_seed"], example="example",
+                          design="nested")
+    cube = df.p.to_numpy().reshape(4, 3, 5)
+    direct = nested_components(cube, factors=("data_seed", "init_seed")).components
+    assert res.results[0].components == pytest.approx(direct)
+    with pytest.raises(DataValidationError, match="nested design needs 2 factors"):
+        decompose_table(df, "p", factors=["data_seed"], example="example", design="nested")
