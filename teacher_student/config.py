@@ -206,6 +206,8 @@ class PopulationResult:
     population_size: int
     final_weights: list[list[np.ndarray]] | None = field(default=None, repr=False)
     hardware: str = ""  # the CPU model or GPU name (numerics differ between them)
+    #: Per model, its outputs on the probe inputs, ``[n_probe, d_out]`` (when asked for).
+    predictions: list[np.ndarray] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -222,12 +224,30 @@ class SweepConfig:
     train: TrainConfig
     lrs: tuple[float | None, ...] = (None,)
     keep_weights: bool = False
+    predictions: str = "none"
+    n_probe: int = 1000
+    probe_seed: int = 0
 
-    #: Keys that list what to run (they may grow between reruns into one store);
-    #: every other key is a setting of the task or of training.
+    #: Keys that list what to run or what to keep of each run (they may change
+    #: between reruns into one store); every other key is a setting of the task
+    #: or of training.
     GRID_KEYS: ClassVar[tuple[str, ...]] = (
         "task", "task_config", "widths", "depths", "n_train", "seeds", "data_seeds",
-        "noise_seeds", "lrs", "keep_weights")
+        "noise_seeds", "lrs", "keep_weights", "predictions", "n_probe", "probe_seed")
+    #: Precisions in which per-example predictions can be stored.
+    PREDICTION_DTYPES: ClassVar[tuple[str, ...]] = ("none", "float16", "float32")
+
+    def __post_init__(self) -> None:
+        if self.predictions not in self.PREDICTION_DTYPES:
+            raise TaskConfigError(
+                f"Sweep key 'predictions' must be one of {list(self.PREDICTION_DTYPES)} (the "
+                f"precision of the stored per-example test predictions); got "
+                f"{self.predictions!r}." + _suggest(str(self.predictions),
+                                                     list(self.PREDICTION_DTYPES)))
+        for key, low in (("n_probe", 1), ("probe_seed", 0)):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise TaskConfigError(f"Sweep key {key!r} must be an int >= {low}; got {v!r}.")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
@@ -273,6 +293,9 @@ class SweepConfig:
             train=train,
             lrs=_lrs(d.get("lrs")),
             keep_weights=_flag(d, "keep_weights"),
+            predictions=d.get("predictions", "none"),
+            n_probe=d.get("n_probe", 1000),
+            probe_seed=d.get("probe_seed", 0),
         )
 
     @classmethod
@@ -297,6 +320,8 @@ class SweepConfig:
             **({"noise_seeds": list(self.noise_seeds)} if self.noise_seeds != (None,) else {}),
             **({"lrs": list(self.lrs)} if self.lrs != (None,) else {}),
             **({"keep_weights": True} if self.keep_weights else {}),
+            **({"predictions": self.predictions, "n_probe": self.n_probe,
+                "probe_seed": self.probe_seed} if self.predictions != "none" else {}),
             **self.train.to_dict(),
         }
 
@@ -331,17 +356,6 @@ class SweepConfig:
         text = json.dumps({"task": self.task.task_id, "run": spec.key(),
                            "train": self.train.to_dict()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _lrs(vals: Any) -> tuple[float | None, ...]:
-    if vals is None:
-        return (None,)
-    if not isinstance(vals, list) or not vals or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v > 0
-            for v in vals):
-        raise TaskConfigError(f"Sweep key 'lrs' must be a non-empty list of positive floats "
-                              f"(a learning-rate grid; 'lr' is then the reference); got {vals!r}.")
-    return tuple(float(v) for v in vals)
 
 
 def _lrs(vals: Any) -> tuple[float | None, ...]:

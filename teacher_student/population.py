@@ -28,6 +28,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from teacher_student.config import (
     ACTIVATIONS,
     PopulationResult,
@@ -61,6 +63,7 @@ def train_population(
     device: str | None = None,
     keep_weights: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    probe: np.ndarray | None = None,
 ) -> PopulationResult:
     """Train every run of ``specs`` (one width and depth) as one stacked model.
 
@@ -79,6 +82,10 @@ def train_population(
     should_stop : callable, optional
         Polled between steps; returning True raises ``KeyboardInterrupt``
         (clean interruption: nothing partial is returned).
+    probe : numpy.ndarray, optional
+        Inputs ``[n, d_in]`` shared by every model: each model's outputs on
+        them after training (its final weights, or its best with early
+        stopping) are returned in ``predictions``, ``[n, d_out]`` per model.
 
     Returns
     -------
@@ -102,6 +109,9 @@ def train_population(
     shapes = {(s.width, s.depth) for s in specs}
     if len(shapes) != 1:
         raise TaskConfigError(f"A population holds one (width, depth); got {sorted(shapes)}.")
+    if probe is not None and (np.ndim(probe) != 2 or np.shape(probe)[1] != task.ambient_dim):
+        raise TaskConfigError(f"probe must be an array [n, {task.ambient_dim}] (the task's "
+                              f"input dimension); got shape {np.shape(probe)}.")
     for s in specs:
         if s.width < 1 or s.depth < 1 or s.n_train < (0 if cfg.online else 1):
             raise TaskConfigError(f"Run {s}: width and depth must be >= 1 and n_train >= 1.")
@@ -109,7 +119,7 @@ def train_population(
             raise TaskConfigError(f"Run {s}: lr must be a positive float.")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with _scoped_settings(task, specs, cfg, dev):
-        return run_population(task, specs, cfg, dev, keep_weights, should_stop)
+        return run_population(task, specs, cfg, dev, keep_weights, should_stop, probe)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ Layout of a store directory ``DIR``::
     DIR/sweep.toml              the latest config, with the hash of its settings
     DIR/runs/<run_id>.parquet   one file per finished run (temporary file, fsync, rename)
     DIR/weights/<run_id>.npz    final weights, when the sweep keeps them
+    DIR/predictions/...         per-example test predictions, when the sweep keeps
+                                them (:mod:`teacher_student.predictions`)
 
 A run is identified by what it is (task, shape, data size, seeds, learning
 rate and training settings), not by the config that asked for it, so a config
@@ -167,6 +169,10 @@ def write_population(cfg: SweepConfig, res: PopulationResult, runs_dir: Path,
                 wdir = runs_dir.parent / "weights"
                 wdir.mkdir(exist_ok=True)
                 _atomic_savez(wdir / f"{rid}.npz", res.final_weights[i])
+            if res.predictions is not None:
+                from teacher_student.predictions import write_predictions
+
+                write_predictions(cfg, res, runs_dir.parent, i)
             _atomic_write(_rows_frame(cfg, res, i, versions), runs_dir / f"{rid}.parquet")
 
 
@@ -296,9 +302,9 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     return frame[FINAL_COLUMNS].sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def write_results(out: str | Path, target: str | Path, *, final: bool = False
-                  ) -> tuple[int, int]:
-    """Write a sweep's results (long table, or one row per run) to CSV or Parquet.
+def write_results(out: str | Path, target: str | Path, *, final: bool = False,
+                  predictions: bool = False) -> tuple[int, int]:
+    """Write a sweep's results (long table, one row per run, or predictions) to CSV or Parquet.
 
     Parameters
     ----------
@@ -308,6 +314,9 @@ def write_results(out: str | Path, target: str | Path, *, final: bool = False
         ``FILE.csv`` or ``FILE.parquet``.
     final : bool, default=False
         Write :func:`final_metrics` instead of the long table.
+    predictions : bool, default=False
+        Write the per-example probe predictions instead
+        (:func:`teacher_student.predictions.sweep_predictions`).
 
     Returns
     -------
@@ -318,7 +327,15 @@ def write_results(out: str | Path, target: str | Path, *, final: bool = False
     if target.suffix not in (".csv", ".parquet"):
         raise TaskConfigError(f"The output must end in .csv or .parquet; got "
                               f"{str(target)!r}.", column="out")
-    table = final_metrics(out) if final else sweep_results(out)
+    if final and predictions:
+        raise TaskConfigError("Choose one of final (one row per run) and predictions "
+                              "(one row per run and probe example).")
+    if predictions:
+        from teacher_student.predictions import sweep_predictions
+
+        table = sweep_predictions(out)
+    else:
+        table = final_metrics(out) if final else sweep_results(out)
     if target.suffix == ".csv":
         table.to_csv(target, index=False)
     else:

@@ -18,8 +18,22 @@ Other keys: ``noise_seeds`` (default: the data seed), ``optimizer``,
 ``n_test``, ``dtype``, ``allow_tf32`` (see :class:`TrainConfig`), ``lrs`` (a
 learning-rate grid; runs of one shape with different rates still train as one
 population), ``keep_weights`` (keep each run's final weights, to measure its
-representation later) and ``task_config`` (a table defining a task inline
-instead of a suite name).
+representation later), ``predictions`` / ``n_probe`` / ``probe_seed``
+(keep each run's outputs on a fixed probe set of test inputs, for variance
+decompositions: :mod:`teacher_student.predictions`) and ``task_config`` (a
+table defining a task inline instead of a suite name).
+
+Seeds are crossed: every combination of ``data_seeds`` (which training set),
+``seeds`` (the initialisation and mini-batch order) and ``noise_seeds`` (the
+label noise) is a run. Without ``noise_seeds`` the noise follows the data
+seed (nested in it). A crossed data x init x noise design with stored
+predictions is thus::
+
+    data_seeds = [0, 1, 2, 3]
+    seeds = [0, 1, 2, 3]
+    noise_seeds = [0, 1, 2, 3]
+    predictions = "float16"
+    n_probe = 1000
 
 The store (``--out DIR``; :mod:`teacher_student.store`) holds one file per
 finished run, written atomically when it finishes. A killed sweep (SIGKILL
@@ -52,6 +66,7 @@ from teacher_student.config import (
     n_params,
 )
 from teacher_student.population import train_population, tune_cpu_allocator
+from teacher_student.predictions import probe_set, runs_with_predictions, sweep_predictions
 from teacher_student.store import (
     FINAL_COLUMNS,
     RESULT_COLUMNS,
@@ -68,8 +83,8 @@ from teacher_student.store import (
 from teacher_student.tasks import Task, TaskConfigError
 
 __all__ = ["FINAL_COLUMNS", "MAX_PADDING", "RESULT_COLUMNS", "SweepConfig", "default_threads",
-           "final_metrics", "load_weights", "plan_groups", "run_sweep", "sweep_results",
-           "sweep_status", "write_results"]
+           "final_metrics", "load_weights", "plan_groups", "run_sweep", "sweep_predictions",
+           "sweep_results", "sweep_status", "write_results"]
 
 # Grouping policy (measurements in bench/RESULTS.md, "Engine tuning constants").
 #: A CPU model above this many FLOPs per step trains alone (stacking was measured
@@ -148,7 +163,7 @@ def plan_groups(cfg: SweepConfig, specs: list[RunSpec], device: str) -> list[lis
 
 def _train_group(task_dict: dict[str, Any], train_dict: dict[str, Any],
                  specs: list[RunSpec], device: str | None, threads: int | None,
-                 keep_weights: bool = False) -> PopulationResult:
+                 keep_weights: bool = False, probe: Any = None) -> PopulationResult:
     """Worker entry point (also used by Dask): rebuild the objects, train."""
     import torch
 
@@ -157,7 +172,7 @@ def _train_group(task_dict: dict[str, Any], train_dict: dict[str, Any],
         torch.set_num_threads(threads)
     try:
         return train_population(Task.from_dict(task_dict), specs, TrainConfig(**train_dict),
-                                device=device, keep_weights=keep_weights)
+                                device=device, keep_weights=keep_weights, probe=probe)
     finally:
         torch.set_num_threads(before)
 
@@ -248,6 +263,10 @@ def run_sweep(
     runs_dir = prepare_store(cfg, out)
     specs = cfg.runs()
     done = done_runs(runs_dir)
+    probe = None
+    if cfg.predictions != "none":  # finished runs without predictions train again
+        done &= runs_with_predictions(cfg, out)
+        probe = probe_set(cfg.task, cfg.n_probe, cfg.probe_seed)[0]
     todo = [s for s in specs if cfg.run_id(s) not in done]
     groups = plan_groups(cfg, todo, dev)
     meta = versions()
@@ -264,11 +283,11 @@ def run_sweep(
 
     try:
         if scheduler:
-            _run_dask(cfg, groups, dev, scheduler, threads, write)
+            _run_dask(cfg, groups, dev, scheduler, threads, write, probe)
         else:
             for g in groups:
                 write(_train_group(cfg.task.to_dict(), cfg.train.to_dict(), g, dev, threads,
-                                   cfg.keep_weights))
+                                   cfg.keep_weights, probe))
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -278,7 +297,8 @@ def run_sweep(
 
 
 def _run_dask(cfg: SweepConfig, groups: list[list[RunSpec]], dev: str, address: str,
-              threads: int | None, write: Callable[[PopulationResult], None]) -> None:
+              threads: int | None, write: Callable[[PopulationResult], None],
+              probe: Any = None) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - optional dependency
@@ -286,7 +306,8 @@ def _run_dask(cfg: SweepConfig, groups: list[list[RunSpec]], dev: str, address: 
                               "'scalelaw[distributed]'.") from None
     with Client(address, timeout="30s") as client:
         futures = [client.submit(_train_group, cfg.task.to_dict(), cfg.train.to_dict(), g, dev,
-                                 threads or 1, cfg.keep_weights, pure=False) for g in groups]
+                                 threads or 1, cfg.keep_weights, probe, pure=False)
+                   for g in groups]
         try:
             for fut in as_completed(futures):
                 write(fut.result())

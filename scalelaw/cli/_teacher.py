@@ -99,7 +99,8 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 def _cmd_sweep_results(args: argparse.Namespace) -> int:
     from teacher_student.sweep import write_results
 
-    n_rows, n_runs = write_results(args.dir, args.out, final=args.final)
+    n_rows, n_runs = write_results(args.dir, args.out, final=args.final,
+                                   predictions=args.predictions)
     what = "runs" if args.final else f"rows ({n_runs} runs)"
     print(f"wrote {n_rows} {what} to {args.out}")
     return 0
@@ -130,5 +131,8 @@ def _add_sweep_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     sres.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     sres.add_argument("--final", action="store_true",
                       help="one row per run (final losses), ready for scalelaw fit")
+    sres.add_argument("--predictions", action="store_true",
+                      help="one row per run and probe example (a sweep with predictions = "
+                           "\"float16\"), ready for scalelaw variance")
     sres.set_defaults(func=_cmd_sweep_results, needs_torch=False)
 

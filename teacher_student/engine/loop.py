@@ -70,8 +70,8 @@ class _Batches:
 
 
 def run_population(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any,
-                   keep_weights: bool, should_stop: Callable[[], bool] | None
-                   ) -> PopulationResult:
+                   keep_weights: bool, should_stop: Callable[[], bool] | None,
+                   probe: np.ndarray | None = None) -> PopulationResult:
     """Train ``specs`` (one width and depth) as one stacked model on ``dev``.
 
     See :func:`teacher_student.population.train_population`, which validates
@@ -113,6 +113,10 @@ def run_population(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any,
     if dev.type == "cuda":
         torch.cuda.synchronize()
     status, stop_step = mon.outcome()
+    predictions = None
+    if probe is not None:  # the final (best, with early stopping) weights' outputs
+        out = net.predict(torch.as_tensor(probe, dtype=dtype, device=dev))
+        predictions = list(out.cpu().numpy())
     weights = None
     if keep_weights:
         weights = [[p.detach()[i].cpu().numpy().astype(np.float64) for p in flat.params]
@@ -120,7 +124,7 @@ def run_population(task: Task, specs: list[RunSpec], cfg: TrainConfig, dev: Any,
     return PopulationResult(
         specs=specs, status=status, stop_step=stop_step, rows=mon.log,
         wall_time_s=time.perf_counter() - t0, device=str(dev), population_size=len(specs),
-        final_weights=weights, hardware=settings.hardware(dev),
+        final_weights=weights, hardware=settings.hardware(dev), predictions=predictions,
     )
 
 

@@ -128,6 +128,17 @@ class Network:
                 total += per_row_loss(self(xb), yb, loss).sum(dim=1)
         return total / x_u.shape[1]
 
+    def predict(self, x: Any, chunk: int = 4096) -> Any:
+        """Every model's outputs on shared inputs ``[n, d]``: ``[P, n, out]`` (chunked rows)."""
+        import torch
+
+        outs = []
+        with torch.no_grad():
+            for a in range(0, x.shape[0], chunk):
+                xb = x[None, a:a + chunk].expand(self.P, -1, -1).contiguous()
+                outs.append(self(xb))
+        return torch.cat(outs, dim=1)
+
 
 class AutogradStep:
     """Reference gradients by autograd (any activation)."""
