@@ -110,7 +110,7 @@ def test_float16_storage_rounds_within_half_precision(tmp_path):
 
 
 def test_asking_for_predictions_later_retrains_only_runs_without_them(tmp_path):
-    base = dict(seeds=[0, 1], data_seeds=[0], noise_seeds=[0])
+    base = {"seeds": [0, 1], "data_seeds": [0], "noise_seeds": [0]}
     run_sweep(_cfg(predictions="none", **base), tmp_path, device="cpu", progress=False)
     before = final_metrics(tmp_path).set_index("run_id")["test_loss"]
     # the store's config now asks for predictions, but none are recorded yet: counted
