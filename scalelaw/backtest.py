@@ -26,6 +26,7 @@ from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, Scale
 from scalelaw.fitting import calibrate, fit, group_labels, normalised_scale
 from scalelaw.fitting._data import as_frame
 from scalelaw.laws import get_law
+from scalelaw.results import FitResult
 
 __all__ = ["MIN_EXTRA_ROWS", "BacktestResult", "backtest"]
 
@@ -33,6 +34,10 @@ __all__ = ["MIN_EXTRA_ROWS", "BacktestResult", "backtest"]
 #: fewer the fit has almost no residual degrees of freedom and its forecast interval
 #: is undefined or meaningless. ``"auto"`` counts the largest candidate.
 MIN_EXTRA_ROWS = 2
+#: Batched backtests: each worker's groups go in this many parts (so the progress bar
+#: moves), each of at least MIN_BATCH_GROUPS groups (so a batch stays worth it).
+BATCH_PARTS_PER_JOB = 4
+MIN_BATCH_GROUPS = 8
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ def backtest(
     max_extrapolation: float = np.inf,
     n_jobs: int | None = 1,
     progress: bool = False,
+    batch: bool = True,
 ) -> BacktestResult:
     """Fit on the smaller scales, forecast the held-out larger ones, score.
 
@@ -162,6 +168,10 @@ def backtest(
         not depend on it.
     progress : bool, default=False
         Show a progress bar over groups (tqdm).
+    batch : bool, default=True
+        Fit every group, and every backtest refit inside them (calibration,
+        and each candidate of ``law="auto"``), of one law in shared array
+        batches. ``False`` fits group by group; both give the same numbers.
 
     Returns
     -------
@@ -211,7 +221,7 @@ def backtest(
     _warn_duplicates(groups, xs, y)
     tasks = [(frame.reset_index(drop=True), key, law, xs, y, holdout_largest, split_column,
               level, objective, delta, max_extrapolation, min_rows) for key, frame in groups]
-    results = _run_groups(tasks, n_jobs, progress)
+    results = _run_groups(tasks, n_jobs, progress, batch=batch)
     rows = [r for r, _ in results]
     points = [t for _, t in results if t is not None]
     table = pd.DataFrame(rows)
@@ -263,24 +273,33 @@ def _one_thread() -> None:
     threadpool_limits(1)
 
 
-def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool) -> list[tuple]:
+def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool,
+                batch: bool = False) -> list[tuple]:
     n_jobs = (os.cpu_count() or 1) if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise DataValidationError(f"n_jobs must be at least 1 or None, got {n_jobs}",
                                   column="n_jobs")
+    if batch:  # parts of BATCH_PARTS_PER_JOB per worker: the bar moves, the batches stay big
+        size = max(MIN_BATCH_GROUPS, -(-len(tasks) // (BATCH_PARTS_PER_JOB * n_jobs)))
+        units: list[tuple[Any, list[tuple]]] = [
+            (_backtest_batch, [tasks[i:i + size]]) for i in range(0, len(tasks), size)]
+    else:
+        units = [(_backtest_group, list(t)) for t in tasks]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(tasks), desc="backtest", unit="group")
+
+    def done(result: Any) -> list[tuple]:
+        out = result if isinstance(result, list) else [result]
+        if bar is not None:
+            bar.update(len(out))
+        return out
+
     try:
-        if n_jobs == 1 or len(tasks) < 2:
-            out = []
-            for t in tasks:
-                out.append(_backtest_group(*t))
-                if bar is not None:
-                    bar.update()
-            return out
+        if n_jobs == 1 or len(units) < 2:
+            return [r for fn, args in units for r in done(fn(*args))]
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -288,25 +307,20 @@ def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool) -> list[
         # script (spawn would run an unguarded script again); elsewhere spawn
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=ctx,
+        with ProcessPoolExecutor(min(n_jobs, len(units)), mp_context=ctx,
                                  initializer=_one_thread) as ex:
-            futures = [ex.submit(_backtest_group, *t) for t in tasks]
-            out = []
-            for f in futures:
-                out.append(f.result())
-                if bar is not None:
-                    bar.update()
-            return out
+            futures = [ex.submit(fn, *args) for fn, args in units]
+            return [r for f in futures for r in done(f.result())]
     finally:
         if bar is not None:
             bar.close()
 
 
-def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: str,
-                    holdout_largest: int | None, split_column: str | None, level: float,
-                    objective: str, delta: float, max_extrapolation: float,
-                    min_rows: int = 1) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Score one group; the row says why when it cannot be scored."""
+def _prepare_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str],
+                   holdout_largest: int | None, split_column: str | None,
+                   min_rows: int) -> tuple[dict[str, Any], pd.DataFrame | None,
+                                           pd.DataFrame | None]:
+    """The group's row of the table, and its training and held-out rows (None: not scored)."""
     row: dict[str, Any] = {"group": None if key is None else _plain(key), "law": law,
                            "rmsle": np.nan, "are": np.nan, "pi_coverage": np.nan,
                            "n_train": 0, "n_test": 0, "n_excluded": 0, "status": "ok",
@@ -314,29 +328,103 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
     if holdout_largest is not None and len(frame) <= holdout_largest:
         row["status"] = (f"not scorable: {len(frame)} row(s), but --holdout-largest "
                          f"{holdout_largest} needs more rows than it holds out")
-        row["n_train"] = 0
         row["n_test"] = len(frame)
-        return row, None
+        return row, None, None
     try:
         train_mask = _split(frame, xs, holdout_largest, split_column)
     except ScaleLawError as exc:
         row["status"] = f"failed: {exc}"
-        return row, None
+        return row, None, None
     train, test = frame[train_mask], frame[~train_mask]
     row["n_train"], row["n_test"] = len(train), len(test)
     if len(test) == 0:
         row["status"] = "not scorable: no held-out rows"
-        return row, None
+        return row, None, None
     if len(train) < min_rows:
         row["status"] = (f"not scorable: {len(train)} training row(s); at least {min_rows} "
                          f"are needed (the law's free parameters + {MIN_EXTRA_ROWS})")
+        return row, None, None
+    return row, train, test
+
+
+def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: str,
+                    holdout_largest: int | None, split_column: str | None, level: float,
+                    objective: str, delta: float, max_extrapolation: float,
+                    min_rows: int = 1) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Score one group; the row says why when it cannot be scored."""
+    row, train, test = _prepare_group(frame, key, law, xs, holdout_largest, split_column,
+                                      min_rows)
+    if train is None:
         return row, None
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             res = fit(law, train, x=xs, y=y, objective=objective, delta=delta)
             if law != "auto":
                 res = calibrate(res)
+        except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            res = exc
+    return _score_group(row, res, list(caught), test, law, xs, y, level, max_extrapolation)
+
+
+def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFrame | None]]:
+    """Score many groups: every fit and refit of one law in shared batches.
+
+    Each group's numbers are what :func:`_backtest_group` gives it alone, bit for
+    bit (the same starts, stages and tolerances, on arrays of the same shapes).
+    """
+    from scalelaw.fitting import fit_tables
+    from scalelaw.fitting._api import _warn_about
+    from scalelaw.fitting._batch import fit_auto_tables
+    from scalelaw.fitting._extrapolation import calibrate_each
+
+    law, xs, y, level, objective, delta, max_extrapolation = (
+        tasks[0][2], tasks[0][3], tasks[0][4], tasks[0][7], tasks[0][8], tasks[0][9],
+        tasks[0][10])
+    prepared = [_prepare_group(t[0], t[1], law, xs, t[5], t[6], t[11]) for t in tasks]
+    todo = [i for i, (_, train, _) in enumerate(prepared) if train is not None]
+    trains = [prepared[i][1] for i in todo]
+    if law == "auto":
+        fitted = fit_auto_tables(trains, x=xs, y=y, objective=objective, delta=delta)
+    else:
+        fitted = fit_tables(get_law(law, inputs=xs), trains, x=xs, y=y,
+                            objective=objective, delta=delta)
+    caught: dict[int, list[warnings.WarningMessage]] = {}
+    outcome: dict[int, Any] = {}
+    for i, (res, warned) in zip(todo, fitted, strict=True):
+        caught[i], outcome[i] = list(warned), res
+        if isinstance(res, FitResult):
+            with warnings.catch_warnings(record=True) as more:
+                warnings.simplefilter("always")
+                _warn_about(res)  # what fit() says of its result
+            caught[i] += more
+    ok = [i for i in todo if isinstance(outcome[i], FitResult)]
+    if law != "auto":  # auto's result carries its pooled calibration
+        for i, (res, warned) in zip(ok, calibrate_each([outcome[i] for i in ok]),
+                                    strict=True):
+            outcome[i] = res
+            caught[i] += warned
+    out = []
+    for i, (row, train, test) in enumerate(prepared):
+        if train is None:
+            out.append((row, None))
+            continue
+        out.append(_score_group(row, outcome[i], caught[i], test, law, xs, y, level,
+                                max_extrapolation))
+    return out
+
+
+def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMessage],
+                 test: pd.DataFrame, law: str, xs: list[str], y: str, level: float,
+                 max_extrapolation: float) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Forecast the held-out rows with a fit (or record why the group failed)."""
+    if not isinstance(res, FitResult):
+        row["status"] = f"failed: {type(res).__name__}: {res}"
+        row["warnings"] = _summarise(caught)
+        return row, None
+    try:
+        with warnings.catch_warnings(record=True) as more:
+            warnings.simplefilter("always")
             row["law"] = res.law.name if law != "auto" else res.settings["auto"]["chosen"]
             vals = test[[*xs, y]].apply(pd.to_numeric, errors="coerce")
             arr = vals.to_numpy(dtype=np.float64)
@@ -350,9 +438,9 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
                                      max_extrapolation=max(max_extrapolation, 1.0), **cols)
     except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
         row["status"] = f"failed: {type(exc).__name__}: {exc}"
-        row["warnings"] = _summarise(caught)
+        row["warnings"] = _summarise(caught + list(more))
         return row, None
-    row["warnings"] = _summarise(caught)
+    row["warnings"] = _summarise(caught + list(more))
     obs = clean[y].to_numpy(dtype=np.float64)
     mean = tab["mean"].to_numpy()
     row["rmsle"] = float(np.sqrt(np.mean((np.log(mean) - np.log(obs)) ** 2)))

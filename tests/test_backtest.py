@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,12 +39,16 @@ def test_select_law_prefers_the_law_that_extrapolates():
 def test_fit_auto_records_its_reason_and_calibration():
     n = np.logspace(3, 7, 30)
     df = pd.DataFrame({"n": n, "L": 0.5 + 20 * n**-0.4})
-    res = sl.fit("auto", df, x="n", y="L", objective="mse_log")
+    with warnings.catch_warnings():
+        # noise-free: the candidates tie at rounding level, and when the default M4
+        # is kept its eps_0 is not identified at alpha = 0 (a warning, not the point)
+        warnings.simplefilter("ignore", sl.IdentifiabilityWarning)
+        res = sl.fit("auto", df, x="n", y="L", objective="mse_log")
     auto = res.settings["auto"]
     assert auto["chosen"] == res.law.name
     assert {r["law"] for r in auto["table"]} == {"saturating_power", "m3", "m4",
                                                  "broken_power"}
-    assert "chose" in res.summary()
+    assert auto["reason"].split(":")[0] in res.summary()  # "chose X" or "kept the default X"
     assert res.calibration is not None and "pooled" in res.calibration.source
     back = sl.FitResult.from_json(res.to_json())
     assert back.settings["auto"]["chosen"] == res.law.name

@@ -3,18 +3,22 @@
 * :func:`fit`, :func:`fit_groups`: the entry points;
 * :func:`prepare_data`: the data checks every fit runs first;
 * :func:`select_law` (``law="auto"``) and :func:`calibrate`: rolling-origin
-  backtests inside the training data.
+  backtests inside the training data;
+* :func:`fit_tables`, :func:`calibrate_many`: one law on many tables, every
+  table's search in shared batches (backtests of many groups).
 
 This package builds :class:`~scalelaw.FitResult` objects from the layers
 below it (laws, the batched optimisers, inference and results).
 """
 
 from scalelaw.fitting._api import fit, fit_each_group, fit_groups, group_labels
+from scalelaw.fitting._batch import fit_tables
 from scalelaw.fitting._data import as_frame, prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
     backtest_errors,
     calibrate,
+    calibrate_many,
     normalised_scale,
 )
 from scalelaw.fitting._select import (
@@ -36,9 +40,11 @@ __all__ = [
     "as_frame",
     "backtest_errors",
     "calibrate",
+    "calibrate_many",
     "fit",
     "fit_each_group",
     "fit_groups",
+    "fit_tables",
     "group_labels",
     "normalised_scale",
     "prepare_data",

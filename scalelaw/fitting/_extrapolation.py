@@ -29,7 +29,8 @@ from scalelaw.forecast import (
 from scalelaw.laws import Inputs, ScalingLaw, get_law
 from scalelaw.results import FitResult
 
-__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "check_cuts", "normalised_scale"]
+__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "calibrate_many", "check_cuts",
+           "normalised_scale"]
 
 #: Cut positions of the backtests, on the normalised log scale of the inputs.
 DEFAULT_CUTS = (0.5, 0.65, 0.8)
@@ -122,17 +123,9 @@ def backtest_errors(
         Skipped cuts and warnings, with reasons.
     """
     law_obj = get_law(law, inputs=x)
-    lo, hi = law_obj.internal_bounds()
-    n_free = int(np.count_nonzero(lo < hi))
-    s = normalised_scale(frame, x)
+    plan, notes = _cut_plan(law_obj, frame, x, cuts)
     rows: list[tuple[float, float, float]] = []
-    notes: list[str] = []
-    for cut in cuts:
-        below = s <= cut + 1e-12
-        if below.sum() < n_free + 2 or (~below).sum() == 0:
-            notes.append(f"cut {cut}: {int(below.sum())} rows below, {int((~below).sum())} "
-                         "above; skipped")
-            continue
+    for cut, below in plan:
         sub = frame[below]
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -149,18 +142,50 @@ def backtest_errors(
         except ScaleLawError as exc:  # a failed backtest fit is reported, not fatal
             notes.append(f"cut {cut}: refit failed ({exc})")
             continue
-        if caught:
-            notes.append(f"cut {cut}: refit warned ({_warning_note(caught)})")
-        held = frame[~below]
-        cols = [held[c].to_numpy(dtype=np.float64) for c in x]
-        pred = res.predict(**dict(zip(x, cols, strict=True)))
-        _, dist = extrapolation_distance(res, cols)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
-        rows += [(float(cut), float(d), float(e)) for d, e in zip(dist, err, strict=True)]
-    errors = pd.DataFrame(np.array(rows, dtype=np.float64).reshape(-1, 3),
-                          columns=["cut", "distance", "log_error"])
-    return errors, notes
+        rows += _cut_errors(res, frame[~below], cut, caught, notes)
+    return _errors_frame(rows), _in_cut_order(notes)
+
+
+def _in_cut_order(notes: list[str]) -> list[str]:
+    """Notes ("cut 0.5: ...") sorted by their cut (stable within a cut)."""
+    return sorted(notes, key=lambda text: float(text.split(":")[0].split()[1]))
+
+
+def _cut_plan(law: ScalingLaw, frame: pd.DataFrame, x: Sequence[str], cuts: Sequence[float]
+              ) -> tuple[list[tuple[float, np.ndarray]], list[str]]:
+    """The cuts with enough rows on both sides (rows below each), and notes on the rest."""
+    lo, hi = law.internal_bounds()
+    n_free = int(np.count_nonzero(lo < hi))
+    s = normalised_scale(frame, x)
+    plan, notes = [], []
+    for cut in cuts:
+        below = s <= cut + 1e-12
+        if below.sum() < n_free + 2 or (~below).sum() == 0:
+            notes.append(f"cut {cut}: {int(below.sum())} rows below, {int((~below).sum())} "
+                         "above; skipped")
+            continue
+        plan.append((float(cut), below))
+    return plan, notes
+
+
+def _cut_errors(res: FitResult, held: pd.DataFrame, cut: float,
+                caught: list[warnings.WarningMessage], notes: list[str]
+                ) -> list[tuple[float, float, float]]:
+    """The reduced fit's (cut, distance, log error) on the rows above its cut."""
+    if caught:
+        notes.append(f"cut {cut}: refit warned ({_warning_note(caught)})")
+    x, y = list(res.x), res.y
+    cols = [held[c].to_numpy(dtype=np.float64) for c in x]
+    pred = res.predict(**dict(zip(x, cols, strict=True)))
+    _, dist = extrapolation_distance(res, cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
+    return [(float(cut), float(d), float(e)) for d, e in zip(dist, err, strict=True)]
+
+
+def _errors_frame(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(np.array(rows, dtype=np.float64).reshape(-1, 3),
+                        columns=["cut", "distance", "log_error"])
 
 
 def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray:
@@ -213,13 +238,7 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
     True
     """
     cuts = check_cuts(cuts)
-    if not all(result.domain[c][0] > 0 for c in result.x):
-        raise DataValidationError(
-            "Calibration orders runs by the log of their inputs, which needs positive "
-            f"inputs; the domain is {result.domain}.",
-            column=result.x[0],
-        )
-    frame = result.data[result.data["weight"] > 0].reset_index(drop=True)
+    frame = _calibration_frame(result)
     errors, notes = backtest_errors(
         result.law, frame, list(result.x), result.y, cuts,
         {"objective": result.objective, "delta": result.delta, "weights": "weight",
@@ -228,3 +247,96 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
     )
     cal = calibration_from_errors(log_residual_sd(result), errors, cuts, notes)
     return replace(result, calibration=cal)
+
+
+def _calibration_frame(result: FitResult) -> pd.DataFrame:
+    """The rows a calibration backtests on (positive inputs are required)."""
+    if not all(result.domain[c][0] > 0 for c in result.x):
+        raise DataValidationError(
+            "Calibration orders runs by the log of their inputs, which needs positive "
+            f"inputs; the domain is {result.domain}.",
+            column=result.x[0],
+        )
+    return result.data[result.data["weight"] > 0].reset_index(drop=True)
+
+
+def calibrate_many(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
+                   ) -> list[FitResult]:
+    """:func:`calibrate` for many fits of one law, their backtest refits in shared batches.
+
+    Each result is what :func:`calibrate` gives it alone (the same cuts,
+    starts and notes).
+
+    Parameters
+    ----------
+    results : sequence of FitResult
+        Fits of one law (same inputs, target and objective).
+    cuts : sequence of float, default=(0.5, 0.65, 0.8)
+        As :func:`calibrate`.
+
+    Returns
+    -------
+    list of FitResult
+        The calibrated results, in order.
+
+    Raises
+    ------
+    DataValidationError
+        A result has non-positive inputs (the first such one).
+    """
+    out = []
+    for res, caught in calibrate_each(results, cuts):
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not isinstance(res, FitResult):
+            raise res
+        out.append(res)
+    return out
+
+
+def calibrate_each(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
+                   ) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
+    """:func:`calibrate_many`, with each result's error and warnings kept apart."""
+    from scalelaw.fitting._batch import fit_tables
+
+    cuts = check_cuts(cuts)
+    if not results:
+        return []
+    first = results[0]
+    jobs: list[tuple[int, float, pd.DataFrame, pd.DataFrame]] = []
+    notes: list[list[str]] = []
+    failed: dict[int, ScaleLawError] = {}
+    for i, res in enumerate(results):
+        notes.append([])
+        try:
+            frame = _calibration_frame(res)
+        except ScaleLawError as exc:
+            failed[i] = exc
+            continue
+        plan, notes[i] = _cut_plan(res.law, frame, list(res.x), cuts)
+        jobs += [(i, cut, frame[below], frame[~below]) for cut, below in plan]
+    fits = fit_tables(
+        first.law, [sub for _, _, sub, _ in jobs], x=list(first.x), y=first.y,
+        objective=first.objective, delta=first.delta, weights="weight",
+        starts=[_refit_starts(results[i], sub) for i, _, sub, _ in jobs],
+        n_threads=first.settings.get("n_threads"))
+    rows: list[list[tuple[float, float, float]]] = [[] for _ in results]
+    for (i, cut, _sub, held), (res, caught) in zip(jobs, fits, strict=True):
+        if isinstance(res, ScaleLawError):
+            notes[i].append(f"cut {cut}: refit failed ({res})")
+            continue
+        rows[i] += _cut_errors(res, held, cut, caught, notes[i])
+    out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
+    for i, res in enumerate(results):
+        if i in failed:
+            out.append((failed[i], []))
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cal = calibration_from_errors(log_residual_sd(res), _errors_frame(rows[i]),
+                                              cuts, _in_cut_order(notes[i]))
+                out.append((replace(res, calibration=cal), list(caught)))
+            except ScaleLawError as exc:
+                out.append((exc, list(caught)))
+    return out

@@ -5,8 +5,10 @@ tolerance (it only has to find the basins). Stage 2 polishes the best
 distinct basins with batched Levenberg-Marquardt to tight tolerance. For
 least-squares objectives (``mse``, ``mse_log``) the polish is a trust-region
 Gauss-Newton method whose steps come from the SVD of the weighted Jacobian
-(as MINPACK and scipy's ``trf``, but batched); from up to
-``TRUST_MAX_STARTS`` starts it replaces stage 1 too. The
+(as MINPACK and scipy's ``trf``, but batched); it replaces stage 1 (from the
+given starts, or the ``TRUST_MAX_STARTS`` best of a default grid), and its
+optima are final: polishing them again with the same method and tolerance
+moved no optimum. The
 best polished optimum is the estimate; the distinct optima are kept (they
 warm-start the bootstrap and reveal optima that disagree).
 """
@@ -25,12 +27,13 @@ from scalelaw.optim import (
     STATUS_MESSAGES,
     BatchResult,
     Objective,
+    StackedObjective,
     levenberg_marquardt_batch,
     minimize_batch,
 )
 
 __all__ = ["AT_BEST_RTOL", "MAX_WARM_STARTS", "POLISH_FTOL", "STAGE1_FTOL", "Estimate",
-           "search"]
+           "search", "search_many"]
 
 MAX_WARM_STARTS = 8  # distinct optima kept (warm starts for bootstrap replicas)
 STAGE1_FTOL = 1e-7  # multi-start search: locate basins (polished afterwards)
@@ -86,33 +89,48 @@ class Estimate:
         return STATUS_MESSAGES.get(self.status, f"status {self.status}")
 
 
-def _polish(obj: Objective, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, floor: float,
-            trust: bool, n_threads: int | None) -> Any:
+def _polish(obj: Objective, x0: np.ndarray, owner: np.ndarray, lo: np.ndarray,
+            hi: np.ndarray, floors: np.ndarray, trust: bool, n_threads: int | None) -> Any:
     """Polish candidates to tight tolerance; the trust-region search goes in two rounds.
 
     Every candidate gets ``TRUST_FIRST_ROUND`` iterations; those still running
-    and within 10 % of the best loss so far continue to ``TRUST_MAXITER`` (a
-    hopeless candidate must not cost the full iteration budget).
+    and within 10 % of the best loss so far on their data set (``owner``)
+    continue to ``TRUST_MAXITER`` (a hopeless candidate must not cost the full
+    iteration budget).
     """
+    view, floor = obj.on(owner), floors[owner]
     if not trust:
-        return levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, x0, lo, hi,
+        return levenberg_marquardt_batch(view.fun_grad_hess, view.value, x0, lo, hi,
                                          ftol=POLISH_FTOL, n_threads=n_threads, f_floor=floor)
-    kw = {"ftol": POLISH_FTOL, "n_threads": n_threads, "f_floor": floor,
-          "system": obj.weighted_system, "method": "trust"}
-    first = levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, x0, lo, hi,
-                                      maxiter=TRUST_FIRST_ROUND, **kw)
-    best = float(np.min(first.fun))
-    more = np.flatnonzero((first.status == 3) & (first.fun <= 1.1 * best + floor))
+    kw = {"ftol": POLISH_FTOL, "n_threads": n_threads, "system": view.weighted_system,
+          "method": "trust"}
+    first = levenberg_marquardt_batch(view.fun_grad_hess, view.value, x0, lo, hi,
+                                      maxiter=TRUST_FIRST_ROUND, f_floor=floor, **kw)
+    best = np.full(len(floors), np.inf)
+    np.minimum.at(best, owner, first.fun)
+    more = np.flatnonzero((first.status == 3) & (first.fun <= 1.1 * best[owner] + floor))
     if more.size == 0:
         return first
-    second = levenberg_marquardt_batch(obj.fun_grad_hess, obj.value, first.x[more], lo, hi,
-                                       maxiter=TRUST_MAXITER, **kw)
+    view = obj.on(owner[more])
+    kw["system"] = view.weighted_system
+    second = levenberg_marquardt_batch(view.fun_grad_hess, view.value, first.x[more], lo, hi,
+                                       maxiter=TRUST_MAXITER, f_floor=floor[more], **kw)
     x, fun, status, n_iter = (first.x.copy(), first.fun.copy(), first.status.copy(),
                               first.n_iter.copy())
     x[more], fun[more], status[more] = second.x, second.fun, second.status
     n_iter[more] += second.n_iter
     return BatchResult(x=x, fun=fun, status=status, n_iter=n_iter,
                        n_eval=first.n_eval + second.n_eval)
+
+
+def _split(batch: Any, owner: np.ndarray, n_sets: int) -> list[BatchResult]:
+    """Per data set, its problems' part of a batched result (in batch order)."""
+    out = []
+    for k in range(n_sets):
+        m = owner == k
+        out.append(BatchResult(x=batch.x[m], fun=batch.fun[m], status=batch.status[m],
+                               n_iter=batch.n_iter[m], n_eval=0))
+    return out
 
 
 def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
@@ -140,38 +158,120 @@ def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
     FitError
         No start gave a finite objective.
     """
+    if law.stackable and (obj.weights is None or obj.weights.ndim == 1):
+        # a stack of one: the numbers a batch of many tables of this padded length
+        # gives (fit_tables), bit for bit
+        obj = StackedObjective([obj])
+    out = search_many(obj, law, [starts], n_threads)[0]
+    if isinstance(out, FitError):
+        raise out
+    return out
+
+
+def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
+                n_threads: int | None = None) -> list[Estimate | FitError]:
+    """:func:`search` on every data set of ``obj`` at once (one batch per stage).
+
+    ``obj`` is an :class:`~scalelaw.optim.Objective` (one data set) or a
+    :class:`~scalelaw.optim.StackedObjective`; ``starts[k]`` are the starts
+    of data set ``k``. Each data set's estimate is what :func:`search` gives
+    on it alone: the stages, rules and tolerances are per data set, and the
+    problems of a batch do not interact.
+
+    Returns
+    -------
+    list of Estimate or FitError
+        Per data set, its estimate, or the error when no start gave a finite
+        objective.
+    """
     lo, hi = law.internal_bounds()
-    floor = obj.rounding_floor()
+    n_sets = len(starts)
+    floors = np.array([obj.set_floor(k) for k in range(n_sets)])
     trust = obj.least_squares
-    if trust and len(starts) > TRUST_MAX_STARTS and PRESCREEN:
+    # stage 1, by branch (the branch depends on the number of starts of a data set)
+    stage1: list[BatchResult | None] = [None] * n_sets
+    used = list(starts)
+    screen = [k for k in range(n_sets) if trust and len(starts[k]) > TRUST_MAX_STARTS
+              and PRESCREEN]
+    direct = [k for k in range(n_sets) if trust and len(starts[k]) <= TRUST_MAX_STARTS]
+    lbfgs = [k for k in range(n_sets) if not trust]
+    if screen:
         # least squares from a default grid: the trust-region Gauss-Newton search
         # converges in tens of iterations where L-BFGS takes hundreds on curved
         # laws; it runs from the TRUST_MAX_STARTS starts with the lowest objective
         # (the first start, the law's data-driven guess, always among them)
-        f0 = obj.value(starts)
-        keep = np.argsort(np.where(np.isfinite(f0), f0, np.inf), kind="stable")
-        keep = np.unique(np.concatenate([[0], keep[: TRUST_MAX_STARTS - 1]]))
-        starts = starts[keep]
+        owner = np.concatenate([np.full(len(starts[k]), k) for k in screen])
+        f0 = obj.on(owner).value(np.concatenate([starts[k] for k in screen]))
+        at = 0
+        for k in screen:
+            fk = f0[at:at + len(starts[k])]
+            at += len(starts[k])
+            keep = np.argsort(np.where(np.isfinite(fk), fk, np.inf), kind="stable")
+            keep = np.unique(np.concatenate([[0], keep[: TRUST_MAX_STARTS - 1]]))
+            used[k] = starts[k][keep]
         # two rounds (as the polish): a start still running after TRUST_FIRST_ROUND
         # iterations continues only when it is within 10 % of the best loss so far
-        stage1 = _polish(obj, starts, lo, hi, floor, True, n_threads)
-    elif trust and len(starts) <= TRUST_MAX_STARTS:
+        _run_stage(stage1, screen, used, lambda x0, own: _polish(
+            obj, x0, own, lo, hi, floors, True, n_threads))
+    if direct:
         # least squares from few starts: trust-region Gauss-Newton to tight
         # tolerance straight away (robust from far starts; NIST StRD)
-        stage1 = levenberg_marquardt_batch(
-            obj.fun_grad_hess, obj.value, starts, lo, hi, ftol=POLISH_FTOL,
-            maxiter=TRUST_MAXITER, n_threads=n_threads, f_floor=floor,
-            system=obj.weighted_system, method="trust")
-    else:
-        stage1 = minimize_batch(obj, starts, lo, hi, ftol=STAGE1_FTOL, maxiter=300,
-                                n_threads=n_threads, f_floor=floor)
-    if not np.isfinite(stage1.fun).any():
-        raise FitError(
-            f"No starting point gave a finite objective for law {law.name!r} "
-            f"({len(starts)} tried). Check that the law can produce positive "
-            "predictions on these inputs, or give p0=.",
-            attempts={"n_starts": len(starts)},
-        )
+        def run_direct(x0: np.ndarray, own: np.ndarray) -> Any:
+            view = obj.on(own)
+            return levenberg_marquardt_batch(
+                view.fun_grad_hess, view.value, x0, lo, hi, ftol=POLISH_FTOL,
+                maxiter=TRUST_MAXITER, n_threads=n_threads, f_floor=floors[own],
+                system=view.weighted_system, method="trust")
+        _run_stage(stage1, direct, used, run_direct)
+    if lbfgs:
+        _run_stage(stage1, lbfgs, used, lambda x0, own: minimize_batch(
+            obj.on(own), x0, lo, hi, ftol=STAGE1_FTOL, maxiter=300, n_threads=n_threads,
+            f_floor=floors[own]))
+    # stage 2: the best distinct basins of every data set, polished in one batch
+    results: list[Estimate | FitError] = [None] * n_sets  # type: ignore[list-item]
+    picks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for k in range(n_sets):
+        s1 = stage1[k]
+        assert s1 is not None
+        if not np.isfinite(s1.fun).any():
+            results[k] = FitError(
+                f"No starting point gave a finite objective for law {law.name!r} "
+                f"({len(used[k])} tried). Check that the law can produce positive "
+                "predictions on these inputs, or give p0=.",
+                attempts={"n_starts": len(used[k])},
+            )
+            continue
+        picks[k] = _candidates(s1)
+    polished = set(screen) | set(direct)  # stage 1 was already the polish itself
+    again = [k for k in picks if k not in polished]
+    pol: list[BatchResult] = [None] * n_sets  # type: ignore[list-item]
+    if again:
+        owner = np.concatenate([np.full(len(picks[k][1]), k) for k in again])
+        x0 = np.concatenate([picks[k][0][picks[k][1]] for k in again])
+        pol = _split(_polish(obj, x0, owner, lo, hi, floors, trust, n_threads), owner,
+                     n_sets)
+    for k in picks:
+        xs, cand, order = picks[k]
+        s1 = stage1[k]
+        done = pol[k] if k in again else BatchResult(  # type: ignore[index]
+            x=xs[cand], fun=s1.fun[order][cand], status=s1.status[order][cand],
+            n_iter=s1.n_iter[order][cand], n_eval=0)
+        results[k] = _estimate(s1, done, picks[k], used[k], floors[k], obj.n_rows(k))
+    return results
+
+
+def _run_stage(stage1: list[Any], sets: list[int], starts: list[np.ndarray], run: Any
+               ) -> None:
+    """Run one batch over the starts of ``sets``; store each data set's part."""
+    owner = np.concatenate([np.full(len(starts[k]), k) for k in sets])
+    res = run(np.concatenate([starts[k] for k in sets]), owner)
+    parts = _split(res, owner, len(stage1))
+    for k in sets:
+        stage1[k] = parts[k]
+
+
+def _candidates(stage1: BatchResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-1 points best first, which of them to polish, and the order."""
     order = np.argsort(stage1.fun, kind="stable")
     order = order[np.isfinite(stage1.fun[order])]
     xs = stage1.x[order]
@@ -189,7 +289,13 @@ def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
     first = np.flatnonzero(order == 0)
     cand = np.unique(np.concatenate([np.arange(min(len(xs), MAX_WARM_STARTS)), reps,
                                      first]))
-    pol = _polish(obj, xs[cand], lo, hi, floor, trust, n_threads)
+    return xs, cand, order
+
+
+def _estimate(stage1: BatchResult, pol: BatchResult, pick: Any, starts: np.ndarray,
+              floor: float, n_rows: int) -> Estimate:
+    """The best polished optimum and the distinct optima of one data set."""
+    xs, cand, order = pick
     # keep the stage-1 point if polishing did not improve it
     better = pol.fun <= stage1.fun[order][cand]
     px = np.where(better[:, None], pol.x, xs[cand])
@@ -216,7 +322,7 @@ def search(obj: Objective, law: ScalingLaw, starts: np.ndarray,
         if len(distinct) >= MAX_WARM_STARTS:
             break
     loss = float(pf[distinct[0]])
-    at_best = stage1.fun <= loss * (1.0 + AT_BEST_RTOL) + 1e-12 * obj.target.size
+    at_best = stage1.fun <= loss * (1.0 + AT_BEST_RTOL) + 1e-12 * n_rows
     return Estimate(
         theta=px[distinct[0]].copy(),
         loss=loss,

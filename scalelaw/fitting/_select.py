@@ -177,14 +177,23 @@ def select_law(
             f"{list(score_cuts)!r} instead.",
             column="score_cuts",
         )
+    errors, notes = {}, {}
+    for name in candidates:
+        errors[name], notes[name] = backtest_errors(
+            get_law(name, inputs=xs), data, xs, y, cuts,
+            {"objective": objective, "delta": delta, "weights": weights,
+             "n_threads": n_threads})
+    return decide(list(candidates), errors, notes, xs, cuts, score_cuts)
+
+
+def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
+           notes: dict[str, list[str]], xs: list[str], cuts: tuple[float, ...],
+           score_cuts: Sequence[float]) -> LawSelection:
+    """The choice from each candidate's backtest errors and notes (see :func:`select_law`)."""
     rows = []
-    errors = {}
     for name in candidates:
         law_obj = get_law(name, inputs=xs)
-        err, notes = backtest_errors(law_obj, data, xs, y, cuts,
-                                     {"objective": objective, "delta": delta,
-                                      "weights": weights, "n_threads": n_threads})
-        errors[name] = err
+        err = errors[name]
         per_cut = []
         for cut in score_cuts:
             e = err.loc[err["cut"] == cut, "log_error"].to_numpy()
@@ -193,8 +202,8 @@ def select_law(
             elif e.size:
                 per_cut.append(np.inf)
         score = float(np.mean(per_cut)) if per_cut else np.inf
-        warned = [n for n in notes if "warned" in n]
-        failed = [n for n in notes if "warned" not in n]
+        warned = [n for n in notes[name] if "warned" in n]
+        failed = [n for n in notes[name] if "warned" not in n]
         rows.append({"law": name, "score": score, "n_params": len(law_obj.params),
                      "n_points": len(err), "n_cuts": len(per_cut),
                      "status": "; ".join(failed) or "ok",
@@ -305,6 +314,11 @@ def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, l
                     delta=delta, level=level, weights=weights, starts=None, p0=None,
                     random_state=random_state, drop_invalid=drop_invalid, keep=keep,
                     n_threads=n_threads)
+    return auto_result(res, sel)
+
+
+def auto_result(res: FitResult, sel: LawSelection) -> FitResult:
+    """The chosen law's fit with the selection recorded and the pooled calibration."""
     frames = [e for e in sel.errors.values() if len(e)]
     pooled = (pd.concat(frames, ignore_index=True) if frames
               else pd.DataFrame(columns=["cut", "distance", "log_error"], dtype=float))

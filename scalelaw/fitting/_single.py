@@ -11,14 +11,15 @@ import pandas as pd
 
 from scalelaw._validation import check_random_state
 from scalelaw.fitting._data import prepare_data
-from scalelaw.fitting._search import POLISH_FTOL, STAGE1_FTOL, search
+from scalelaw.fitting._search import POLISH_FTOL, STAGE1_FTOL, Estimate, search
 from scalelaw.fitting._starts import starting_points
 from scalelaw.inference import assess
 from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.optim import Objective
 from scalelaw.results import FitResult
 
-__all__ = ["fit_prepared", "fit_table", "versions"]
+__all__ = ["build_result", "fit_prepared", "fit_settings", "fit_table", "problem",
+           "versions"]
 
 
 def versions() -> dict[str, str]:
@@ -84,13 +85,33 @@ def fit_prepared(
     FitResult
         The result (no bootstrap, no calibration).
     """
+    obj, start_points = problem(law, frame, x=x, y=y, objective=objective, delta=delta,
+                                starts=starts, p0=p0, rng=rng)
+    est = search(obj, law, start_points, n_threads)
+    return build_result(law, frame, obj, est, x=x, y=y, objective=objective, delta=delta,
+                        level=level, excluded=excluded, settings=settings,
+                        n_threads=n_threads)
+
+
+def problem(law: ScalingLaw, frame: pd.DataFrame, *, x: list[str], y: str, objective: str,
+            delta: float, starts: int | np.ndarray | None, p0: Mapping[str, float] | None,
+            rng: np.random.Generator) -> tuple[Objective, np.ndarray]:
+    """The objective of ``law`` on a prepared table, and its starting points."""
     yv = frame[y].to_numpy(dtype=np.float64)
     w = frame["weight"].to_numpy(dtype=np.float64)
     inputs = Inputs([frame[c].to_numpy(dtype=np.float64) for c in x])
     start_points = starting_points(law, inputs, yv, starts, p0, rng)
     obj = Objective(law, inputs, yv, objective, delta,
                     weights=None if np.all(w == 1.0) else w)
-    est = search(obj, law, start_points, n_threads)
+    return obj, start_points
+
+
+def build_result(law: ScalingLaw, frame: pd.DataFrame, obj: Objective, est: Estimate, *,
+                 x: list[str], y: str, objective: str, delta: float, level: float,
+                 excluded: dict[str, int], settings: dict[str, Any],
+                 n_threads: int | None) -> FitResult:
+    """The :class:`FitResult` of a search on a prepared table (uncertainty included)."""
+    w = frame["weight"].to_numpy(dtype=np.float64)
     a = assess(law, obj, est.theta, est.loss, weights=w, objective=objective,
                delta=delta, converged=est.converged, message=est.message,
                optima_theta=est.optima_theta, optima_loss=est.optima_loss)
@@ -164,6 +185,15 @@ def fit_table(
         data, law, x=x, y=y, objective=objective, weights=weights, keep=keep,
         drop_invalid=drop_invalid,
     )
+    rng, settings = fit_settings(starts, p0, random_state, weights)
+    return fit_prepared(law, frame, x=x, y=y, objective=objective, delta=delta,
+                        level=level, excluded=excluded, starts=starts, p0=p0, rng=rng,
+                        settings=settings, n_threads=n_threads)
+
+
+def fit_settings(starts: Any, p0: Mapping[str, float] | None, random_state: Any,
+                 weights: Any) -> tuple[np.random.Generator, dict[str, Any]]:
+    """The generator of drawn starts (seed 0 without one) and the settings recorded."""
     seed = int(random_state) if isinstance(random_state, int | np.integer) else None
     rng = check_random_state(0 if random_state is None else random_state)
     settings = {
@@ -174,6 +204,4 @@ def fit_table(
         "weights": None if weights is None else (
             weights if isinstance(weights, str) else "array"),
     }
-    return fit_prepared(law, frame, x=x, y=y, objective=objective, delta=delta,
-                        level=level, excluded=excluded, starts=starts, p0=p0, rng=rng,
-                        settings=settings, n_threads=n_threads)
+    return rng, settings

@@ -129,6 +129,9 @@ class ScalingLaw:
     inputs: tuple[str, ...]
     params: tuple[Param, ...]
     native_log: ClassVar[bool] = False  # evaluate() returns log(y) when True
+    #: value_and_jacobian takes inputs with one row per problem (``(b, n)``), so
+    #: searches can stack data sets (the built-in laws; user laws may assume one row)
+    stackable: ClassVar[bool] = False
     #: inputs enter through logarithms (the built-in power laws): they must be > 0
     positive_inputs: ClassVar[bool] = True
 

@@ -67,6 +67,7 @@ class SigmoidLogLaw(ScalingLaw):
     [0.625]
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "sigmoid_log"
     formula: str = "y = floor + (ceiling - floor) / (1 + exp(-slope * (log(x) - log(x_mid))))"
     inputs: tuple[str, ...] = ("x",)
@@ -119,6 +120,7 @@ class LogitLinearLaw(ScalingLaw):
     [0.625]
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "logit_linear"
     formula: str = "y = floor + (ceiling - floor) / (1 + exp(-(a + b * s)))"
     inputs: tuple[str, ...] = ("s",)

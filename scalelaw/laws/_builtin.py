@@ -24,6 +24,7 @@ class PowerLaw(ScalingLaw):
     ('A', 'alpha')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "power"
     formula: str = "L = A * x**(-alpha)"
     inputs: tuple[str, ...] = ("x",)
@@ -66,6 +67,7 @@ class SaturatingPowerLaw(ScalingLaw):
     ('E', 'A', 'alpha')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "saturating_power"
     formula: str = "L = E + A * x**(-alpha)"
     inputs: tuple[str, ...] = ("x",)
@@ -122,6 +124,7 @@ class ChinchillaLaw(ScalingLaw):
     2.5301
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "chinchilla"
     formula: str = "L = E + A * N**(-alpha) + B * D**(-beta)"
     inputs: tuple[str, ...] = ("n_params", "n_tokens")
@@ -237,6 +240,7 @@ class KaplanLaw(ScalingLaw):
     ('N_c', 'D_c', 'alpha_N', 'alpha_D')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "kaplan"
     formula: str = "L = ((N_c / N)**(alpha_N / alpha_D) + D_c / D)**alpha_D"
     inputs: tuple[str, ...] = ("n_params", "n_tokens")

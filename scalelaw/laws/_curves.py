@@ -62,6 +62,7 @@ class BrokenPowerLaw(ScalingLaw):
     ('a', 'b', 'c0', 'd1', 'c1', 'f1', 'd2', 'c2', 'f2')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "broken_power"
     formula: str = ""
     inputs: tuple[str, ...] = ("x",)
@@ -167,6 +168,7 @@ class M1Law(ScalingLaw):
     ('beta', 'c')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "m1"
     formula: str = "L = beta * x**c"
     inputs: tuple[str, ...] = ("x",)
@@ -192,6 +194,7 @@ class M2Law(ScalingLaw):
     ('eps_inf', 'beta', 'c')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "m2"
     formula: str = "L = eps_inf + beta * x**c"
     inputs: tuple[str, ...] = ("x",)
@@ -221,6 +224,7 @@ class M3Law(ScalingLaw):
     ('beta', 'gamma', 'c')
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "m3"
     formula: str = "L = beta * (1/x + gamma)**c"
     inputs: tuple[str, ...] = ("x",)
@@ -280,6 +284,7 @@ class M4Law(ScalingLaw):
     (0.9, 0.9)
     """
 
+    stackable: ClassVar[bool] = True
     name: str = "m4"
     formula: str = "(L - eps_inf) / (eps_0 - L)**alpha = beta * x**c"
     inputs: tuple[str, ...] = ("x",)

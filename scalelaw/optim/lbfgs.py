@@ -41,7 +41,7 @@ def minimize_batch(
     history: int = 10,
     chunk_size: int = 128,
     n_threads: int | None = None,
-    f_floor: float = 0.0,
+    f_floor: float | np.ndarray = 0.0,
 ) -> BatchResult:
     """Minimise ``B`` independent problems ``f_b(x_b)`` subject to box bounds.
 
@@ -71,9 +71,10 @@ def minimize_batch(
         concurrently on the thread pool.
     n_threads : int or None, default=None
         Worker threads (default: usable CPUs, at most 8).
-    f_floor : float, default=0.0
+    f_floor : float or ndarray of shape (B,), default=0.0
         The objective's rounding floor (what rounding of the residuals alone
-        contributes); the first-order test of a stalled search allows it.
+        contributes), or one per problem; the first-order test of a stalled
+        search allows it.
 
     Returns
     -------
@@ -123,9 +124,10 @@ def _lbfgs(
     gtol: float,
     maxiter: int,
     m: int,
-    f_floor: float,
+    f_floor: float | np.ndarray,
 ) -> BatchResult:
     n_prob, p = x0.shape
+    floor_all = np.broadcast_to(np.asarray(f_floor, dtype=np.float64), (n_prob,))
     lo_all = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n_prob, p))
     hi_all = np.broadcast_to(np.asarray(upper, dtype=np.float64), (n_prob, p))
     x = np.clip(x0, lo_all, hi_all)
@@ -220,7 +222,8 @@ def _lbfgs(
         # lower f by more than rounding (|pg|^2 without curvature: conservative)
         with np.errstate(over="ignore", invalid="ignore"):
             flat = pg * pg * np.maximum(1.0, np.abs(xn).max(axis=1)) ** 2
-        st[~ok] = np.where(flat[~ok] <= STATIONARY_RTOL * np.abs(fn[~ok]) + f_floor, 2, 5)
+        fl = floor_all[active]
+        st[~ok] = np.where(flat[~ok] <= STATIONARY_RTOL * np.abs(fn[~ok]) + fl[~ok], 2, 5)
         st[pg <= gtol * np.maximum(np.abs(fn), 1e-300)] = 1
         st[ok & ((fa - fn) <= ftol * np.abs(fa))] = 0
         done = st >= 0

@@ -50,7 +50,7 @@ def levenberg_marquardt_batch(
     maxiter: int = 500,
     chunk_size: int = 256,
     n_threads: int | None = None,
-    f_floor: float = 0.0,
+    f_floor: float | np.ndarray = 0.0,
     system: SystemFun | None = None,
     method: str = "damped",
     scaling: str = "jac",
@@ -83,8 +83,9 @@ def levenberg_marquardt_batch(
         Problems per thread task.
     n_threads : int or None, default=None
         Worker threads.
-    f_floor : float, default=0.0
-        The objective's rounding floor, allowed by the first-order test.
+    f_floor : float or ndarray of shape (B,), default=0.0
+        The objective's rounding floor (or one per problem), allowed by the
+        first-order test.
     system : callable, optional
         For least-squares objectives, ``(x, rows) -> (A, b)`` with
         ``f = |b|^2 / 2`` and ``A`` its Jacobian ``(k, n, p)``: steps are then
@@ -107,13 +108,14 @@ def levenberg_marquardt_batch(
     n_chunks = max(1, -(-n_prob // chunk_size))
     bounds = np.linspace(0, n_prob, n_chunks + 1).astype(int)
     evals = np.zeros(n_chunks, dtype=np.int64)
+    floors = np.broadcast_to(np.asarray(f_floor, dtype=np.float64), (n_prob,))
 
     def run(k: int) -> None:
         sl = slice(bounds[k], bounds[k + 1])
         rows = np.arange(sl.start, sl.stop)
         xs, fs, st, it, ne = _lm_chunk(
             fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
-            f_floor, system, method, scaling,
+            floors[sl], system, method, scaling,
         )
         out_x[sl], out_f[sl], out_status[sl], out_iter[sl] = xs, fs, st, it
         evals[k] = ne
@@ -214,7 +216,7 @@ def _lm_chunk(
     rows: np.ndarray,
     ftol: float,
     maxiter: int,
-    f_floor: float,
+    f_floor: np.ndarray,
     system: SystemFun | None,
     method: str,
     scaling: str,
@@ -266,17 +268,18 @@ def _lm_chunk(
             if sys_a is not None:
                 sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
         small = acc & ((fa - fn) <= ftol * np.abs(fa))
+        fl = f_floor[active]
         if small.any():
             idx = np.flatnonzero(small)
             dec = _newton_decrement(ga[idx], ha[idx], fixed[idx])
-            small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + f_floor
+            small[idx] = dec <= 10.0 * ftol * np.abs(fa[idx]) + fl[idx]
         streak[active] = np.where(small, streak[active] + 1, np.where(acc, 0, streak[active]))
         small &= streak[active] >= SMALL_STEPS_TO_STOP
         stuck &= ~small
         st = np.full(active.size, -1)
         if stuck.any():
             dec = _newton_decrement(ga[stuck], ha[stuck], fixed[stuck])
-            st[stuck] = np.where(dec <= STATIONARY_RTOL * np.abs(fa[stuck]) + f_floor, 2, 5)
+            st[stuck] = np.where(dec <= STATIONARY_RTOL * np.abs(fa[stuck]) + fl[stuck], 2, 5)
         st[small] = 0
         done = st >= 0
         status[active[done]] = st[done]

@@ -14,6 +14,7 @@ with ``huber_delta(r) = r**2 / 2`` for ``|r| <= delta`` and
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import numpy as np
@@ -21,6 +22,8 @@ import numpy as np
 from scalelaw.laws import Inputs, ScalingLaw
 
 ObjectiveName = Literal["huber_log", "mse_log", "mse"]
+#: :class:`StackedObjective` pads data sets to a multiple of this many rows.
+STACK_PAD_ROWS = 16
 OBJECTIVES: tuple[str, ...] = ("huber_log", "mse_log", "mse")
 
 
@@ -92,29 +95,50 @@ class Objective:
         w = 1.0 if self.weights is None else float(np.max(self.weights))
         return 0.5 * w * self.target.size * (64 * np.finfo(float).eps * scale) ** 2
 
+    def n_rows(self, k: int = 0) -> int:
+        """Rows of data set ``k`` (one data set here; see :class:`StackedObjective`)."""
+        return int(self.target.size)
+
+    def set_floor(self, k: int = 0) -> float:
+        """Rounding floor of data set ``k`` (:meth:`rounding_floor` here)."""
+        return self.rounding_floor()
+
+    def on(self, owner: np.ndarray) -> Objective:
+        """The objective for a batch whose problem ``i`` is on data set ``owner[i]``.
+
+        One data set here: the objective itself.
+        """
+        return self
+
+    def _data(self, rows: np.ndarray | None, b: int) -> tuple[Inputs, np.ndarray,
+                                                              np.ndarray | None]:
+        """Inputs, targets and weights of the problems ``rows`` (``b`` of them)."""
+        return self.X, self.target, self._weights_for(rows)
+
     def residuals(
-        self, theta: np.ndarray, *, jac: bool = True
+        self, theta: np.ndarray, rows: np.ndarray | None = None, *, jac: bool = True
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Residuals ``(b, n)`` and their derivatives w.r.t. internal ``theta``."""
-        value, grads = self.law.value_and_jacobian(theta, self.X, log=self.log, jac=jac)
-        return value - self.target, grads
+        X, target, _ = self._data(rows, theta.shape[0])
+        value, grads = self.law.value_and_jacobian(theta, X, log=self.log, jac=jac)
+        return value - target, grads
 
-    def _weights_for(self, rows: np.ndarray) -> np.ndarray | None:
+    def _weights_for(self, rows: np.ndarray | None) -> np.ndarray | None:
         if self.weights is None:
             return None
         if self.weights.ndim == 1:
             return self.weights.reshape(1, -1)
-        assert self.weight_index is not None
+        assert self.weight_index is not None and rows is not None
         return self.weights[self.weight_index[rows]]
 
     def __call__(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Objective ``(b,)`` and gradient ``(b, p)`` for the problems ``rows``."""
+        X, target, w = self._data(rows, theta.shape[0])
         with np.errstate(all="ignore"):
-            value, vjp = self.law.value_and_vjp(theta, self.X, log=self.log)
-            r = value - self.target
+            value, vjp = self.law.value_and_vjp(theta, X, log=self.log)
+            r = value - target
             ps = psi(r, self.objective, self.delta)
             loss = ps * (r - 0.5 * ps)
-            w = self._weights_for(rows)
             if w is not None:
                 loss *= w
                 ps = ps * w
@@ -130,9 +154,9 @@ class Objective:
         """Objective only (no derivatives)."""
         rows = np.arange(theta.shape[0]) if rows is None else rows
         with np.errstate(all="ignore"):
-            r, _ = self.residuals(theta, jac=False)
+            r, _ = self.residuals(theta, rows, jac=False)
             loss = rho(r, self.objective, self.delta)
-            w = self._weights_for(rows)
+            w = self._data(rows, theta.shape[0])[2]
             if w is not None:
                 loss = loss * w
             f = loss.sum(axis=1)
@@ -158,9 +182,9 @@ class Objective:
         half as many digits to ill-conditioning as the normal equations.
         """
         with np.errstate(all="ignore"):
-            r, grads = self.residuals(theta)
+            r, grads = self.residuals(theta, rows)
             jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
-            w = self._weights_for(rows)
+            w = self._data(rows, theta.shape[0])[2]
             if w is not None:
                 sw = np.sqrt(np.broadcast_to(w, r.shape))
                 r = r * sw
@@ -180,12 +204,12 @@ class Objective:
         """
         b, p = theta.shape
         with np.errstate(all="ignore"):
-            r, grads = self.residuals(theta)
+            r, grads = self.residuals(theta, rows)
             grads = [np.broadcast_to(gj, r.shape) for gj in grads]
             ps = psi(r, self.objective, self.delta)
             loss = ps * (r - 0.5 * ps)
             curv = self.rho2(r)
-            w = self._weights_for(rows)
+            w = self._data(rows, theta.shape[0])[2]
             if w is not None:
                 loss = loss * w
                 ps = ps * w
@@ -214,3 +238,92 @@ class Objective:
             h[bad] = 0.0
         h = np.where(np.isfinite(h), h, 0.0)
         return f, g, h
+
+
+class _RowInputs(Inputs):
+    """Inputs with one row of values per problem, ``(b, n)`` (logs precomputed)."""
+
+    def __init__(self, cols: list[np.ndarray], logs: list[np.ndarray]) -> None:
+        self.cols = cols
+        self._logs = list(logs)
+        self.n = cols[0].shape[1] if cols else 0
+
+
+class StackedObjective(Objective):
+    """One law on several data sets at once, so one batch of problems spans them all.
+
+    Each data set is padded to the next multiple of ``pad_rows`` rows at or
+    above the longest one with a repeat of its first row at weight zero (a
+    finite residual that adds nothing). :meth:`on` binds a batch: problem
+    ``i`` is fitted to data set ``owner[i]``. A problem sees the numbers of its
+    data set alone; stacks of the same padded length give bit-identical
+    numbers whatever else they hold, which is why a single fit of a built-in
+    law is searched as a stack of one (see :func:`scalelaw.fitting._search.search`).
+
+    Parameters
+    ----------
+    objectives : list of Objective
+        One per data set: the same law, objective and ``delta``; 1-D weights
+        or none.
+    pad_rows : int, default=16
+        Row counts are padded to a multiple of this.
+
+    Examples
+    --------
+    >>> from scalelaw.laws import get_law
+    >>> law = get_law("power")
+    >>> x = [np.array([1.0, 10.0, 100.0]), np.array([1.0, 10.0])]
+    >>> objs = [Objective(law, Inputs([xk]), k * xk ** -0.5, "mse_log", 0.0)
+    ...         for k, xk in zip((2.0, 3.0), x)]
+    >>> stack = StackedObjective(objs)
+    >>> theta = law.to_internal(np.array([[2.0, 0.5], [3.0, 0.5]]))
+    >>> stack.on(np.array([0, 1])).value(theta).round(12).tolist()
+    [0.0, 0.0]
+    """
+
+    def __init__(self, objectives: list[Objective], pad_rows: int = STACK_PAD_ROWS) -> None:
+        first = objectives[0]
+        sizes = [int(o.target.size) for o in objectives]
+        n_max = -(-max(sizes) // pad_rows) * pad_rows
+
+        def pad(a: np.ndarray, fill: float | None = None) -> np.ndarray:
+            a = np.ravel(a)
+            extra = np.full(n_max - a.size, a[0] if fill is None else fill)
+            return np.concatenate([a, extra])
+
+        n_in = len(first.X.cols)
+        self.law, self.objective, self.delta, self.log = (first.law, first.objective,
+                                                          first.delta, first.log)
+        self.X = Inputs([])
+        self.weights = None
+        self.weight_index = None
+        self.cols = [np.stack([pad(o.X.cols[j]) for o in objectives]) for j in range(n_in)]
+        self.logs = [np.stack([pad(o.X.log(j)) for o in objectives]) for j in range(n_in)]
+        self.target = np.stack([pad(o.target) for o in objectives])
+        self.set_weights = np.stack([pad(np.ones(n) if o.weights is None else o.weights, 0.0)
+                                     for o, n in zip(objectives, sizes, strict=True)])
+        self.sizes = np.array(sizes)
+        self.owner = np.zeros(0, dtype=np.int64)
+        self._floors = [o.rounding_floor() for o in objectives]
+
+    def n_rows(self, k: int = 0) -> int:
+        return int(self.sizes[k])
+
+    def set_floor(self, k: int = 0) -> float:
+        return float(self._floors[k])
+
+    def on(self, owner: np.ndarray) -> StackedObjective:
+        view = copy.copy(self)
+        view.owner = np.asarray(owner, dtype=np.int64)
+        return view
+
+    def _data(self, rows: np.ndarray | None, b: int) -> tuple[Inputs, np.ndarray,
+                                                              np.ndarray | None]:
+        idx = self.owner[np.arange(b) if rows is None else rows]
+        X = _RowInputs([c[idx] for c in self.cols], [lg[idx] for lg in self.logs])
+        return X, self.target[idx], self.set_weights[idx]
+
+
+def padded_rows(n: int, pad_rows: int = STACK_PAD_ROWS) -> int:
+    """Rows of a data set of ``n`` rows in a :class:`StackedObjective` of its own."""
+    return -(-n // pad_rows) * pad_rows

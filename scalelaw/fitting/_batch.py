@@ -1,0 +1,222 @@
+"""One law on many tables at once: every table's search runs in the same batches.
+
+A backtest of 92 learning curves fits one law 368 times (each curve and three
+calibration cuts). Fitted one by one, each search pays NumPy's per-call cost
+on a few hundred numbers; stacked (:class:`~scalelaw.optim.StackedObjective`),
+one call covers every table's problems. Each table's result is what
+:func:`~scalelaw.fitting._single.fit_table` gives on it alone (the same starts,
+stages and tolerances per table; tables are stacked by padded length, so
+the numbers are the same bit for bit).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.exceptions import ScaleLawError
+from scalelaw.fitting._data import prepare_data
+from scalelaw.fitting._search import search, search_many
+from scalelaw.fitting._single import build_result, fit_settings, problem
+from scalelaw.laws import ScalingLaw
+from scalelaw.optim import StackedObjective
+from scalelaw.optim.objective import padded_rows
+from scalelaw.results import FitResult
+
+__all__ = ["fit_auto_tables", "fit_tables"]
+
+#: Problems at most in one stacked batch: bigger stacks are fitted in parts (the
+#: per-call cost is paid off long before; the padded arrays stay in cache).
+MAX_STACK_ROWS = 2_000_000
+
+
+def fit_tables(
+    law: ScalingLaw,
+    tables: Sequence[pd.DataFrame],
+    *,
+    x: list[str],
+    y: str,
+    objective: str,
+    delta: float,
+    level: float = 0.95,
+    weights: Any = None,
+    starts: Sequence[np.ndarray | None] | None = None,
+    drop_invalid: bool = False,
+    n_threads: int | None = None,
+) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
+    """Fit ``law`` to every table, as :func:`fit_table` does one, in shared batches.
+
+    Parameters
+    ----------
+    law : ScalingLaw
+        The law.
+    tables : sequence of pandas.DataFrame
+        The tables.
+    x, y, objective, delta, level, weights, drop_invalid, n_threads
+        As :func:`scalelaw.fit` (no random state: drawn starts use seed 0, as
+        ``fit`` without one).
+    starts : sequence of (ndarray or None), optional
+        Per table, natural-unit starts (``None``: the law's default).
+
+    Returns
+    -------
+    list of (FitResult or ScaleLawError, list of warnings)
+        Per table, its result or the error that stopped it, and the warnings
+        its fit raised (recorded, not shown).
+    """
+    n = len(tables)
+    starts = [None] * n if starts is None else list(starts)
+    out: list[Any] = [None] * n
+    prepared: list[tuple[int, pd.DataFrame, dict[str, int], Any, np.ndarray, dict]] = []
+    caught_all: list[list[warnings.WarningMessage]] = [[] for _ in range(n)]
+    for k, table in enumerate(tables):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frame, excluded = prepare_data(
+                    table, law, x=x, y=y, objective=objective, weights=weights, keep=[],
+                    drop_invalid=drop_invalid)
+                rng, settings = fit_settings(starts[k], None, None, weights)
+                obj, st = problem(law, frame, x=x, y=y, objective=objective, delta=delta,
+                                  starts=starts[k], p0=None, rng=rng)
+                prepared.append((k, frame, excluded, obj, st, settings))
+            except ScaleLawError as exc:
+                out[k] = exc
+        caught_all[k].extend(caught)
+    for part in _parts(prepared, law.stackable):
+        if law.stackable:
+            estimates = search_many(StackedObjective([p[3] for p in part]), law,
+                                    [p[4] for p in part], n_threads)
+        else:  # a law that takes one row of inputs: one search per table
+            estimates = []
+            for p in part:
+                try:
+                    estimates.append(search(p[3], law, p[4], n_threads))
+                except ScaleLawError as exc:
+                    estimates.append(exc)
+        for (k, frame, excluded, obj, _st, settings), est in zip(part, estimates,
+                                                                  strict=True):
+            if isinstance(est, ScaleLawError):
+                out[k] = est
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    out[k] = build_result(law, frame, obj, est, x=x, y=y,
+                                          objective=objective, delta=delta, level=level,
+                                          excluded=excluded, settings=settings,
+                                          n_threads=n_threads)
+                except ScaleLawError as exc:
+                    out[k] = exc
+            caught_all[k].extend(caught)
+    return list(zip(out, caught_all, strict=True))
+
+
+def _parts(prepared: list[Any], stackable: bool) -> list[list[Any]]:
+    """Stacks of tables of one padded length, of at most ``MAX_STACK_ROWS`` problem rows.
+
+    Tables of one padded length stack without changing a number (see
+    :class:`~scalelaw.optim.StackedObjective`); a law that cannot stack gets one
+    table per part.
+    """
+    if not stackable:
+        return [[item] for item in prepared]
+    by_rows: dict[int, list[Any]] = {}
+    for item in prepared:
+        by_rows.setdefault(padded_rows(item[3].X.n), []).append(item)
+    parts: list[list[Any]] = []
+    for rows, items in sorted(by_rows.items()):
+        parts.append([])
+        count = 0
+        for item in items:
+            if parts[-1] and rows * (count + len(item[4])) > MAX_STACK_ROWS:
+                parts.append([])
+                count = 0
+            parts[-1].append(item)
+            count += len(item[4])
+    return parts
+
+
+def fit_auto_tables(
+    tables: Sequence[pd.DataFrame],
+    *,
+    x: list[str],
+    y: str,
+    objective: str,
+    delta: float,
+    n_threads: int | None = None,
+) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
+    """``fit(law="auto")`` on every table, each candidate's backtest refits in shared batches.
+
+    Per table, the selection, the chosen law's fit and its pooled calibration
+    are those of :func:`scalelaw.fitting._select.fit_auto` on that table alone
+    (no weights, no random state).
+
+    Returns
+    -------
+    list of (FitResult or ScaleLawError, list of warnings)
+        As :func:`fit_tables`.
+    """
+    from scalelaw.fitting._extrapolation import (
+        DEFAULT_CUTS,
+        _cut_errors,
+        _cut_plan,
+        _errors_frame,
+        _in_cut_order,
+    )
+    from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, decide
+    from scalelaw.laws import get_law
+
+    n = len(tables)
+    out: list[Any] = [None] * n
+    caught_all: list[list[warnings.WarningMessage]] = [[] for _ in range(n)]
+    candidates = list(AUTO_CANDIDATES[len(x)])
+    probe = get_law(candidates[0], inputs=x)
+    frames: dict[int, pd.DataFrame] = {}
+    for k, table in enumerate(tables):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frames[k], _ = prepare_data(table, probe, x=x, y=y, objective=objective,
+                                            weights=None, drop_invalid=False)
+            except ScaleLawError as exc:
+                out[k] = exc
+        caught_all[k].extend(caught)
+    errors: dict[int, dict[str, pd.DataFrame]] = {k: {} for k in frames}
+    notes: dict[int, dict[str, list[str]]] = {k: {} for k in frames}
+    for name in candidates:
+        law = get_law(name, inputs=x)
+        jobs = []
+        for k, frame in frames.items():
+            plan, notes[k][name] = _cut_plan(law, frame, x, DEFAULT_CUTS)
+            jobs += [(k, cut, frame[below], frame[~below]) for cut, below in plan]
+        fits = fit_tables(law, [job[2] for job in jobs], x=x, y=y, objective=objective,
+                          delta=delta, weights="weight", n_threads=n_threads)
+        rows: dict[int, list[tuple[float, float, float]]] = {k: [] for k in frames}
+        for (k, cut, _sub, held), (res, warned) in zip(jobs, fits, strict=True):
+            if isinstance(res, ScaleLawError):
+                notes[k][name].append(f"cut {cut}: refit failed ({res})")
+                continue
+            rows[k] += _cut_errors(res, held, cut, warned, notes[k][name])
+        for k in frames:
+            errors[k][name] = _errors_frame(rows[k])
+            notes[k][name] = _in_cut_order(notes[k][name])
+    chosen: dict[str, list[tuple[int, Any]]] = {}
+    for k in frames:
+        try:
+            sel = decide(candidates, errors[k], notes[k], x, DEFAULT_CUTS, SCORE_CUTS)
+        except ScaleLawError as exc:
+            out[k] = exc
+            continue
+        chosen.setdefault(sel.chosen, []).append((k, sel))
+    for name, items in chosen.items():
+        fits = fit_tables(get_law(name, inputs=x), [tables[k] for k, _ in items], x=x, y=y,
+                          objective=objective, delta=delta, n_threads=n_threads)
+        for (k, sel), (res, warned) in zip(items, fits, strict=True):
+            caught_all[k].extend(warned)
+            out[k] = res if isinstance(res, ScaleLawError) else auto_result(res, sel)
+    return list(zip(out, caught_all, strict=True))
