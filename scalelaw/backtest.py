@@ -375,8 +375,7 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
     """
     from scalelaw.fitting import fit_tables
     from scalelaw.fitting._api import _warn_about
-    from scalelaw.fitting._batch import fit_auto_tables
-    from scalelaw.fitting._extrapolation import calibrate_each
+    from scalelaw.fitting._batch import calibrate_each, fit_auto_tables
 
     law, xs, y, level, objective, delta, max_extrapolation = (
         tasks[0][2], tasks[0][3], tasks[0][4], tasks[0][7], tasks[0][8], tasks[0][9],

@@ -28,10 +28,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from teacher_student.config import PopulationResult, SweepConfig
-from teacher_student.tasks import Task, sample_inputs, teacher_outputs
+from teacher_student.store import (
+    final_metrics,
+    probe_dir,
+    read_config,
+    runs_with_predictions,
+)
+from teacher_student.tasks import Task, TaskConfigError, sample_inputs, teacher_outputs
 
-__all__ = ["PREDICTION_COLUMNS", "probe_set", "sweep_predictions"]
+__all__ = ["PREDICTION_COLUMNS", "probe_set", "sweep_predictions", "write_prediction_table"]
 
 #: Columns of :func:`sweep_predictions`.
 PREDICTION_COLUMNS = ["run_id", "task", "width", "depth", "n_params", "n_train", "seed",
@@ -54,30 +59,6 @@ def probe_set(task: Task, n_probe: int, probe_seed: int) -> tuple[np.ndarray, np
     """
     x = sample_inputs(task, n_probe, probe_seed, split="test")
     return x, teacher_outputs(task, x)
-
-
-def probe_dir(cfg: SweepConfig, out: Path) -> Path:
-    """Folder of this probe set's prediction files in a store."""
-    return Path(out) / "predictions" / f"seed{cfg.probe_seed}_n{cfg.n_probe}"
-
-
-def runs_with_predictions(cfg: SweepConfig, out: Path) -> set[str]:
-    """Ids of the runs whose predictions on ``cfg``'s probe set are stored."""
-    return {p.stem for p in probe_dir(cfg, out).glob("*.npy")}
-
-
-def write_predictions(cfg: SweepConfig, res: PopulationResult, out: Path, i: int) -> None:
-    """Write model ``i``'s probe predictions atomically (in the sweep's precision)."""
-    folder = probe_dir(cfg, out)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cfg.run_id(res.specs[i])}.npy"
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    try:
-        np.save(tmp, np.asarray(res.predictions[i]).astype(cfg.predictions))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def sweep_predictions(out: str | os.PathLike[str]) -> pd.DataFrame:
@@ -116,9 +97,6 @@ def sweep_predictions(out: str | os.PathLike[str]) -> pd.DataFrame:
     >>> len(table), table.groupby(["data_seed", "seed"]).size().tolist()
     (40, [10, 10, 10, 10])
     """
-    from teacher_student.store import final_metrics, read_config
-    from teacher_student.tasks import TaskConfigError
-
     out = Path(out)
     cfg = read_config(out)
     if cfg.predictions == "none":
@@ -150,3 +128,18 @@ def sweep_predictions(out: str | os.PathLike[str]) -> pd.DataFrame:
     table["prediction"] = preds.reshape(-1)
     table["target"] = np.tile(target.reshape(-1), len(runs))
     return table[PREDICTION_COLUMNS]
+
+
+def write_prediction_table(out: str | os.PathLike[str], target: str | os.PathLike[str]
+                           ) -> tuple[int, int]:
+    """Write :func:`sweep_predictions` to CSV or Parquet; return rows and runs written."""
+    target = Path(target)
+    if target.suffix not in (".csv", ".parquet"):
+        raise TaskConfigError(f"The output must end in .csv or .parquet; got "
+                              f"{str(target)!r}.", column="out")
+    table = sweep_predictions(out)
+    if target.suffix == ".csv":
+        table.to_csv(target, index=False)
+    else:
+        table.to_parquet(target, index=False)
+    return len(table), int(table["run_id"].nunique()) if len(table) else 0

@@ -33,8 +33,9 @@ import pandas as pd
 from teacher_student.config import PopulationResult, SweepConfig, n_params
 from teacher_student.tasks import TaskConfigError
 
-__all__ = ["FINAL_COLUMNS", "RESULT_COLUMNS", "final_metrics", "prepare_store", "read_config",
-           "sweep_results", "sweep_status", "write_population", "write_results"]
+__all__ = ["FINAL_COLUMNS", "RESULT_COLUMNS", "final_metrics", "prepare_store", "probe_dir",
+           "read_config", "runs_with_predictions", "sweep_results", "sweep_status",
+           "write_population", "write_predictions", "write_results"]
 
 RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_train", "seed",
                   "data_seed", "noise_seed", "lr", "step", "split", "metric", "value", "status",
@@ -170,8 +171,6 @@ def write_population(cfg: SweepConfig, res: PopulationResult, runs_dir: Path,
                 wdir.mkdir(exist_ok=True)
                 _atomic_savez(wdir / f"{rid}.npz", res.final_weights[i])
             if res.predictions is not None:
-                from teacher_student.predictions import write_predictions
-
                 write_predictions(cfg, res, runs_dir.parent, i)
             _atomic_write(_rows_frame(cfg, res, i, versions), runs_dir / f"{rid}.parquet")
 
@@ -302,9 +301,9 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     return frame[FINAL_COLUMNS].sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def write_results(out: str | Path, target: str | Path, *, final: bool = False,
-                  predictions: bool = False) -> tuple[int, int]:
-    """Write a sweep's results (long table, one row per run, or predictions) to CSV or Parquet.
+def write_results(out: str | Path, target: str | Path, *, final: bool = False
+                  ) -> tuple[int, int]:
+    """Write a sweep's results (long table, or one row per run) to CSV or Parquet.
 
     Parameters
     ----------
@@ -314,9 +313,6 @@ def write_results(out: str | Path, target: str | Path, *, final: bool = False,
         ``FILE.csv`` or ``FILE.parquet``.
     final : bool, default=False
         Write :func:`final_metrics` instead of the long table.
-    predictions : bool, default=False
-        Write the per-example probe predictions instead
-        (:func:`teacher_student.predictions.sweep_predictions`).
 
     Returns
     -------
@@ -327,17 +323,33 @@ def write_results(out: str | Path, target: str | Path, *, final: bool = False,
     if target.suffix not in (".csv", ".parquet"):
         raise TaskConfigError(f"The output must end in .csv or .parquet; got "
                               f"{str(target)!r}.", column="out")
-    if final and predictions:
-        raise TaskConfigError("Choose one of final (one row per run) and predictions "
-                              "(one row per run and probe example).")
-    if predictions:
-        from teacher_student.predictions import sweep_predictions
-
-        table = sweep_predictions(out)
-    else:
-        table = final_metrics(out) if final else sweep_results(out)
+    table = final_metrics(out) if final else sweep_results(out)
     if target.suffix == ".csv":
         table.to_csv(target, index=False)
     else:
         table.to_parquet(target, index=False)
     return len(table), int(table["run_id"].nunique()) if len(table) else 0
+
+
+def probe_dir(cfg: SweepConfig, out: Path) -> Path:
+    """Folder of this probe set's prediction files in a store."""
+    return Path(out) / "predictions" / f"seed{cfg.probe_seed}_n{cfg.n_probe}"
+
+
+def runs_with_predictions(cfg: SweepConfig, out: Path) -> set[str]:
+    """Ids of the runs whose predictions on ``cfg``'s probe set are stored."""
+    return {p.stem for p in probe_dir(cfg, out).glob("*.npy")}
+
+
+def write_predictions(cfg: SweepConfig, res: PopulationResult, out: Path, i: int) -> None:
+    """Write model ``i``'s probe predictions atomically (in the sweep's precision)."""
+    folder = probe_dir(cfg, out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{cfg.run_id(res.specs[i])}.npy"
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    try:
+        np.save(tmp, np.asarray(res.predictions[i]).astype(cfg.predictions))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -66,7 +66,7 @@ from teacher_student.config import (
     n_params,
 )
 from teacher_student.population import train_population, tune_cpu_allocator
-from teacher_student.predictions import probe_set, runs_with_predictions, sweep_predictions
+from teacher_student.predictions import probe_set, sweep_predictions
 from teacher_student.store import (
     FINAL_COLUMNS,
     RESULT_COLUMNS,
@@ -74,6 +74,7 @@ from teacher_student.store import (
     final_metrics,
     load_weights,
     prepare_store,
+    runs_with_predictions,
     sweep_results,
     sweep_status,
     versions,

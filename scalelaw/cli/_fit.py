@@ -146,7 +146,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         df, args.law, x=_split(args.x), y=args.y, group=args.group,
         holdout_largest=args.holdout_largest, split_column=args.split_column,
         level=args.level, objective=args.objective, delta=args.delta,
-        n_jobs=args.jobs, progress=not args.no_progress,
+        n_jobs=args.jobs, progress=not args.no_progress, batch=not args.no_batch,
     )
     print(res.summary())
     if args.json:
@@ -177,6 +177,9 @@ def _add_backtest_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for the groups (default: one per CPU)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--no-batch", action="store_true",
+                   help="fit group by group (the reference path) instead of all groups of "
+                        "a law in shared array batches; the numbers are the same")
     _add_input_options(b)
     b.set_defaults(func=_cmd_backtest)
 

@@ -99,8 +99,16 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 def _cmd_sweep_results(args: argparse.Namespace) -> int:
     from teacher_student.sweep import write_results
 
-    n_rows, n_runs = write_results(args.dir, args.out, final=args.final,
-                                   predictions=args.predictions)
+    if args.final and args.predictions:
+        raise DataValidationError("Choose one of --final (one row per run) and "
+                                  "--predictions (one row per run and probe example).",
+                                  column="predictions")
+    if args.predictions:
+        from teacher_student.predictions import write_prediction_table
+
+        n_rows, n_runs = write_prediction_table(args.dir, args.out)
+    else:
+        n_rows, n_runs = write_results(args.dir, args.out, final=args.final)
     what = "runs" if args.final else f"rows ({n_runs} runs)"
     print(f"wrote {n_rows} {what} to {args.out}")
     return 0

@@ -12,13 +12,12 @@ below it (laws, the batched optimisers, inference and results).
 """
 
 from scalelaw.fitting._api import fit, fit_each_group, fit_groups, group_labels
-from scalelaw.fitting._batch import fit_tables
+from scalelaw.fitting._batch import calibrate_many, fit_tables
 from scalelaw.fitting._data import as_frame, prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
     backtest_errors,
     calibrate,
-    calibrate_many,
     normalised_scale,
 )
 from scalelaw.fitting._select import (

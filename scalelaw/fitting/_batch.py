@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,14 +21,26 @@ import pandas as pd
 
 from scalelaw.exceptions import ScaleLawError
 from scalelaw.fitting._data import prepare_data
+from scalelaw.fitting._extrapolation import (
+    DEFAULT_CUTS,
+    _calibration_frame,
+    _cut_errors,
+    _cut_plan,
+    _errors_frame,
+    _in_cut_order,
+    _refit_starts,
+    check_cuts,
+)
 from scalelaw.fitting._search import search, search_many
+from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, decide
 from scalelaw.fitting._single import build_result, fit_settings, problem
-from scalelaw.laws import ScalingLaw
+from scalelaw.forecast import calibration_from_errors, log_residual_sd
+from scalelaw.laws import ScalingLaw, get_law
 from scalelaw.optim import StackedObjective
 from scalelaw.optim.objective import padded_rows
 from scalelaw.results import FitResult
 
-__all__ = ["fit_auto_tables", "fit_tables"]
+__all__ = ["calibrate_each", "calibrate_many", "fit_auto_tables", "fit_tables"]
 
 #: Problems at most in one stacked batch: bigger stacks are fitted in parts (the
 #: per-call cost is paid off long before; the padded arrays stay in cache).
@@ -161,16 +174,6 @@ def fit_auto_tables(
     list of (FitResult or ScaleLawError, list of warnings)
         As :func:`fit_tables`.
     """
-    from scalelaw.fitting._extrapolation import (
-        DEFAULT_CUTS,
-        _cut_errors,
-        _cut_plan,
-        _errors_frame,
-        _in_cut_order,
-    )
-    from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, decide
-    from scalelaw.laws import get_law
-
     n = len(tables)
     out: list[Any] = [None] * n
     caught_all: list[list[warnings.WarningMessage]] = [[] for _ in range(n)]
@@ -220,3 +223,83 @@ def fit_auto_tables(
             caught_all[k].extend(warned)
             out[k] = res if isinstance(res, ScaleLawError) else auto_result(res, sel)
     return list(zip(out, caught_all, strict=True))
+
+
+def calibrate_many(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
+                   ) -> list[FitResult]:
+    """:func:`calibrate` for many fits of one law, their backtest refits in shared batches.
+
+    Each result is what :func:`calibrate` gives it alone (the same cuts,
+    starts and notes).
+
+    Parameters
+    ----------
+    results : sequence of FitResult
+        Fits of one law (same inputs, target and objective).
+    cuts : sequence of float, default=(0.5, 0.65, 0.8)
+        As :func:`calibrate`.
+
+    Returns
+    -------
+    list of FitResult
+        The calibrated results, in order.
+
+    Raises
+    ------
+    DataValidationError
+        A result has non-positive inputs (the first such one).
+    """
+    out = []
+    for res, caught in calibrate_each(results, cuts):
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not isinstance(res, FitResult):
+            raise res
+        out.append(res)
+    return out
+
+
+def calibrate_each(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
+                   ) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
+    """:func:`calibrate_many`, with each result's error and warnings kept apart."""
+    cuts = check_cuts(cuts)
+    if not results:
+        return []
+    first = results[0]
+    jobs: list[tuple[int, float, pd.DataFrame, pd.DataFrame]] = []
+    notes: list[list[str]] = []
+    failed: dict[int, ScaleLawError] = {}
+    for i, res in enumerate(results):
+        notes.append([])
+        try:
+            frame = _calibration_frame(res)
+        except ScaleLawError as exc:
+            failed[i] = exc
+            continue
+        plan, notes[i] = _cut_plan(res.law, frame, list(res.x), cuts)
+        jobs += [(i, cut, frame[below], frame[~below]) for cut, below in plan]
+    fits = fit_tables(
+        first.law, [sub for _, _, sub, _ in jobs], x=list(first.x), y=first.y,
+        objective=first.objective, delta=first.delta, weights="weight",
+        starts=[_refit_starts(results[i], sub) for i, _, sub, _ in jobs],
+        n_threads=first.settings.get("n_threads"))
+    rows: list[list[tuple[float, float, float]]] = [[] for _ in results]
+    for (i, cut, _sub, held), (res, caught) in zip(jobs, fits, strict=True):
+        if isinstance(res, ScaleLawError):
+            notes[i].append(f"cut {cut}: refit failed ({res})")
+            continue
+        rows[i] += _cut_errors(res, held, cut, caught, notes[i])
+    out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
+    for i, res in enumerate(results):
+        if i in failed:
+            out.append((failed[i], []))
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cal = calibration_from_errors(log_residual_sd(res), _errors_frame(rows[i]),
+                                              cuts, _in_cut_order(notes[i]))
+                out.append((replace(res, calibration=cal), list(caught)))
+            except ScaleLawError as exc:
+                out.append((exc, list(caught)))
+    return out

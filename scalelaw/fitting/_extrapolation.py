@@ -29,8 +29,7 @@ from scalelaw.forecast import (
 from scalelaw.laws import Inputs, ScalingLaw, get_law
 from scalelaw.results import FitResult
 
-__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "calibrate_many", "check_cuts",
-           "normalised_scale"]
+__all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "check_cuts", "normalised_scale"]
 
 #: Cut positions of the backtests, on the normalised log scale of the inputs.
 DEFAULT_CUTS = (0.5, 0.65, 0.8)
@@ -258,85 +257,3 @@ def _calibration_frame(result: FitResult) -> pd.DataFrame:
             column=result.x[0],
         )
     return result.data[result.data["weight"] > 0].reset_index(drop=True)
-
-
-def calibrate_many(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
-                   ) -> list[FitResult]:
-    """:func:`calibrate` for many fits of one law, their backtest refits in shared batches.
-
-    Each result is what :func:`calibrate` gives it alone (the same cuts,
-    starts and notes).
-
-    Parameters
-    ----------
-    results : sequence of FitResult
-        Fits of one law (same inputs, target and objective).
-    cuts : sequence of float, default=(0.5, 0.65, 0.8)
-        As :func:`calibrate`.
-
-    Returns
-    -------
-    list of FitResult
-        The calibrated results, in order.
-
-    Raises
-    ------
-    DataValidationError
-        A result has non-positive inputs (the first such one).
-    """
-    out = []
-    for res, caught in calibrate_each(results, cuts):
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if not isinstance(res, FitResult):
-            raise res
-        out.append(res)
-    return out
-
-
-def calibrate_each(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT_CUTS
-                   ) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
-    """:func:`calibrate_many`, with each result's error and warnings kept apart."""
-    from scalelaw.fitting._batch import fit_tables
-
-    cuts = check_cuts(cuts)
-    if not results:
-        return []
-    first = results[0]
-    jobs: list[tuple[int, float, pd.DataFrame, pd.DataFrame]] = []
-    notes: list[list[str]] = []
-    failed: dict[int, ScaleLawError] = {}
-    for i, res in enumerate(results):
-        notes.append([])
-        try:
-            frame = _calibration_frame(res)
-        except ScaleLawError as exc:
-            failed[i] = exc
-            continue
-        plan, notes[i] = _cut_plan(res.law, frame, list(res.x), cuts)
-        jobs += [(i, cut, frame[below], frame[~below]) for cut, below in plan]
-    fits = fit_tables(
-        first.law, [sub for _, _, sub, _ in jobs], x=list(first.x), y=first.y,
-        objective=first.objective, delta=first.delta, weights="weight",
-        starts=[_refit_starts(results[i], sub) for i, _, sub, _ in jobs],
-        n_threads=first.settings.get("n_threads"))
-    rows: list[list[tuple[float, float, float]]] = [[] for _ in results]
-    for (i, cut, _sub, held), (res, caught) in zip(jobs, fits, strict=True):
-        if isinstance(res, ScaleLawError):
-            notes[i].append(f"cut {cut}: refit failed ({res})")
-            continue
-        rows[i] += _cut_errors(res, held, cut, caught, notes[i])
-    out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
-    for i, res in enumerate(results):
-        if i in failed:
-            out.append((failed[i], []))
-            continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                cal = calibration_from_errors(log_residual_sd(res), _errors_frame(rows[i]),
-                                              cuts, _in_cut_order(notes[i]))
-                out.append((replace(res, calibration=cal), list(caught)))
-            except ScaleLawError as exc:
-                out.append((exc, list(caught)))
-    return out
