@@ -266,6 +266,10 @@ def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: s
 
 
 def _one_thread() -> None:
+    """Worker initialiser: the workers share the CPUs, so each computes on one thread."""
+    from scalelaw.optim import _common
+
+    _common.THREADS_IN_WORKER = 1  # this worker process only
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - scikit-learn brings it

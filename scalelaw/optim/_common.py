@@ -48,8 +48,15 @@ class BatchResult:
         return np.isin(self.status, CONVERGED_STATUSES)
 
 
+#: Set in worker processes that already split the CPUs between them (the backtest's
+#: pool sets 1): their optimisers then run on this many threads.
+THREADS_IN_WORKER: int | None = None
+
+
 def default_threads() -> int:
     """Number of worker threads: the CPUs this process may use, at most 8."""
+    if THREADS_IN_WORKER is not None:
+        return THREADS_IN_WORKER
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux

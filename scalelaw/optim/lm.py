@@ -37,6 +37,7 @@ FunGradHess = Callable[
 ]
 FunOnly = Callable[[np.ndarray, np.ndarray], np.ndarray]
 SystemFun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+ModelSystemFun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
 
 
 def levenberg_marquardt_batch(
@@ -54,6 +55,7 @@ def levenberg_marquardt_batch(
     system: SystemFun | None = None,
     method: str = "damped",
     scaling: str = "jac",
+    model_system: ModelSystemFun | None = None,
 ) -> BatchResult:
     """Damped Newton (Levenberg-Marquardt) for many small problems at once.
 
@@ -91,6 +93,9 @@ def levenberg_marquardt_batch(
         ``f = |b|^2 / 2`` and ``A`` its Jacobian ``(k, n, p)``: steps are then
         solved by QR of ``[A; sqrt(lambda D)]`` (as MINPACK does) instead of
         the normal equations, which square the condition number.
+    model_system : callable, optional
+        ``(x, rows) -> (f, g, H, A, b)`` from one evaluation of the residuals:
+        replaces ``fun_grad_hess`` and ``system`` where both are needed.
 
     Returns
     -------
@@ -115,7 +120,7 @@ def levenberg_marquardt_batch(
         rows = np.arange(sl.start, sl.stop)
         xs, fs, st, it, ne = _lm_chunk(
             fun_grad_hess, fun, out_x[sl].copy(), lo[sl], hi[sl], rows, ftol, maxiter,
-            floors[sl], system, method, scaling,
+            floors[sl], system, method, scaling, model_system,
         )
         out_x[sl], out_f[sl], out_status[sl], out_iter[sl] = xs, fs, st, it
         evals[k] = ne
@@ -220,6 +225,7 @@ def _lm_chunk(
     system: SystemFun | None,
     method: str,
     scaling: str,
+    model_system: ModelSystemFun | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """One chunk of problems: propose a step, accept or reject, adapt, test, repeat.
 
@@ -230,10 +236,14 @@ def _lm_chunk(
     first-order test passes (status 2), stuck otherwise (status 5).
     """
     b, _ = x.shape
-    f, g, h = fun_grad_hess(x, rows)
-    sys_a = sys_b = None
-    if system is not None:
-        sys_a, sys_b = system(x, rows)
+
+    def model(xx: np.ndarray, rr: np.ndarray) -> tuple[np.ndarray, ...]:
+        if model_system is not None:
+            return model_system(xx, rr)
+        ff, gg, hh = fun_grad_hess(xx, rr)
+        return (ff, gg, hh, *system(xx, rr)) if system is not None else (ff, gg, hh, None, None)
+
+    f, g, h, sys_a, sys_b = model(x, rows)
     f = _safe(f)
     n_eval = b
     status = np.full(b, 3, dtype=np.int64)
@@ -262,11 +272,11 @@ def _lm_chunk(
         stuck = strategy.update(active, acc, ratio, step, xa)
         if acc.any():
             ia = active[acc]
-            fn_, gn_, hn_ = fun_grad_hess(xn[acc], rows[ia])
+            fn_, gn_, hn_, an_, bn_ = model(xn[acc], rows[ia])
             n_eval += ia.size
             x[ia], f[ia], g[ia], h[ia] = xn[acc], _safe(fn_), gn_, hn_
             if sys_a is not None:
-                sys_a[ia], sys_b[ia] = system(xn[acc], rows[ia])
+                sys_a[ia], sys_b[ia] = an_, bn_
         small = acc & ((fa - fn) <= ftol * np.abs(fa))
         fl = f_floor[active]
         if small.any():

@@ -194,6 +194,36 @@ class Objective:
             jac = np.where(bad, 0.0, jac)
         return jac, np.where(np.isfinite(r), r, 0.0)
 
+    def model_and_system(self, theta: np.ndarray, rows: np.ndarray
+                         ) -> tuple[np.ndarray, ...]:
+        """:meth:`fun_grad_hess` and :meth:`weighted_system` from one evaluation.
+
+        Least-squares objectives only: ``f = |b|^2 / 2``, ``g = A^T b``,
+        ``H = A^T A`` with ``A = sqrt(w) J`` and ``b = sqrt(w) r``. A problem
+        with a non-finite residual or gradient gets ``f = inf`` (as
+        :meth:`fun_grad_hess`) and zeros in ``A`` and ``b`` (as
+        :meth:`weighted_system`).
+        """
+        with np.errstate(all="ignore"):
+            r, grads = self.residuals(theta, rows)
+            jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
+            w = self._data(rows, theta.shape[0])[2]
+            if w is not None:
+                sw = np.sqrt(np.broadcast_to(w, r.shape))
+                r = r * sw
+                jac = jac * sw[:, :, None]
+            f = 0.5 * np.einsum("bn,bn->b", r, r)
+            g = np.einsum("bnp,bn->bp", jac, r)
+            h = np.einsum("bnp,bnq->bpq", jac, jac)
+        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
+        if bad.any():
+            f[bad] = np.inf
+            g[bad] = 0.0
+            h[bad] = 0.0
+        h = np.where(np.isfinite(h), h, 0.0)
+        a = np.where(np.isfinite(jac), jac, 0.0)
+        return f, g, h, a, np.where(np.isfinite(r), r, 0.0)
+
     def fun_grad_hess(
         self, theta: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -319,6 +349,8 @@ class StackedObjective(Objective):
 
     def _data(self, rows: np.ndarray | None, b: int) -> tuple[Inputs, np.ndarray,
                                                               np.ndarray | None]:
+        if len(self.sizes) == 1:  # one data set: broadcast its row (the same numbers)
+            return (_RowInputs(self.cols, self.logs), self.target, self.set_weights)
         idx = self.owner[np.arange(b) if rows is None else rows]
         X = _RowInputs([c[idx] for c in self.cols], [lg[idx] for lg in self.logs])
         return X, self.target[idx], self.set_weights[idx]
