@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,15 +36,26 @@ from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, d
 from scalelaw.fitting._single import build_result, fit_settings, problem
 from scalelaw.forecast import calibration_from_errors, log_residual_sd
 from scalelaw.laws import ScalingLaw, get_law
-from scalelaw.optim import StackedObjective
+from scalelaw.optim import Objective, StackedObjective
 from scalelaw.optim.objective import padded_rows
 from scalelaw.results import FitResult
 
 __all__ = ["calibrate_each", "calibrate_many", "fit_auto_tables", "fit_tables"]
 
-#: Problems at most in one stacked batch: bigger stacks are fitted in parts (the
-#: per-call cost is paid off long before; the padded arrays stay in cache).
+#: Problem rows (starts x padded rows) at most in one stack; bigger stacks are fitted
+#: in parts. It bounds one batch's memory: its Jacobian holds rows x parameters floats.
 MAX_STACK_ROWS = 2_000_000
+
+
+class _Table(NamedTuple):
+    """A table ready to search: its index, rows, exclusions, objective, starts, settings."""
+
+    k: int
+    frame: pd.DataFrame
+    excluded: dict[str, int]
+    obj: Objective
+    starts: np.ndarray
+    settings: dict[str, Any]
 
 
 def fit_tables(
@@ -84,7 +95,7 @@ def fit_tables(
     n = len(tables)
     starts = [None] * n if starts is None else list(starts)
     out: list[Any] = [None] * n
-    prepared: list[tuple[int, pd.DataFrame, dict[str, int], Any, np.ndarray, dict]] = []
+    prepared: list[_Table] = []
     caught_all: list[list[warnings.WarningMessage]] = [[] for _ in range(n)]
     for k, table in enumerate(tables):
         with warnings.catch_warnings(record=True) as caught:
@@ -96,40 +107,39 @@ def fit_tables(
                 rng, settings = fit_settings(starts[k], None, None, weights)
                 obj, st = problem(law, frame, x=x, y=y, objective=objective, delta=delta,
                                   starts=starts[k], p0=None, rng=rng)
-                prepared.append((k, frame, excluded, obj, st, settings))
+                prepared.append(_Table(k, frame, excluded, obj, st, settings))
             except ScaleLawError as exc:
                 out[k] = exc
         caught_all[k].extend(caught)
     for part in _parts(prepared, law.stackable):
         if law.stackable:
-            estimates = search_many(StackedObjective([p[3] for p in part]), law,
-                                    [p[4] for p in part], n_threads)
+            estimates = search_many(StackedObjective([t.obj for t in part]), law,
+                                    [t.starts for t in part], n_threads)
         else:  # a law that takes one row of inputs: one search per table
             estimates = []
-            for p in part:
+            for t in part:
                 try:
-                    estimates.append(search(p[3], law, p[4], n_threads))
+                    estimates.append(search(t.obj, law, t.starts, n_threads))
                 except ScaleLawError as exc:
                     estimates.append(exc)
-        for (k, frame, excluded, obj, _st, settings), est in zip(part, estimates,
-                                                                  strict=True):
+        for t, est in zip(part, estimates, strict=True):
             if isinstance(est, ScaleLawError):
-                out[k] = est
+                out[t.k] = est
                 continue
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    out[k] = build_result(law, frame, obj, est, x=x, y=y,
-                                          objective=objective, delta=delta, level=level,
-                                          excluded=excluded, settings=settings,
-                                          n_threads=n_threads)
+                    out[t.k] = build_result(law, t.frame, t.obj, est, x=x, y=y,
+                                            objective=objective, delta=delta, level=level,
+                                            excluded=t.excluded, settings=t.settings,
+                                            n_threads=n_threads)
                 except ScaleLawError as exc:
-                    out[k] = exc
-            caught_all[k].extend(caught)
+                    out[t.k] = exc
+            caught_all[t.k].extend(caught)
     return list(zip(out, caught_all, strict=True))
 
 
-def _parts(prepared: list[Any], stackable: bool) -> list[list[Any]]:
+def _parts(prepared: list[_Table], stackable: bool) -> list[list[_Table]]:
     """Stacks of tables of one padded length, of at most ``MAX_STACK_ROWS`` problem rows.
 
     Tables of one padded length stack without changing a number (see
@@ -137,20 +147,20 @@ def _parts(prepared: list[Any], stackable: bool) -> list[list[Any]]:
     table per part.
     """
     if not stackable:
-        return [[item] for item in prepared]
-    by_rows: dict[int, list[Any]] = {}
-    for item in prepared:
-        by_rows.setdefault(padded_rows(item[3].X.n), []).append(item)
-    parts: list[list[Any]] = []
+        return [[t] for t in prepared]
+    by_rows: dict[int, list[_Table]] = {}
+    for t in prepared:
+        by_rows.setdefault(padded_rows(t.obj.X.n), []).append(t)
+    parts: list[list[_Table]] = []
     for rows, items in sorted(by_rows.items()):
         parts.append([])
         count = 0
-        for item in items:
-            if parts[-1] and rows * (count + len(item[4])) > MAX_STACK_ROWS:
+        for t in items:
+            if parts[-1] and rows * (count + len(t.starts)) > MAX_STACK_ROWS:
                 parts.append([])
                 count = 0
-            parts[-1].append(item)
-            count += len(item[4])
+            parts[-1].append(t)
+            count += len(t.starts)
     return parts
 
 

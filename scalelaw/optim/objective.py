@@ -173,6 +173,17 @@ class Objective:
         """Whether the objective is a (weighted) sum of squares (not Huber)."""
         return self.objective != "huber_log"
 
+    def _weighted(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``sqrt(w) J`` of shape ``(k, n, p)`` and ``sqrt(w) r`` (non-finite values kept)."""
+        r, grads = self.residuals(theta, rows)
+        jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
+        w = self._data(rows, theta.shape[0])[2]
+        if w is not None:
+            sw = np.sqrt(np.broadcast_to(w, r.shape))
+            r = r * sw
+            jac = jac * sw[:, :, None]
+        return jac, r
+
     def weighted_system(self, theta: np.ndarray, rows: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
         """``(A, b)`` with ``A = sqrt(w) J`` of shape ``(k, n, p)`` and ``b = sqrt(w) r``.
@@ -182,13 +193,7 @@ class Objective:
         half as many digits to ill-conditioning as the normal equations.
         """
         with np.errstate(all="ignore"):
-            r, grads = self.residuals(theta, rows)
-            jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
-            w = self._data(rows, theta.shape[0])[2]
-            if w is not None:
-                sw = np.sqrt(np.broadcast_to(w, r.shape))
-                r = r * sw
-                jac = jac * sw[:, :, None]
+            jac, r = self._weighted(theta, rows)
         bad = ~np.isfinite(jac)
         if bad.any():
             jac = np.where(bad, 0.0, jac)
@@ -205,13 +210,7 @@ class Objective:
         :meth:`weighted_system`).
         """
         with np.errstate(all="ignore"):
-            r, grads = self.residuals(theta, rows)
-            jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
-            w = self._data(rows, theta.shape[0])[2]
-            if w is not None:
-                sw = np.sqrt(np.broadcast_to(w, r.shape))
-                r = r * sw
-                jac = jac * sw[:, :, None]
+            jac, r = self._weighted(theta, rows)
             f = 0.5 * np.einsum("bn,bn->b", r, r)
             g = np.einsum("bnp,bn->bp", jac, r)
             h = np.einsum("bnp,bnq->bpq", jac, jac)
