@@ -214,12 +214,7 @@ class Objective:
             f = 0.5 * np.einsum("bn,bn->b", r, r)
             g = np.einsum("bnp,bn->bp", jac, r)
             h = np.einsum("bnp,bnq->bpq", jac, jac)
-        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
-        if bad.any():
-            f[bad] = np.inf
-            g[bad] = 0.0
-            h[bad] = 0.0
-        h = np.where(np.isfinite(h), h, 0.0)
+        f, g, h = _finite_model(f, g, h)
         a = np.where(np.isfinite(jac), jac, 0.0)
         return f, g, h, a, np.where(np.isfinite(r), r, 0.0)
 
@@ -260,13 +255,18 @@ class Objective:
                 for i in range(p):
                     for j in range(i, p):
                         h[:, i, j] = h[:, j, i] = np.einsum("bn,bn->b", cj[i], grads[j])
-        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
-        if bad.any():
-            f[bad] = np.inf
-            g[bad] = 0.0
-            h[bad] = 0.0
-        h = np.where(np.isfinite(h), h, 0.0)
-        return f, g, h
+        return _finite_model(f, g, h)
+
+
+def _finite_model(f: np.ndarray, g: np.ndarray, h: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A problem with a non-finite objective or gradient gets ``f = inf``, ``g = H = 0``."""
+    bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
+    if bad.any():
+        f[bad] = np.inf
+        g[bad] = 0.0
+        h[bad] = 0.0
+    return f, g, np.where(np.isfinite(h), h, 0.0)
 
 
 class _RowInputs(Inputs):
