@@ -115,6 +115,12 @@ def test_backtest_command_json_schema(tmp_path, capsys):
     assert all({"group", "law", "rmsle", "are", "pi_coverage"} <= set(g) for g in d["groups"])
     assert d["overall"]["rmsle_mean"] < 1e-6  # the right law on noiseless curves
     assert "backtest: 2 group(s)" in capsys.readouterr().out
+    # the per-group reference path gives the same numbers, bit for bit
+    ref = tmp_path / "bt_ref.json"
+    assert main(["backtest", str(p), "--law", "saturating_power", "--x", "n", "--y", "L",
+                 "--group", "curve", "--split-column", "training", "--json", str(ref),
+                 "--no-batch"]) == 0
+    assert json.loads(ref.read_text())["groups"] == d["groups"]
     with pytest.raises(SystemExit) as exc:  # one of the split options is required
         main(["backtest", str(p), "--law", "power", "--x", "n", "--y", "L"])
     assert exc.value.code == 2
