@@ -153,6 +153,9 @@ def plot_variance(result: VarianceResult, *, threshold: float | None = None,
     matplotlib.figure.Figure
         The figure (not shown).
     """
+    from matplotlib.ticker import NullLocator
+
+    own = ax is None
     fig, ax = _axes(ax, (7.0, 4.5))
     frame = result.to_frame()
     comps = list(result.results[0].components)
@@ -164,8 +167,16 @@ def plot_variance(result: VarianceResult, *, threshold: float | None = None,
     if threshold is not None:
         ax.axvline(threshold, color="k", lw=1, label="interpolation threshold")
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.xaxis.set_minor_locator(NullLocator())
+    # linear below a tenth of the smallest total, logarithmic above: a variance
+    # peak orders of magnitude above the rest stays readable beside it
+    totals = frame["total"].to_numpy(dtype=float)
+    positive = totals[np.isfinite(totals) & (totals > 0)]
+    ax.set_yscale("symlog", linthresh=0.1 * positive.min() if positive.size else 1e-12)
     ax.set_xlabel(result.settings.get("size") or "size")
     ax.set_ylabel("variance (averaged over test points)")
     ax.legend(fontsize=7, ncol=2)
+    if own:
+        fig.tight_layout()
     return fig
