@@ -167,3 +167,29 @@ def test_decompose_table_nested_design_matches_the_array_estimator():
     assert res.results[0].components == pytest.approx(direct)
     with pytest.raises(DataValidationError, match="nested design needs 2 factors"):
         decompose_table(df, "p", factors=["data_seed"], example="example", design="nested")
+
+
+def test_plot_variance_axes_follow_the_data():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from scalelaw.plotting import plot_variance
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for width, scale in ((4, 1.0), (16, 0.1), (64, 0.01)):  # variances 1, 1e-2, 1e-4
+        idx = pd.MultiIndex.from_product([range(3), range(3), range(20)],
+                                         names=["data_seed", "seed", "example"])
+        frames.append(idx.to_frame(index=False).assign(
+            width=width, p=scale * rng.normal(size=180)))
+    res = decompose_table(pd.concat(frames), "p", factors=["data_seed", "seed"],
+                          example="example", size="width")
+    fig = plot_variance(res)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "16", "64"]
+    # symlog, linear only below a tenth of the smallest total (about 1e-4 here):
+    # all three sizes sit on its logarithmic part
+    assert ax.get_yscale() == "symlog"
+    linthresh = ax.yaxis.get_transform().linthresh
+    assert linthresh == pytest.approx(0.1 * res.to_frame()["total"].min())
+    assert res.to_frame()["total"].min() > linthresh
