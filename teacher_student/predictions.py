@@ -7,7 +7,10 @@ whatever its data seed, with the teacher's noise-free outputs as targets.
 With the seed grids of a sweep crossed (``data_seeds`` x ``seeds`` x
 ``noise_seeds``: every combination is a run) the table of
 :func:`sweep_predictions` is what :func:`scalelaw.variance.decompose_table`
-and ``scalelaw variance`` take.
+and ``scalelaw variance`` take. The stored outputs are the network's raw
+outputs: for cross-entropy tasks these are logits (one column per class);
+``scipy.special.log_softmax`` turns them into what
+:func:`scalelaw.variance.ce_decomposition` takes.
 
 Layout: ``DIR/predictions/seed<probe_seed>_n<n_probe>/<run_id>.npy``, one
 ``[n_probe, d_out]`` array per run (2 kB per run at 1000 probes in float16),
