@@ -36,6 +36,7 @@ from teacher_student.store import (
     probe_dir,
     read_config,
     runs_with_predictions,
+    write_table,
 )
 from teacher_student.tasks import Task, TaskConfigError, sample_inputs, teacher_outputs
 
@@ -136,13 +137,4 @@ def sweep_predictions(out: str | os.PathLike[str]) -> pd.DataFrame:
 def write_prediction_table(out: str | os.PathLike[str], target: str | os.PathLike[str]
                            ) -> tuple[int, int]:
     """Write :func:`sweep_predictions` to CSV or Parquet; return rows and runs written."""
-    target = Path(target)
-    if target.suffix not in (".csv", ".parquet"):
-        raise TaskConfigError(f"The output must end in .csv or .parquet; got "
-                              f"{str(target)!r}.", column="out")
-    table = sweep_predictions(out)
-    if target.suffix == ".csv":
-        table.to_csv(target, index=False)
-    else:
-        table.to_parquet(target, index=False)
-    return len(table), int(table["run_id"].nunique()) if len(table) else 0
+    return write_table(lambda: sweep_predictions(out), target)

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from teacher_student.tasks import TaskConfigError
 
 __all__ = ["FINAL_COLUMNS", "RESULT_COLUMNS", "final_metrics", "prepare_store", "probe_dir",
            "read_config", "runs_with_predictions", "sweep_results", "sweep_status",
-           "write_population", "write_predictions", "write_results"]
+           "write_population", "write_predictions", "write_results", "write_table"]
 
 RESULT_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_train", "seed",
                   "data_seed", "noise_seed", "lr", "step", "split", "metric", "value", "status",
@@ -175,14 +175,19 @@ def write_population(cfg: SweepConfig, res: PopulationResult, runs_dir: Path,
             _atomic_write(_rows_frame(cfg, res, i, versions), runs_dir / f"{rid}.parquet")
 
 
-def _atomic_savez(path: Path, arrays: list[np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+def _atomic_numpy(path: Path, save: Callable[[Path], None]) -> None:
+    """``save(tmp)`` to a hidden temporary file beside ``path``, then rename it there."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
-        np.savez(tmp, *arrays)
+        save(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _atomic_savez(path: Path, arrays: list[np.ndarray]) -> None:
+    _atomic_numpy(path, lambda tmp: np.savez(tmp, *arrays))
 
 
 def load_weights(out: str | Path, run_id: str) -> list[np.ndarray]:
@@ -319,11 +324,22 @@ def write_results(out: str | Path, target: str | Path, *, final: bool = False
     tuple of int
         Rows written and runs covered.
     """
+    return write_table(lambda: final_metrics(out) if final else sweep_results(out), target)
+
+
+def write_table(make: Callable[[], pd.DataFrame], target: str | Path) -> tuple[int, int]:
+    """Write the table ``make()`` builds to CSV or Parquet (the suffix is checked first).
+
+    Returns
+    -------
+    tuple of int
+        Rows written and runs (``run_id`` values) covered.
+    """
     target = Path(target)
     if target.suffix not in (".csv", ".parquet"):
         raise TaskConfigError(f"The output must end in .csv or .parquet; got "
                               f"{str(target)!r}.", column="out")
-    table = final_metrics(out) if final else sweep_results(out)
+    table = make()
     if target.suffix == ".csv":
         table.to_csv(target, index=False)
     else:
@@ -338,18 +354,13 @@ def probe_dir(cfg: SweepConfig, out: Path) -> Path:
 
 def runs_with_predictions(cfg: SweepConfig, out: Path) -> set[str]:
     """Ids of the runs whose predictions on ``cfg``'s probe set are stored."""
-    return {p.stem for p in probe_dir(cfg, out).glob("*.npy")}
+    return {p.stem for p in probe_dir(cfg, out).glob("*.npy")
+            if not p.name.startswith(".")}  # not a write cut short by a kill
 
 
 def write_predictions(cfg: SweepConfig, res: PopulationResult, out: Path, i: int) -> None:
     """Write model ``i``'s probe predictions atomically (in the sweep's precision)."""
     folder = probe_dir(cfg, out)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cfg.run_id(res.specs[i])}.npy"
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    try:
-        np.save(tmp, np.asarray(res.predictions[i]).astype(cfg.predictions))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    values = np.asarray(res.predictions[i]).astype(cfg.predictions)
+    _atomic_numpy(folder / f"{cfg.run_id(res.specs[i])}.npy", lambda tmp: np.save(tmp, values))

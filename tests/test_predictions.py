@@ -12,7 +12,12 @@ pytest.importorskip("torch")
 from scalelaw.cli import main
 from scalelaw.variance import decompose_table
 from teacher_student.predictions import probe_set, sweep_predictions
-from teacher_student.store import final_metrics, load_weights, prepare_store
+from teacher_student.store import (
+    final_metrics,
+    load_weights,
+    prepare_store,
+    runs_with_predictions,
+)
 from teacher_student.suite import get_task
 from teacher_student.sweep import SweepConfig, run_sweep
 from teacher_student.tasks import TaskConfigError
@@ -122,7 +127,13 @@ def test_asking_for_predictions_later_retrains_only_runs_without_them(tmp_path):
     after = final_metrics(tmp_path).set_index("run_id")["test_loss"]
     assert np.allclose(before.sort_index(), after.sort_index(), rtol=1e-6)  # deterministic
     assert len(sweep_predictions(tmp_path)) == 2 * 40
+    # a temporary file left by a killed write is no record of a run
+    probe = next((tmp_path / "predictions").iterdir())
+    (probe / ".0123456789abcdef.999.tmp.npy").write_bytes(b"cut short")
+    recorded = runs_with_predictions(_cfg(**base), tmp_path)
+    assert recorded == set(final_metrics(tmp_path)["run_id"])
     assert run_sweep(_cfg(**base), tmp_path, device="cpu", progress=False).n_trained == 0
+    assert len(sweep_predictions(tmp_path)) == 2 * 40
     # another probe set is another record: those runs train once more
     assert run_sweep(_cfg(n_probe=10, **base), tmp_path, device="cpu",
                      progress=False).n_trained == 2
@@ -160,3 +171,7 @@ def test_cli_exports_predictions_for_scalelaw_variance(tmp_path, capsys):
     assert [g["size"] for g in doc["groups"]] == [4.0, 8.0]
     assert main(["sweep", "results", str(tmp_path / "store"), "--out", str(table),
                  "--predictions", "--final"]) != 0
+    # a wrong suffix is refused before any work, naming what is expected
+    assert main(["sweep", "results", str(tmp_path / "store"), "--out",
+                 str(tmp_path / "preds.txt"), "--predictions"]) == 1
+    assert ".csv or .parquet" in capsys.readouterr().err
