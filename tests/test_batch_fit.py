@@ -144,3 +144,17 @@ def test_batched_auto_backtest_gives_the_per_group_numbers():
     np.testing.assert_array_equal(ours["rmsle"], ref["rmsle"])
     np.testing.assert_array_equal(ours["pi_coverage"], ref["pi_coverage"])
     assert ours["warnings"].tolist() == ref["warnings"].tolist()
+
+
+def test_without_the_prescreen_a_default_grid_goes_through_lbfgs(monkeypatch):
+    import scalelaw.fitting._search as search_module
+
+    t = _tables(3)[2]
+    on = sl.fit("saturating_power", t, x="n", y="L", objective="mse_log")
+    monkeypatch.setattr(search_module, "PRESCREEN", False)
+    off = sl.fit("saturating_power", t, x="n", y="L", objective="mse_log")
+    assert off.n_starts > search_module.TRUST_MAX_STARTS  # every default start was run
+    # both searches reach the same least-squares optimum (well determined: 21 rows,
+    # 3 parameters, 1 % noise); the polish tolerance is 1e-13 relative
+    assert off.loss == pytest.approx(on.loss, rel=1e-9)
+    assert np.allclose(off.params, on.params, rtol=1e-5)

@@ -199,7 +199,7 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
     screen = [k for k in range(n_sets) if trust and len(starts[k]) > TRUST_MAX_STARTS
               and PRESCREEN]
     direct = [k for k in range(n_sets) if trust and len(starts[k]) <= TRUST_MAX_STARTS]
-    lbfgs = [k for k in range(n_sets) if not trust]
+    lbfgs = [k for k in range(n_sets) if k not in screen and k not in direct]
     if screen:
         # least squares from a default grid: the trust-region Gauss-Newton search
         # converges in tens of iterations where L-BFGS takes hundreds on curved
@@ -233,7 +233,9 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
         _run_stage(stage1, lbfgs, used, lambda x0, own: minimize_batch(
             obj.on(own), x0, lo, hi, ftol=STAGE1_FTOL, maxiter=300, n_threads=n_threads,
             f_floor=floors[own]))
-    # stage 2: the best distinct basins of every data set, polished in one batch
+    # stage 2: the best distinct basins of every data set; after L-BFGS they are
+    # polished (one batch over the data sets), after the trust-region search they
+    # already are
     results: list[Estimate | FitError] = [None] * n_sets  # type: ignore[list-item]
     picks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for k in range(n_sets):
