@@ -158,3 +158,15 @@ def test_without_the_prescreen_a_default_grid_goes_through_lbfgs(monkeypatch):
     # 3 parameters, 1 % noise); the polish tolerance is 1e-13 relative
     assert off.loss == pytest.approx(on.loss, rel=1e-9)
     assert np.allclose(off.params, on.params, rtol=1e-5)
+
+
+def test_calibrate_many_refuses_non_positive_inputs_as_calibrate_does():
+    # logit_linear takes scores of any sign; calibration orders runs by log input
+    s = np.linspace(-2.0, 2.0, 15)
+    acc = 0.25 + 0.7 / (1.0 + np.exp(-(0.3 + 1.2 * s)))
+    res = sl.fit("logit_linear", pd.DataFrame({"s": s, "acc": acc}), x="s", y="acc",
+                 objective="mse")
+    with pytest.raises(DataValidationError, match="positive inputs"):
+        calibrate(res)
+    with pytest.raises(DataValidationError, match="positive inputs"):
+        calibrate_many([res])

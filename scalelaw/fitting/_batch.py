@@ -12,7 +12,7 @@ the numbers are the same bit for bit).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -202,22 +202,10 @@ def fit_auto_tables(
     errors: dict[int, dict[str, pd.DataFrame]] = {k: {} for k in frames}
     notes: dict[int, dict[str, list[str]]] = {k: {} for k in frames}
     for name in candidates:
-        law = get_law(name, inputs=x)
-        jobs = []
-        for k, frame in frames.items():
-            plan, notes[k][name] = _cut_plan(law, frame, x, DEFAULT_CUTS)
-            jobs += [(k, cut, frame[below], frame[~below]) for cut, below in plan]
-        fits = fit_tables(law, [job[2] for job in jobs], x=x, y=y, objective=objective,
-                          delta=delta, weights="weight", n_threads=n_threads)
-        rows: dict[int, list[tuple[float, float, float]]] = {k: [] for k in frames}
-        for (k, cut, _sub, held), (res, warned) in zip(jobs, fits, strict=True):
-            if isinstance(res, ScaleLawError):
-                notes[k][name].append(f"cut {cut}: refit failed ({res})")
-                continue
-            rows[k] += _cut_errors(res, held, cut, warned, notes[k][name])
-        for k in frames:
-            errors[k][name] = _errors_frame(rows[k])
-            notes[k][name] = _in_cut_order(notes[k][name])
+        cut_errors = _cut_refits(get_law(name, inputs=x), frames, DEFAULT_CUTS, x=x, y=y,
+                                 objective=objective, delta=delta, n_threads=n_threads)
+        for k, (err, note) in cut_errors.items():
+            errors[k][name], notes[k][name] = err, note
     chosen: dict[str, list[tuple[int, Any]]] = {}
     for k in frames:
         try:
@@ -276,29 +264,17 @@ def calibrate_each(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT
     if not results:
         return []
     first = results[0]
-    jobs: list[tuple[int, float, pd.DataFrame, pd.DataFrame]] = []
-    notes: list[list[str]] = []
+    frames: dict[int, pd.DataFrame] = {}
     failed: dict[int, ScaleLawError] = {}
     for i, res in enumerate(results):
-        notes.append([])
         try:
-            frame = _calibration_frame(res)
+            frames[i] = _calibration_frame(res)
         except ScaleLawError as exc:
             failed[i] = exc
-            continue
-        plan, notes[i] = _cut_plan(res.law, frame, list(res.x), cuts)
-        jobs += [(i, cut, frame[below], frame[~below]) for cut, below in plan]
-    fits = fit_tables(
-        first.law, [sub for _, _, sub, _ in jobs], x=list(first.x), y=first.y,
-        objective=first.objective, delta=first.delta, weights="weight",
-        starts=[_refit_starts(results[i], sub) for i, _, sub, _ in jobs],
-        n_threads=first.settings.get("n_threads"))
-    rows: list[list[tuple[float, float, float]]] = [[] for _ in results]
-    for (i, cut, _sub, held), (res, caught) in zip(jobs, fits, strict=True):
-        if isinstance(res, ScaleLawError):
-            notes[i].append(f"cut {cut}: refit failed ({res})")
-            continue
-        rows[i] += _cut_errors(res, held, cut, caught, notes[i])
+    cut_errors = _cut_refits(first.law, frames, cuts, x=list(first.x), y=first.y,
+                             objective=first.objective, delta=first.delta,
+                             n_threads=first.settings.get("n_threads"),
+                             starts=lambda i, sub: _refit_starts(results[i], sub))
     out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
     for i, res in enumerate(results):
         if i in failed:
@@ -307,9 +283,44 @@ def calibrate_each(results: Sequence[FitResult], cuts: Sequence[float] = DEFAULT
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                cal = calibration_from_errors(log_residual_sd(res), _errors_frame(rows[i]),
-                                              cuts, _in_cut_order(notes[i]))
+                err, note = cut_errors[i]
+                cal = calibration_from_errors(log_residual_sd(res), err, cuts, note)
                 out.append((replace(res, calibration=cal), list(caught)))
             except ScaleLawError as exc:
                 out.append((exc, list(caught)))
     return out
+
+
+def _cut_refits(
+    law: ScalingLaw,
+    frames: dict[int, pd.DataFrame],
+    cuts: Sequence[float],
+    *,
+    x: list[str],
+    y: str,
+    objective: str,
+    delta: float,
+    n_threads: int | None,
+    starts: Callable[[int, pd.DataFrame], np.ndarray] | None = None,
+) -> dict[int, tuple[pd.DataFrame, list[str]]]:
+    """:func:`~scalelaw.fitting.backtest_errors` for every frame, all refits in shared batches.
+
+    ``starts(k, sub)`` gives the natural-unit starts of frame ``k``'s refit on
+    ``sub`` (default: the law's). Returns, per frame, its errors and notes.
+    """
+    jobs: list[tuple[int, float, pd.DataFrame, pd.DataFrame]] = []
+    notes: dict[int, list[str]] = {}
+    for k, frame in frames.items():
+        plan, notes[k] = _cut_plan(law, frame, x, cuts)
+        jobs += [(k, cut, frame[below], frame[~below]) for cut, below in plan]
+    fits = fit_tables(law, [sub for _, _, sub, _ in jobs], x=x, y=y, objective=objective,
+                      delta=delta, weights="weight", n_threads=n_threads,
+                      starts=None if starts is None else [starts(k, sub)
+                                                          for k, _, sub, _ in jobs])
+    rows: dict[int, list[tuple[float, float, float]]] = {k: [] for k in frames}
+    for (k, cut, _sub, held), (res, warned) in zip(jobs, fits, strict=True):
+        if isinstance(res, ScaleLawError):
+            notes[k].append(f"cut {cut}: refit failed ({res})")
+            continue
+        rows[k] += _cut_errors(res, held, cut, warned, notes[k])
+    return {k: (_errors_frame(rows[k]), _in_cut_order(notes[k])) for k in frames}
