@@ -10,7 +10,7 @@ import pytest
 
 import scalelaw as sl
 from scalelaw.laws import BrokenPowerLaw, Inputs, M4Law, ScalingLaw, get_law
-from scalelaw.laws._curves import _solve_m4
+from scalelaw.laws._curves import _solve_m4, _solve_m4_safeguarded
 
 
 def _frame(law, params, x, noise=0.0, seed=0):
@@ -67,6 +67,23 @@ def test_m4_solver_satisfies_its_equation():
     assert np.max(np.abs(resid) / slope) < 1e-11
     assert np.all(w <= np.minimum(lk, 0) + 1e-12)
 
+
+
+def test_m4_halley_path_equals_safeguarded_solver_over_extremes():
+    # log_k from -700 to 700 and alpha from 1e-16 to 10, with zeros and non-finite
+    # values: the fast path (Halley steps, fallback on a residual above rounding)
+    # must give the safeguarded solver's root wherever that one is finite
+    lk = np.concatenate([np.linspace(-700, 700, 301), [0.0, 1e-300, -1e-300, np.inf,
+                                                        -np.inf, np.nan]])
+    al = np.concatenate([[0.0], np.logspace(-16, 1, 40)])
+    lk, al = np.meshgrid(lk, al)
+    fast, safe = _solve_m4(lk, al), _solve_m4_safeguarded(lk, al)
+    assert np.array_equal(np.isfinite(fast), np.isfinite(safe))
+    ok = np.isfinite(safe)
+    # both stop at a residual of at most 1e-12 max(|log_k|, 1); the equation's slope
+    # is >= 1, so each root is that close to the true one, and the two within twice it
+    err = np.abs(fast[ok] - safe[ok]) / np.maximum(np.abs(lk[ok]), 1.0)
+    assert err.max() < 2e-12
 
 @pytest.mark.parametrize("law", [BrokenPowerLaw(n_breaks=2), M4Law(), M4Law(eps_0=0.9)])
 def test_closed_form_jacobian_matches_complex_step(law):
