@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
@@ -334,7 +334,7 @@ def log_mean_band(result: FitResult, X: Inputs, level: float
         with np.errstate(invalid="ignore"):
             lo = np.nanquantile(curves, a, axis=0)
             hi = np.nanquantile(curves, 1.0 - a, axis=0)
-        se = (hi - lo) / (2.0 * float(stats.norm.ppf(0.5 + level / 2.0)))
+        se = (hi - lo) / (2.0 * float(special.ndtri(0.5 + level / 2.0)))
         return mean, se, (lo, hi)
     jac = np.stack([np.broadcast_to(g, (1, X.n))[0] for g in grads], axis=1)
     free, _ = free_mask(result.law, result.theta)
@@ -353,7 +353,7 @@ def t_quantile(level: float, dof: int) -> float:
     """Two-sided Student-t quantile of ``level`` at ``dof`` (NaN when dof < 1)."""
     if dof < 1:
         return float("nan")
-    return float(stats.t.ppf(0.5 + level / 2.0, dof))
+    return float(special.stdtrit(dof, 0.5 + level / 2.0))
 
 
 def prediction_table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from scalelaw.inference._scale import ScaleTerms, solver_options
 from scalelaw.laws import ScalingLaw
@@ -16,7 +16,7 @@ def profile_threshold(level: float, dof: int) -> float:
     """Critical value of the profile statistic: the F(1, dof) quantile (NaN if dof < 1)."""
     if dof < 1:
         return float("nan")
-    return float(stats.f.ppf(level, 1, dof))
+    return float(special.fdtri(1, dof, level))
 
 
 def profile_intervals(

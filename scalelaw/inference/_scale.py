@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from scalelaw.laws import ScalingLaw
 from scalelaw.optim import Objective, psi
@@ -57,7 +57,7 @@ def scale_terms(
     med = np.median(r)
     sigma = 1.4826 * float(np.median(np.abs(r - med)))
     h = 1.06 * max(sigma, delta) * n ** (-0.2)
-    slope = stats.norm.cdf((delta - r) / h) - stats.norm.cdf((-delta - r) / h)
+    slope = special.ndtr((delta - r) / h) - special.ndtr((-delta - r) / h)
     wsum = float(np.sum(w))
     m = float(np.sum(w * slope) / wsum)
     var = float(np.sum(w * (slope - m) ** 2) / wsum)

@@ -380,9 +380,11 @@ def _convert(
 
 
 def _loglinear(logx: np.ndarray, logy: np.ndarray) -> tuple[float, float]:
-    """OLS of log y on log x: return (intercept, slope)."""
-    slope, intercept = np.polyfit(logx, logy, 1)
-    return float(intercept), float(slope)
+    """OLS of log y on log x: return (intercept, slope); slope 0 when log x is constant."""
+    dx = logx - logx.mean()
+    sxx = float(dx @ dx)
+    slope = float(dx @ (logy - logy.mean())) / sxx if sxx > 0 else 0.0
+    return float(logy.mean() - slope * logx.mean()), slope
 
 
 def _clip_theta(law: ScalingLaw, theta: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
 from scalelaw.lottery._best_of_k import best_of_k, extrapolate_best_of_k
@@ -144,6 +143,14 @@ def _validate(df: pd.DataFrame, value: str, size: str | None, seed: str | None,
                 "(reduce a long table to final values first)", column=seed, rows=dup.tolist())
 
 
+def _share_ci(k: int, n: int, level: float) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a share ``k / n``."""
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
+    ci = stats.binomtest(k, n).proportion_ci(level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 def _tail(x: np.ndarray, rng: np.random.Generator, n_boot: int, level: float) -> dict:
     if x.size < MIN_RUNS_FOR_XI:
         nan2 = (float("nan"), float("nan"))
@@ -176,8 +183,7 @@ def _group(raw: np.ndarray, rows: np.ndarray, size: float | None, *, transform: 
         fail_mask |= np.isin(rows, list(flagged))
     bulk = x[~fail_mask]
     n_fail = int(fail_mask.sum())
-    share_ci = (stats.binomtest(n_fail, x.size).proportion_ci(level, method="exact")
-                if x.size else None)
+    share_ci = _share_ci(n_fail, x.size, level) if x.size else None
     up = _tail(bulk, rng, n_boot, level)
     lo = _tail(-bulk, rng, n_boot, level)
     ks = [k for k in BEST_OF_K if k <= bulk.size]
@@ -212,8 +218,7 @@ def _group(raw: np.ndarray, rows: np.ndarray, size: float | None, *, transform: 
         best_of_k_extrapolated=dict(zip(ek, np.asarray(extra, dtype=float).tolist(),
                                         strict=True)),
         failures=[int(r) for r in rows[fail_mask]], failure_share=n_fail / max(x.size, 1),
-        failure_share_ci=(float(share_ci.low), float(share_ci.high)) if share_ci else
-        (0.0, 0.0),
+        failure_share_ci=share_ci or (0.0, 0.0),
         null_sd=null_sd, sd_over_null=ratio, rows=[int(r) for r in rows],
         values=[float(v) for v in x])
     return g, {"upper": up["boots"], "lower": lo["boots"], "bulk": bulk}
@@ -330,9 +335,8 @@ def analyze_lottery(
         if failures and (~finite).any():
             n_all = rows.size
             fails = sorted(g.failures + rows[~finite].tolist())
-            ci = stats.binomtest(len(fails), n_all).proportion_ci(level, method="exact")
             g = replace(g, n_runs=n_all, failures=fails, failure_share=len(fails) / n_all,
-                        failure_share_ci=(float(ci.low), float(ci.high)))
+                        failure_share_ci=_share_ci(len(fails), n_all, level))
         groups.append(g)
         boots.append(b)
     from scalelaw import __version__

@@ -12,7 +12,7 @@ section 1.4).
 from __future__ import annotations
 
 import numpy as np
-from scipy import integrate, special, stats
+from scipy import special
 
 __all__ = ["best_of_k", "expected_max_normal", "expected_max_pareto", "extrapolate_best_of_k",
            "seeds_needed"]
@@ -87,8 +87,12 @@ def expected_max_normal(k: int) -> float:
     >>> round(expected_max_normal(10), 4)
     1.5388
     """
-    val, _ = integrate.quad(lambda z: z * k * stats.norm.pdf(z) * stats.norm.cdf(z) ** (k - 1),
-                            -12, 12, limit=200, epsabs=1e-12)
+    from scipy import integrate  # imported here, as scipy.stats below: slow to import
+
+    def density(z: float) -> float:  # z times the density of the max of k normals
+        return z * k * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * special.ndtr(z) ** (k - 1)
+
+    val, _ = integrate.quad(density, -12, 12, limit=200, epsabs=1e-12)
     return float(val)
 
 
@@ -110,6 +114,8 @@ def expected_max_pareto(alpha: float, k: int) -> float:
 def _gpd_quantile(xs: np.ndarray, fraction: float) -> tuple:
     n_tail = max(round(fraction * xs.size), 5)
     u = float(xs[-n_tail - 1])
+    from scipy import stats
+
     shape, _, scale = stats.genpareto.fit(xs[-n_tail:] - u, floc=0.0)
     zeta = n_tail / xs.size
 

@@ -18,7 +18,7 @@ import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = ["Outlier", "find_outliers", "outlier_threshold", "robust_scale"]
 
@@ -62,7 +62,7 @@ def outlier_threshold(n: int, alpha: float = 0.05) -> float:
     True
     """
     if n > 500 or n < 3:
-        return float(stats.norm.isf(alpha / (2 * max(n, 1))))
+        return float(-special.ndtri(alpha / (2 * max(n, 1))))
     rng = np.random.default_rng(20_261_129)
     maxima = []
     for _ in range(10):  # 20,000 simulated samples in chunks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from scalelaw.exceptions import DataValidationError
 
@@ -104,7 +104,7 @@ def _bends(u: np.ndarray, v: np.ndarray, level: float) -> bool:
     se = float(np.sqrt(max(s2 * np.linalg.pinv(a.T @ a)[2, 2], 0.0)))
     if se <= 1e-12 * (1 + abs(coef[1])):
         return abs(coef[2]) > 1e-9 * (1 + abs(coef[1]))
-    return abs(coef[2]) / se > stats.t.ppf(0.5 + level / 2, dof)
+    return abs(coef[2]) / se > special.stdtrit(dof, 0.5 + level / 2)
 
 
 def _leaves_line(u: np.ndarray, v: np.ndarray, u_new: float, v_new: float,
@@ -120,7 +120,7 @@ def _leaves_line(u: np.ndarray, v: np.ndarray, u_new: float, v_new: float,
     dev = abs(v_new - (icept + slope * u_new))
     if se <= 1e-12:
         return dev > 1e-9 * (1 + abs(v_new))
-    return dev / se > stats.t.ppf(0.5 + level / 2, dof)
+    return dev / se > special.stdtrit(dof, 0.5 + level / 2)
 
 
 def sub_windows(start: int, stop: int, n: int, min_points: int = MIN_WINDOW
