@@ -6,7 +6,7 @@ distinct basins with batched Levenberg-Marquardt to tight tolerance. For
 least-squares objectives (``mse``, ``mse_log``) the polish is a trust-region
 Gauss-Newton method whose steps come from the SVD of the weighted Jacobian
 (as MINPACK and scipy's ``trf``, but batched); it replaces stage 1 (from the
-given starts, or the ``TRUST_MAX_STARTS`` best of a default grid), and its
+given starts, or the ``PRESCREEN_KEEP`` best of a default grid), and its
 optima are final (polishing them again with the same method and tolerance
 changed the mean forecast error on the 92 bundled curves by 2e-9). The
 best polished optimum is the estimate; the distinct optima are kept (they
@@ -32,7 +32,8 @@ from scalelaw.optim import (
     minimize_batch,
 )
 
-__all__ = ["AT_BEST_RTOL", "MAX_WARM_STARTS", "POLISH_FTOL", "STAGE1_FTOL", "Estimate",
+__all__ = ["AT_BEST_RTOL", "MAX_WARM_STARTS", "POLISH_FTOL", "PRESCREEN_KEEP", "STAGE1_FTOL",
+           "Estimate",
            "search", "search_many"]
 
 MAX_WARM_STARTS = 8  # distinct optima kept (warm starts for bootstrap replicas)
@@ -43,15 +44,20 @@ AT_BEST_RTOL = 1e-4  # a start "reached the best optimum" within this relative l
 #: the L-BFGS stage and run the trust-region Gauss-Newton search from every start;
 #: from more (the default grids) L-BFGS finds the basins first.
 TRUST_MAX_STARTS = 16
-#: Least squares from more starts: prescreen them by objective (see ``search``).
+#: Least squares from more starts: prescreen them by objective (see ``search``) and
+#: search from the best ``PRESCREEN_KEEP`` (``TRUST_MAX_STARTS`` for laws of more than
+#: ``PRESCREEN_FEW_PARAMS`` free parameters, whose basins are more numerous). For the
+#: curve laws of 3-5 parameters 8 gave the forecasts 16 gave on the 92 bundled curves
+#: in half the time (bench/RESULTS.md).
 PRESCREEN = True
+PRESCREEN_KEEP = 8
+PRESCREEN_FEW_PARAMS = 5
 TRUST_MAXITER = 3000
 TRUST_FIRST_ROUND = 200
 #: The polish's second round (candidates within 10 % of the best after the first)
 #: stops here: what still moves then crawls along a ridge (M4's alpha -> 0 with
-#: eps_0 -> infinity). On the 92 bundled curves 3000 instead of 500 iterations
-#: changed no forecast by more than 2e-4 in RMSLE (bench/RESULTS.md).
-TRUST_SECOND_ROUND = 500
+#: eps_0 -> infinity), and more iterations barely move the forecasts (bench/RESULTS.md).
+TRUST_SECOND_ROUND = 100
 TIE_RTOL = 1e-10  # optima this close in loss (or within rounding) are one fit
 
 
@@ -203,8 +209,10 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
     if screen:
         # least squares from a default grid: the trust-region Gauss-Newton search
         # converges in tens of iterations where L-BFGS takes hundreds on curved
-        # laws; it runs from the TRUST_MAX_STARTS starts with the lowest objective
+        # laws; it runs from the n_keep starts with the lowest objective
         # (the first start, the law's data-driven guess, always among them)
+        n_keep = (PRESCREEN_KEEP if np.count_nonzero(lo < hi) <= PRESCREEN_FEW_PARAMS
+                  else TRUST_MAX_STARTS)
         owner = np.concatenate([np.full(len(starts[k]), k) for k in screen])
         f0 = obj.on(owner).value(np.concatenate([starts[k] for k in screen]))
         at = 0
@@ -212,7 +220,7 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
             fk = f0[at:at + len(starts[k])]
             at += len(starts[k])
             keep = np.argsort(np.where(np.isfinite(fk), fk, np.inf), kind="stable")
-            keep = np.unique(np.concatenate([[0], keep[: TRUST_MAX_STARTS - 1]]))
+            keep = np.unique(np.concatenate([[0], keep[: n_keep - 1]]))
             used[k] = starts[k][keep]
         # two rounds (as the polish): a start still running after TRUST_FIRST_ROUND
         # iterations continues only when it is within 10 % of the best loss so far
