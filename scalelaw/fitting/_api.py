@@ -26,9 +26,9 @@ from scalelaw.exceptions import (
 )
 from scalelaw.fitting._data import as_frame
 from scalelaw.fitting._extrapolation import calibrate as _calibrate
-from scalelaw.fitting._select import fit_auto
+from scalelaw.fitting._select import AVERAGE_TIES, fit_auto
 from scalelaw.fitting._single import fit_table
-from scalelaw.laws import CallableLaw, ScalingLaw, get_law
+from scalelaw.laws import AverageLaw, CallableLaw, ScalingLaw, get_law
 from scalelaw.optim import OBJECTIVES
 from scalelaw.results import FitResult, GroupedFitResult
 
@@ -164,6 +164,13 @@ def fit(
     if n_threads is not None:
         n_threads = check_int(n_threads, "n_threads", minimum=1)
     keep = [bootstrap_groups] if bootstrap_groups else []
+    if bootstrap and _may_average(law, xs):
+        raise DataValidationError(
+            "The bootstrap refits one law; an average of laws (which law='auto' gives "
+            "one input when candidates tie) is fitted member by member and has none. "
+            "Name the law to bootstrap it, or use the average's Wald intervals.",
+            column="bootstrap",
+        )
     if isinstance(law, str) and law.strip() == "auto":
         if starts is not None or p0 is not None:
             raise DataValidationError(
@@ -326,3 +333,13 @@ def fit_each_group(data: Any, group: str | Sequence[str],
         except ScaleLawError as exc:
             failed[key] = str(exc)
     return GroupedFitResult(group=tuple(cols), results=results, failed=failed)
+
+
+def _may_average(law: Any, xs: list[str]) -> bool:
+    """Whether the fit may be an average of laws (named, or chosen by ``"auto"``)."""
+    if isinstance(law, AverageLaw):
+        return True
+    if not isinstance(law, str):
+        return False
+    key = law.strip()
+    return key.startswith("average:") or (key == "auto" and bool(AVERAGE_TIES.get(len(xs))))

@@ -33,9 +33,14 @@ from scalelaw.fitting._extrapolation import (
 )
 from scalelaw.fitting._search import search, search_many
 from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, decide
-from scalelaw.fitting._single import build_result, fit_settings, problem
+from scalelaw.fitting._single import (
+    _no_starts_for_average,
+    build_result,
+    fit_settings,
+    problem,
+)
 from scalelaw.forecast import calibration_from_errors, log_residual_sd
-from scalelaw.laws import ScalingLaw, get_law
+from scalelaw.laws import AverageLaw, ScalingLaw, get_law
 from scalelaw.optim import Objective, StackedObjective
 from scalelaw.optim.objective import padded_rows
 from scalelaw.results import FitResult
@@ -93,6 +98,10 @@ def fit_tables(
         its fit raised (recorded, not shown).
     """
     n = len(tables)
+    if isinstance(law, AverageLaw):
+        return _fit_average_tables(law, tables, starts, x=x, y=y, objective=objective,
+                                   delta=delta, level=level, weights=weights,
+                                   drop_invalid=drop_invalid, n_threads=n_threads)
     starts = [None] * n if starts is None else list(starts)
     out: list[Any] = [None] * n
     prepared: list[_Table] = []
@@ -137,6 +146,26 @@ def fit_tables(
                     out[t.k] = exc
             caught_all[t.k].extend(caught)
     return list(zip(out, caught_all, strict=True))
+
+
+def _fit_average_tables(law: AverageLaw, tables: Sequence[pd.DataFrame],
+                        starts: Sequence[np.ndarray | None] | None, **kw: Any
+                        ) -> list[tuple[FitResult | ScaleLawError,
+                                        list[warnings.WarningMessage]]]:
+    """:func:`fit_tables` of an average: each member on every table, then combined."""
+    if starts is not None and any(s is not None for s in starts):
+        _no_starts_for_average(starts, None)
+    from scalelaw.fitting._average import combine_fits
+
+    per_member = [fit_tables(m, tables, **kw) for m in law.members]
+    out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
+    for k in range(len(tables)):
+        got = [fits[k] for fits in per_member]
+        caught = [w for _, warned in got for w in warned]
+        failed = [res for res, _ in got if isinstance(res, ScaleLawError)]
+        out.append((failed[0] if failed else combine_fits(law, [res for res, _ in got]),
+                    caught))
+    return out
 
 
 def _parts(prepared: list[_Table], stackable: bool) -> list[list[_Table]]:

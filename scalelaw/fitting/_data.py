@@ -11,7 +11,7 @@ import pandas as pd
 
 from scalelaw._validation import check_columns, describe_rows
 from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ExcludedRowsWarning
-from scalelaw.laws import ScalingLaw
+from scalelaw.laws import AverageLaw, ScalingLaw
 from scalelaw.optim import is_log
 
 __all__ = ["as_frame", "prepare_data"]
@@ -240,12 +240,14 @@ def prepare_data(
                 column=c,
             )
     n_distinct = len(frame[xs].drop_duplicates())
-    lo, hi = law.internal_bounds()
-    n_par = int(np.count_nonzero(lo < hi))
+    # an average's members are fitted one by one: each needs its own parameters' worth
+    fitted = law.members if isinstance(law, AverageLaw) else (law,)
+    n_free = [int(np.count_nonzero(np.subtract(*m.internal_bounds()) < 0)) for m in fitted]
+    n_par, most = max(n_free), fitted[int(np.argmax(n_free))]
     if n_distinct < n_par:
         raise DataValidationError(
             f"Only {n_distinct} distinct input point(s) for {n_par} free parameters of "
-            f"law {law.name!r} ({', '.join(law.param_names)}); at least {n_par} are "
+            f"law {most.name!r} ({', '.join(most.param_names)}); at least {n_par} are "
             "needed.",
             column=xs[0],
         )

@@ -26,6 +26,7 @@ Examples
 11
 """
 
+from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
 from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
@@ -36,6 +37,7 @@ from scalelaw.laws._registry import LAWS, get_law, law_from_spec, list_laws
 
 __all__ = [
     "LAWS",
+    "AverageLaw",
     "BrokenPowerLaw",
     "CallableLaw",
     "ChinchillaLaw",

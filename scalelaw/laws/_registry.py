@@ -8,6 +8,7 @@ from typing import Any
 
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
+from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import ScalingLaw
 from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
@@ -61,7 +62,8 @@ def get_law(
     ----------
     law : str, ScalingLaw, callable or lmfit.Model
         A built-in name (see :func:`list_laws`, options as
-        ``"broken_power:n_breaks=2"``), a formula such as
+        ``"broken_power:n_breaks=2"``), an average of built-in laws
+        (``"average:m3+m4+broken_power"``, see :class:`AverageLaw`), a formula such as
         ``"E + A * n**(-alpha)"``, a Python function ``f(x..., params...)``
         (parameters named by its signature), an ``lmfit.Model`` or a law.
     inputs : sequence of str, optional
@@ -102,10 +104,19 @@ def get_law(
     if key in LAWS:
         return LAWS[key]()
     head, sep, tail = key.partition(":")
+    if head.strip() == "average":
+        names = [t.strip() for t in tail.split("+")] if sep else []
+        if len(names) < 2 or not all(names):
+            raise DataValidationError(
+                f"An average names its laws after a colon, joined by '+' (e.g. "
+                f"'average:m3+m4'). Got {law!r} instead.",
+                column="law",
+            )
+        return AverageLaw(members=tuple(get_law(n, inputs=inputs) for n in names))
     if sep and head.strip() in LAWS:
         return LAWS[head.strip()](**_parse_law_options(head.strip(), tail))
     if key.isidentifier():
-        raise unknown_name("law", key, [*LAWS, "auto"])
+        raise unknown_name("law", key, [*LAWS, "auto", "average"])
     if inputs is None:
         raise DataValidationError(
             f"Formula {law!r} needs the names of its input columns (inputs=...).",
@@ -187,6 +198,8 @@ def law_from_spec(spec: Mapping[str, Any]) -> ScalingLaw:
             spec["expression"], inputs=spec["inputs"], bounds=bounds, p0=p0,
             log_params=spec.get("log_params", ()),
         )
+    if name == "average":
+        return AverageLaw(members=tuple(law_from_spec(m) for m in spec["members"]))
     if name in LAWS:
         law = LAWS[name](**dict(spec.get("options", {})))
         return law.with_bounds(**bounds) if bounds else law

@@ -32,7 +32,7 @@ from scalelaw.inference import (
     bootstrap_replicas,
     profile_intervals,
 )
-from scalelaw.laws import Inputs, ScalingLaw
+from scalelaw.laws import AverageLaw, Inputs, ScalingLaw
 from scalelaw.optim import Objective
 from scalelaw.results._export import to_lmfit_parameters
 from scalelaw.results._json import fit_from_dict, fit_to_dict
@@ -105,8 +105,10 @@ class FitResult:
     # ------------------------------------------------------------ intervals
     @property
     def default_interval_method(self) -> IntervalMethod:
-        """``"bootstrap"`` when replicas exist, else ``"profile"``."""
-        return "bootstrap" if self.bootstrap is not None else "profile"
+        """``"bootstrap"`` when replicas exist, else ``"profile"`` (``"wald"`` for an average)."""
+        if self.bootstrap is not None:
+            return "bootstrap"
+        return "wald" if isinstance(self.law, AverageLaw) else "profile"
 
     def conf_int(
         self, level: float | None = None, *, method: IntervalMethod | None = None
@@ -182,10 +184,21 @@ class FitResult:
                 np.where(fixed, self.theta, self.theta + q * se))
 
     def _profile(self, level: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        self._not_for_average("profile intervals")
         return profile_intervals(
             self.law, self._objective(), self.theta, self.loss, self.cov_internal,
             self._terms(), level, self.dof_resid, n_threads=self.settings.get("n_threads"),
         )
+
+    def _not_for_average(self, what: str) -> None:
+        """Refits of an average would optimise its members jointly: refuse them."""
+        if isinstance(self.law, AverageLaw):
+            raise DataValidationError(
+                f"An average of laws has no {what}: its members are fitted one by one, "
+                "never jointly. Use method='wald' (the joint Wald covariance), or fit "
+                "the members alone.",
+                column="method",
+            )
 
     def params_frame(self, level: float | None = None) -> pd.DataFrame:
         """Estimates with standard errors and intervals, one row per parameter.
@@ -543,6 +556,7 @@ class FitResult:
         >>> res.with_bootstrap(200, random_state=0).bootstrap.shape
         (200, 3)
         """
+        self._not_for_average("the bootstrap")
         n_boot = check_int(n_boot, "n_boot", minimum=2)
         seed = random_state if isinstance(random_state, int | np.integer) else None
         rng = check_random_state(random_state)
