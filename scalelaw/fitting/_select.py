@@ -22,8 +22,8 @@ from scalelaw.forecast import calibration_from_errors, log_residual_sd
 from scalelaw.laws import get_law
 from scalelaw.results import FitResult
 
-__all__ = ["AUTO_CANDIDATES", "DEFAULT_LAW", "MARGIN_Z", "SCORE_CUTS", "LawSelection",
-           "fit_auto", "select_law"]
+__all__ = ["AUTO_CANDIDATES", "AVERAGE_TIES", "DEFAULT_LAW", "MARGIN_Z", "SCORE_CUTS",
+           "LawSelection", "fit_auto", "select_law"]
 
 #: Cuts whose backtests score the candidates (the later ones: their fits see
 #: most of the data, like the final fit); the earlier cuts only feed the
@@ -35,11 +35,13 @@ AUTO_CANDIDATES: dict[int, tuple[str, ...]] = {
     1: ("saturating_power", "m3", "m4", "broken_power"),
     2: ("chinchilla", "kaplan"),
 }
-#: The law ``"auto"`` keeps unless another beats it clearly: Chinchilla for (N, D);
-#: M4 (a saturating law with a floor and a ceiling) for one input.
-DEFAULT_LAW: dict[int, str] = {1: "m4", 2: "chinchilla"}
-#: "Clearly": the default's held-out score exceeds the best one's by more than this
-#: many standard errors of the paired difference (one-sided 95 %).
+#: Two inputs: the law ``"auto"`` keeps unless another beats it clearly (Chinchilla).
+DEFAULT_LAW: dict[int, str] = {2: "chinchilla"}
+#: One input: ``"auto"`` averages (geometric mean, equal weights) the candidates that
+#: the best does not beat clearly; a clear winner is chosen alone.
+AVERAGE_TIES: dict[int, bool] = {1: True, 2: False}
+#: "Clearly": a held-out score exceeds the best one's by more than this many
+#: standard errors of the paired difference (one-sided 95 %).
 MARGIN_Z = 1.645
 #: Paired bootstrap replicas (over held-out points within each cut) for that error.
 MARGIN_BOOT = 300
@@ -52,7 +54,8 @@ class LawSelection:
     Attributes
     ----------
     chosen : str
-        Name of the chosen law.
+        Name of the chosen law (``"average:a+b"`` for an average of the tied
+        candidates, see :class:`~scalelaw.laws.AverageLaw`).
     table : pandas.DataFrame
         One row per candidate: ``law``, ``score`` (held-out RMSLE averaged
         over cuts; lower is better), ``n_params``, ``n_points``, ``n_cuts``,
@@ -63,10 +66,15 @@ class LawSelection:
     cuts : tuple of float
         Cut positions on the normalised log scale.
     margin : dict
-        The choice's margin: ``default`` (the default law), ``best`` (lowest
-        score), ``difference`` (default's score minus best's), ``se`` (its
-        paired-bootstrap standard error), ``z`` (``difference / se``) and
-        ``threshold`` (:data:`MARGIN_Z`); empty when no default applies.
+        The choice's margin. Two inputs: ``default`` (the default law),
+        ``best`` (lowest score), ``difference`` (default's score minus
+        best's), ``se`` (its paired-bootstrap standard error), ``z``
+        (``difference / se``) and ``threshold`` (:data:`MARGIN_Z`). One input:
+        ``best``, ``tied`` (the candidates averaged), ``z`` (per other
+        candidate, its score's distance above the best in standard errors;
+        NaN where the two were scored on different held-out points, as when
+        a cut was skipped for one: no evidence, so it is averaged) and
+        ``threshold``. Empty when no rule applies (custom candidates).
     """
 
     chosen: str
@@ -108,14 +116,18 @@ def select_law(
     mean over ``score_cuts``. A candidate that fails at a scoring cut scores
     infinity there. Ties (within 1 % + 1e-4) go to the law with fewer parameters.
 
-    Inner backtests are noisy (a few held-out points per cut), so the default
-    law for the inputs (:data:`DEFAULT_LAW`: Chinchilla for two inputs, M4 for
-    one) is kept unless the best candidate beats it by more than
-    :data:`MARGIN_Z` standard errors of the score difference (a paired
-    bootstrap over the held-out points of each cut, its variance inflated by
-    the lag-1 autocorrelation of the paired errors, since forecast errors
-    along a curve are smooth); ``margin`` records the numbers. With
-    ``candidates`` that do not include the default, the lowest score wins.
+    Inner backtests are noisy (a few held-out points per cut), so a lower
+    score alone does not decide. A score is "clearly" worse than the best when
+    it exceeds it by more than :data:`MARGIN_Z` standard errors of the
+    difference (a paired bootstrap over the held-out points of each cut, its
+    variance inflated by the lag-1 autocorrelation of the paired errors, since
+    forecast errors along a curve are smooth). Two inputs: the default law
+    (:data:`DEFAULT_LAW`, Chinchilla) is kept unless the best beats it
+    clearly. One input: the candidates not clearly worse than the best are
+    averaged (:class:`~scalelaw.laws.AverageLaw`, the geometric mean of their
+    forecasts, each law fitted alone); a clear winner is chosen alone.
+    ``margin`` records the numbers. With ``candidates`` that do not include
+    the default (two inputs), the lowest score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
     to calibrate the prediction intervals of the chosen law: pooling them
     keeps the intervals from inheriting the optimism of picking the law with
@@ -219,6 +231,8 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
     best = float(finite["score"].min())
     near = finite[finite["score"] <= best * 1.01 + 1e-4]  # 1e-4: far below any noise
     chosen = str(near.sort_values(["n_params", "score"]).iloc[0]["law"])
+    if AVERAGE_TIES.get(len(xs)) and len(finite) > 1:
+        return _average_ties(chosen, finite, table, errors, cuts, score_cuts)
     margin = _margin(chosen, table, errors, score_cuts, xs)
     kept = bool(margin) and margin["z"] < MARGIN_Z and chosen != margin["default"]
     if kept:
@@ -244,6 +258,37 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
     return LawSelection(chosen, table, reason, cuts, errors, margin)
 
 
+def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
+                  errors: dict[str, pd.DataFrame], cuts: tuple[float, ...],
+                  score_cuts: Sequence[float]) -> LawSelection:
+    """One input: average the candidates the best does not beat clearly."""
+    scores = finite.set_index("law")["score"]
+    z = {}
+    for name in scores.index:
+        if name != best:
+            se, z[name] = _paired_se(name, best, float(scores[name] - scores[best]), errors,
+                                     score_cuts)
+            if not np.isfinite(se):  # scored on other points (a cut skipped): no evidence
+                z[name] = float("nan")
+    # tied: not clearly worse (NaN: no paired comparison, so no evidence either way)
+    tied = [n for n in table["law"]
+            if n == best or (n in z and not z[n] >= MARGIN_Z)]
+    margin = {"best": best, "best_score": float(scores[best]), "tied": tied,
+              "z": {n: float(v) for n, v in z.items()}, "threshold": MARGIN_Z}
+    others = ", ".join(f"{n} {scores[n]:.4g} ({z[n]:.2f} SE)" for n in z)
+    if len(tied) == 1:
+        reason = (f"chose {best}: lowest held-out RMSLE when fitted below cuts "
+                  f"{list(score_cuts)} of the log-scale range and asked to predict the "
+                  f"larger runs ({scores[best]:.4g}), every other more than {MARGIN_Z} "
+                  f"standard errors worse: {others}")
+        return LawSelection(best, table, reason, cuts, errors, margin)
+    chosen = "average:" + "+".join(tied)
+    reason = (f"averaged {', '.join(tied)} (geometric mean of their forecasts): their "
+              f"held-out RMSLE is within {MARGIN_Z} standard errors of the best, {best} "
+              f"{scores[best]:.4g}; others: {others}")
+    return LawSelection(chosen, table, reason, cuts, errors, margin)
+
+
 def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
             score_cuts: Sequence[float], xs: list[str]) -> dict[str, Any]:
     """Paired bootstrap of the score difference between the default law and the best."""
@@ -256,15 +301,25 @@ def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
            "difference": float(scores[default] - scores[best]), "threshold": MARGIN_Z}
     if best == default:
         return out | {"se": 0.0, "z": float("inf")}
+    se, z = _paired_se(default, best, out["difference"], errors, score_cuts)
+    return out | {"se": se, "z": z}
+
+
+def _paired_se(worse: str, best: str, difference: float, errors: dict[str, pd.DataFrame],
+               score_cuts: Sequence[float]) -> tuple[float, float]:
+    """Standard error of a score difference (paired bootstrap) and the difference in SEs.
+
+    Not paired (different held-out points): NaN and an infinite distance.
+    """
     rng = np.random.default_rng(0)
     diffs = np.zeros(MARGIN_BOOT)
     inflation = []
     for cut in score_cuts:
-        fd = errors[default][errors[default]["cut"] == cut].sort_values("distance")
+        fd = errors[worse][errors[worse]["cut"] == cut].sort_values("distance")
         fb = errors[best][errors[best]["cut"] == cut].sort_values("distance")
         ed, eb = fd["log_error"].to_numpy(), fb["log_error"].to_numpy()
         if ed.size != eb.size or ed.size == 0:  # not paired: no margin can be computed
-            return out | {"se": float("nan"), "z": float("inf")}
+            return float("nan"), float("inf")
         idx = rng.integers(0, ed.size, (MARGIN_BOOT, ed.size))
         diffs += np.sqrt(np.mean(ed[idx] ** 2, axis=1)) - np.sqrt(np.mean(eb[idx] ** 2, axis=1))
         inflation.append(_ar1_inflation(ed**2 - eb**2))
@@ -272,8 +327,7 @@ def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
     # variance is inflated by the AR(1) factor (1 + rho) / (1 - rho) of the paired
     # differences (rho of neighbouring held-out points, clipped to [0, 0.95])
     se = float(np.std(diffs / len(score_cuts), ddof=1) * np.sqrt(max(inflation)))
-    z = out["difference"] / se if se > 0 else float("inf")
-    return out | {"se": se, "z": float(z)}
+    return se, float(difference / se) if se > 0 else float("inf")
 
 
 def _ar1_inflation(u: np.ndarray) -> float:
