@@ -19,7 +19,10 @@ Targets (issue): one law <= 15 s, auto <= 60 s on 2 cores; auto mean RMSLE <=
 0.033 with coverage 85-95 %.
 
 Run: .venv/bin/python bench/backtest_speed.py [--limit N] [--jobs 2] [--repeats 3]
-     [--skip-auto] [--json PATH]
+     [--skip-auto] [--singles] [--json PATH]
+
+``--singles`` instead backtests each of auto's candidate laws alone, once (the "best
+single law" auto is compared with).
 """
 
 from __future__ import annotations
@@ -76,20 +79,32 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-auto", action="store_true")
+    ap.add_argument("--singles", action="store_true",
+                    help="instead: backtest each of auto's candidate laws alone (once)")
     ap.add_argument("--json", default="bench/results/backtest_speed.json")
     args = ap.parse_args()
     df = datasets.load("revisiting_nsl")
     curves = df.curve.unique()[: args.limit]
     df = df[df.curve.isin(curves)]
-    rows = [_case(df, "m4", 1, args.repeats)]
-    if args.jobs > 1:
+    rows, singles = [], []
+    if not args.singles:
+        rows.append(_case(df, "m4", 1, args.repeats))
+    if args.jobs > 1 and not args.singles:
         rows.append(_case(df, "m4", args.jobs, args.repeats))
-    if not args.skip_auto:
+    if not args.skip_auto and not args.singles:
         rows.append(_case(df, "auto", args.jobs, args.repeats))
+    if args.singles:
+        from scalelaw.fitting._select import AUTO_CANDIDATES
+
+        for name in AUTO_CANDIDATES[1]:
+            bt, t = _run(df, name, args.jobs, True)
+            singles.append({"law": name, "seconds": t, "rmsle_mean": bt.overall["rmsle_mean"],
+                            "pi90": bt.overall["pi_coverage"]})
     print(f"{len(curves)} curves, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; ours: median of {args.repeats}")
-    print(f"{'law':<6}{'jobs':>5}{'per-group s':>13}{'ours s':>9}{'speed-up':>10}"
-          f"{'RMSLE mean':>12}{'PI90':>7}{'identical':>11}")
+    if rows:
+        print(f"{'law':<6}{'jobs':>5}{'per-group s':>13}{'ours s':>9}{'speed-up':>10}"
+              f"{'RMSLE mean':>12}{'PI90':>7}{'identical':>11}")
     for r in rows:
         print(f"{r['law']:<6}{r['jobs']:>5}{r['per_group_s']:>13.1f}{r['ours_s']:>9.1f}"
               f"{r['speedup']:>9.2f}x{r['rmsle_mean']:>12.4f}{r['pi90']:>7.3f}"
@@ -97,10 +112,14 @@ def main() -> None:
     for r in rows:
         if r["law"] == "auto":
             print(f"auto chose: {r['chosen']}")
+    for r in singles:
+        print(f"single law {r['law']:<17} RMSLE mean {r['rmsle_mean']:.4f}  PI90 "
+              f"{r['pi90']:.3f}  ({r['seconds']:.1f} s)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({
         "date": str(date.today()), "machine": platform.platform(), "cpus": os.cpu_count(),
-        "n_curves": len(curves), "repeats": args.repeats, "rows": rows}, indent=2,
+        "n_curves": len(curves), "repeats": args.repeats, "rows": rows,
+        "singles": singles}, indent=2,
         default=float) + "\n")
 
 
