@@ -135,3 +135,18 @@ def test_auto_average_on_noisy_curves_forecasts_as_its_members_mean():
              for m in auto["margin"]["tied"]]
     np.testing.assert_allclose(res.predict(n=at), np.prod(preds) ** (1 / len(preds)),
                                rtol=1e-10)
+
+
+def test_average_calibrates_one_by_one_and_batched_alike():
+    from scalelaw.fitting import calibrate_many
+
+    tables = [_table(seed=s) for s in (0, 3)]
+    fits = [sl.fit("average:m4+saturating_power", t, x="n", y="L", objective="mse_log")
+            for t in tables]
+    one = [sl.calibrate(f) for f in fits]
+    # each cut's refit is an average refitted member by member: backtest points exist
+    assert all(c.calibration.n_points > 0 and np.isfinite(c.calibration.kappa) for c in one)
+    many = calibrate_many(fits)
+    for a, b in zip(one, many, strict=True):
+        assert a.calibration.n_points == b.calibration.n_points
+        assert a.calibration.kappa == pytest.approx(b.calibration.kappa, rel=1e-9)

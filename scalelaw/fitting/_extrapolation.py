@@ -26,7 +26,7 @@ from scalelaw.forecast import (
     extrapolation_distance,
     log_residual_sd,
 )
-from scalelaw.laws import Inputs, ScalingLaw, get_law
+from scalelaw.laws import AverageLaw, Inputs, ScalingLaw, get_law
 from scalelaw.results import FitResult
 
 __all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "check_cuts", "normalised_scale"]
@@ -187,8 +187,13 @@ def _errors_frame(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
                         columns=["cut", "distance", "log_error"])
 
 
-def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray:
-    """Starts for a backtest refit: the fit's optima and up to 300 default starts."""
+def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray | None:
+    """Starts for a backtest refit: the fit's optima and up to 300 default starts.
+
+    None for an average of laws: each member is refitted from its own default starts.
+    """
+    if isinstance(result.law, AverageLaw):
+        return None
     X = Inputs([frame[c].to_numpy(dtype=np.float64) for c in result.x])
     y = frame[result.y].to_numpy(dtype=np.float64)
     default = result.law.start_points(X, y, np.random.default_rng(0))
