@@ -53,7 +53,7 @@ PRESCREEN = True
 PRESCREEN_KEEP = 8
 PRESCREEN_FEW_PARAMS = 5
 TRUST_MAXITER = 3000
-TRUST_FIRST_ROUND = 200
+TRUST_FIRST_ROUND = 100
 #: The polish's second round (candidates within 10 % of the best after the first)
 #: stops here: what still moves then crawls along a ridge (M4's alpha -> 0 with
 #: eps_0 -> infinity), and more iterations barely move the forecasts (bench/RESULTS.md).
