@@ -29,6 +29,7 @@ optimiser's coordinates ``theta`` (log scale for positive scales).
 
 from scalelaw.inference._bootstrap import (
     MIN_BOOTSTRAP_GROUPS,
+    bootstrap_groups,
     bootstrap_replicas,
     bootstrap_weights,
     run_bootstrap,
@@ -50,6 +51,7 @@ __all__ = [
     "Diagnostic",
     "ScaleTerms",
     "assess",
+    "bootstrap_groups",
     "bootstrap_replicas",
     "bootstrap_weights",
     "free_mask",

@@ -9,17 +9,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.exceptions import BootstrapWarning
+from scalelaw.exceptions import BootstrapWarning, DataValidationError
 from scalelaw.inference._diagnostics import Diagnostic
 from scalelaw.inference._scale import solver_options
 from scalelaw.laws import ScalingLaw
 from scalelaw.optim import Objective, levenberg_marquardt_batch
 
-__all__ = ["MIN_BOOTSTRAP_GROUPS", "bootstrap_replicas", "bootstrap_weights", "run_bootstrap"]
+__all__ = ["MIN_BOOTSTRAP_GROUPS", "bootstrap_groups", "bootstrap_replicas", "bootstrap_weights",
+           "run_bootstrap"]
 
 #: Fewer resampling units than this make a bootstrap warn: with k units there are
 #: only C(2k - 1, k) distinct resamples (3 for two seeds), so percentiles are coarse.
 MIN_BOOTSTRAP_GROUPS = 10
+
+
+def bootstrap_groups(data: pd.DataFrame, groups: str) -> np.ndarray:
+    """The group of each fitted row, for resampling groups whole (checked: >= 2 groups)."""
+    if groups not in data.columns:
+        raise DataValidationError(
+            f"Bootstrap group column {groups!r} is not in the fitted data; pass it as "
+            "bootstrap_groups= to fit() so that it is kept.",
+            column=groups,
+        )
+    values = data[groups].to_numpy()
+    if len(np.unique(values)) < 2:
+        raise DataValidationError(
+            f"Bootstrap group column {groups!r} has a single group; at least 2 are needed.",
+            column=groups,
+        )
+    return values
 
 
 def bootstrap_weights(

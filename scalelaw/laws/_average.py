@@ -16,7 +16,7 @@ import numpy as np
 from scalelaw.exceptions import DataValidationError
 from scalelaw.laws._base import Inputs, Param, ScalingLaw, _convert
 
-__all__ = ["AverageLaw"]
+__all__ = ["AverageLaw", "refuse_joint_refit"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,18 @@ class AverageLaw(ScalingLaw):
     def to_spec(self) -> dict[str, Any]:
         """Return a JSON-ready description (the members' own specs)."""
         return {"name": "average", "members": [m.to_spec() for m in self.members]}
+
+
+def refuse_joint_refit(law: ScalingLaw, what: str, parameter: str) -> None:
+    """Refuse ``what`` (a bootstrap, profile intervals) for an average of laws.
+
+    Both refit the law; an average's members would then be optimised jointly,
+    where their shared shape leaves them unidentifiable.
+    """
+    if isinstance(law, AverageLaw):
+        raise DataValidationError(
+            f"An average of laws has no {what}: its members are fitted one by one, never "
+            "jointly. Use its Wald intervals (method='wald', from the joint covariance), "
+            "or fit the members alone.",
+            column=parameter,
+        )

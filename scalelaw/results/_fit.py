@@ -29,10 +29,12 @@ from scalelaw.forecast import ExtrapolationCalibration, prediction_table, t_quan
 from scalelaw.inference import (
     Diagnostic,
     ScaleTerms,
+    bootstrap_groups,
     bootstrap_replicas,
     profile_intervals,
 )
 from scalelaw.laws import AverageLaw, Inputs, ScalingLaw
+from scalelaw.laws._average import refuse_joint_refit
 from scalelaw.optim import Objective
 from scalelaw.results._export import to_lmfit_parameters
 from scalelaw.results._json import fit_from_dict, fit_to_dict
@@ -184,21 +186,11 @@ class FitResult:
                 np.where(fixed, self.theta, self.theta + q * se))
 
     def _profile(self, level: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        self._not_for_average("profile intervals")
+        refuse_joint_refit(self.law, "profile intervals", "method")
         return profile_intervals(
             self.law, self._objective(), self.theta, self.loss, self.cov_internal,
             self._terms(), level, self.dof_resid, n_threads=self.settings.get("n_threads"),
         )
-
-    def _not_for_average(self, what: str) -> None:
-        """Refits of an average would optimise its members jointly: refuse them."""
-        if isinstance(self.law, AverageLaw):
-            raise DataValidationError(
-                f"An average of laws has no {what}: its members are fitted one by one, "
-                "never jointly. Use method='wald' (the joint Wald covariance), or fit "
-                "the members alone.",
-                column="method",
-            )
 
     def params_frame(self, level: float | None = None) -> pd.DataFrame:
         """Estimates with standard errors and intervals, one row per parameter.
@@ -556,25 +548,11 @@ class FitResult:
         >>> res.with_bootstrap(200, random_state=0).bootstrap.shape
         (200, 3)
         """
-        self._not_for_average("the bootstrap")
+        refuse_joint_refit(self.law, "bootstrap", "n_boot")
         n_boot = check_int(n_boot, "n_boot", minimum=2)
         seed = random_state if isinstance(random_state, int | np.integer) else None
         rng = check_random_state(random_state)
-        group_values = None
-        if groups is not None:
-            if groups not in self.data.columns:
-                raise DataValidationError(
-                    f"Bootstrap group column {groups!r} is not in the fitted data; pass "
-                    "it as bootstrap_groups= to fit() so that it is kept.",
-                    column=groups,
-                )
-            group_values = self.data[groups].to_numpy()
-            if len(np.unique(group_values)) < 2:
-                raise DataValidationError(
-                    f"Bootstrap group column {groups!r} has a single group; at least 2 "
-                    "are needed.",
-                    column=groups,
-                )
+        group_values = None if groups is None else bootstrap_groups(self.data, groups)
         starts = self.law.to_internal(self.optima[list(self.law.param_names)].to_numpy())
         frame, info, diags = bootstrap_replicas(
             self.law, self._objective, starts, len(self.data), n_boot, rng,
