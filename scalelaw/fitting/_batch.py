@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.exceptions import ScaleLawError
+from scalelaw.fitting._average import combine_fits
 from scalelaw.fitting._data import prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
@@ -155,8 +156,6 @@ def _fit_average_tables(law: AverageLaw, tables: Sequence[pd.DataFrame],
     """:func:`fit_tables` of an average: each member on every table, then combined."""
     if starts is not None and any(s is not None for s in starts):
         _no_starts_for_average(starts, None)
-    from scalelaw.fitting._average import combine_fits
-
     per_member = [fit_tables(m, tables, **kw) for m in law.members]
     out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
     for k in range(len(tables)):

@@ -74,7 +74,8 @@ class LawSelection:
         candidate, its score's distance above the best in standard errors;
         NaN where the two were scored on different held-out points, as when
         a cut was skipped for one: no evidence, so it is averaged) and
-        ``threshold``. Empty when no rule applies (custom candidates).
+        ``threshold``. Empty when no rule applies (two inputs, candidates
+        without the default).
     """
 
     chosen: str
@@ -275,7 +276,9 @@ def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
             if n == best or (n in z and not z[n] >= MARGIN_Z)]
     margin = {"best": best, "best_score": float(scores[best]), "tied": tied,
               "z": {n: float(v) for n, v in z.items()}, "threshold": MARGIN_Z}
-    others = ", ".join(f"{n} {scores[n]:.4g} ({z[n]:.2f} SE)" for n in z)
+    others = ", ".join(f"{n} {scores[n]:.4g} ("
+                       + (f"{z[n]:.2f} SE" if np.isfinite(z[n]) else "scored on other points")
+                       + ")" for n in z)
     if len(tied) == 1:
         reason = (f"chose {best}: lowest held-out RMSLE when fitted below cuts "
                   f"{list(score_cuts)} of the log-scale range and asked to predict the "

@@ -12,6 +12,7 @@ import pandas as pd
 
 from scalelaw._validation import check_random_state
 from scalelaw.exceptions import DataValidationError
+from scalelaw.fitting._average import combine_fits
 from scalelaw.fitting._data import prepare_data
 from scalelaw.fitting._search import POLISH_FTOL, STAGE1_FTOL, Estimate, search
 from scalelaw.fitting._starts import starting_points
@@ -88,8 +89,6 @@ def fit_prepared(
         The result (no bootstrap, no calibration).
     """
     if isinstance(law, AverageLaw):  # each member alone, then combined
-        from scalelaw.fitting._average import combine_fits
-
         _no_starts_for_average(starts, p0)
         return combine_fits(law, [
             fit_prepared(m, frame, x=x, y=y, objective=objective, delta=delta, level=level,
