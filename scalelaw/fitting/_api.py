@@ -160,17 +160,10 @@ def fit(
         raise unknown_name("objective", str(objective), OBJECTIVES)
     delta = check_positive_float(delta, "delta")
     level = check_level(level)
-    bootstrap = check_int(bootstrap, "bootstrap", minimum=0)
+    bootstrap = _check_bootstrap(bootstrap, law, xs)
     if n_threads is not None:
         n_threads = check_int(n_threads, "n_threads", minimum=1)
     keep = [bootstrap_groups] if bootstrap_groups else []
-    if bootstrap and _may_average(law, xs):
-        raise DataValidationError(
-            "The bootstrap refits one law; an average of laws (which law='auto' gives "
-            "one input when candidates tie) is fitted member by member and has none. "
-            "Name the law to bootstrap it, or use the average's Wald intervals.",
-            column="bootstrap",
-        )
     if isinstance(law, str) and law.strip() == "auto":
         if starts is not None or p0 is not None:
             raise DataValidationError(
@@ -335,11 +328,17 @@ def fit_each_group(data: Any, group: str | Sequence[str],
     return GroupedFitResult(group=tuple(cols), results=results, failed=failed)
 
 
-def _may_average(law: Any, xs: list[str]) -> bool:
-    """Whether the fit may be an average of laws (named, or chosen by ``"auto"``)."""
-    if isinstance(law, AverageLaw):
-        return True
-    if not isinstance(law, str):
-        return False
-    key = law.strip()
-    return key.startswith("average:") or (key == "auto" and bool(AVERAGE_TIES.get(len(xs))))
+def _check_bootstrap(bootstrap: Any, law: Any, xs: list[str]) -> int:
+    """The number of replicas; refused for a fit that may be an average of laws."""
+    n = check_int(bootstrap, "bootstrap", minimum=0)
+    key = law.strip() if isinstance(law, str) else None
+    may_average = isinstance(law, AverageLaw) or (key is not None and (
+        key.startswith("average:") or (key == "auto" and bool(AVERAGE_TIES.get(len(xs))))))
+    if n and may_average:
+        raise DataValidationError(
+            "The bootstrap refits one law; an average of laws (which law='auto' gives "
+            "one input when candidates tie) is fitted member by member and has none. "
+            "Name the law to bootstrap it, or use the average's Wald intervals.",
+            column="bootstrap",
+        )
+    return n

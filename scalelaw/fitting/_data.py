@@ -239,18 +239,7 @@ def prepare_data(
                 "use a law without this input.",
                 column=c,
             )
-    n_distinct = len(frame[xs].drop_duplicates())
-    # an average's members are fitted one by one: each needs its own parameters' worth
-    fitted = law.members if isinstance(law, AverageLaw) else (law,)
-    n_free = [int(np.count_nonzero(np.subtract(*m.internal_bounds()) < 0)) for m in fitted]
-    n_par, most = max(n_free), fitted[int(np.argmax(n_free))]
-    if n_distinct < n_par:
-        raise DataValidationError(
-            f"Only {n_distinct} distinct input point(s) for {n_par} free parameters of "
-            f"law {most.name!r} ({', '.join(most.param_names)}); at least {n_par} are "
-            "needed.",
-            column=xs[0],
-        )
+    _check_distinct_points(frame, xs, law)
     dup = frame.duplicated(subset=[*xs, y], keep="first")
     if dup.any():
         rows = list(np.asarray(index[keep_mask])[dup.to_numpy()])
@@ -261,3 +250,21 @@ def prepare_data(
             stacklevel=3,
         )
     return frame.reset_index(drop=True), excluded
+
+
+def _check_distinct_points(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> None:
+    """At least as many distinct input points as the law has free parameters.
+
+    An average's members are fitted one by one: each needs its own parameters' worth.
+    """
+    n_distinct = len(frame[xs].drop_duplicates())
+    fitted = law.members if isinstance(law, AverageLaw) else (law,)
+    n_free = [int(np.count_nonzero(np.subtract(*m.internal_bounds()) < 0)) for m in fitted]
+    n_par, most = max(n_free), fitted[int(np.argmax(n_free))]
+    if n_distinct < n_par:
+        raise DataValidationError(
+            f"Only {n_distinct} distinct input point(s) for {n_par} free parameters of "
+            f"law {most.name!r} ({', '.join(most.param_names)}); at least {n_par} are "
+            "needed.",
+            column=xs[0],
+        )
