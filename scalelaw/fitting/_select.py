@@ -277,8 +277,8 @@ def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
     margin = {"best": best, "best_score": float(scores[best]), "tied": tied,
               "z": {n: float(v) for n, v in z.items()}, "threshold": MARGIN_Z}
     others = ", ".join(f"{n} {scores[n]:.4g} ("
-                       + (f"{z[n]:.2f} SE" if np.isfinite(z[n]) else "scored on other points")
-                       + ")" for n in z)
+                       + (f"{z[n]:.2f} SE above" if np.isfinite(z[n])
+                          else "scored on other points") + ")" for n in z)
     if len(tied) == 1:
         reason = (f"chose {best}: lowest held-out RMSLE when fitted below cuts "
                   f"{list(score_cuts)} of the log-scale range and asked to predict the "
@@ -286,9 +286,9 @@ def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
                   f"standard errors worse: {others}")
         return LawSelection(best, table, reason, cuts, errors, margin)
     chosen = "average:" + "+".join(tied)
-    reason = (f"averaged {', '.join(tied)} (geometric mean of their forecasts): their "
-              f"held-out RMSLE is within {MARGIN_Z} standard errors of the best, {best} "
-              f"{scores[best]:.4g}; others: {others}")
+    reason = (f"averaged {', '.join(tied)} (geometric mean of their forecasts): none is "
+              f"more than {MARGIN_Z} standard errors worse than the best held-out RMSLE, "
+              f"{best} {scores[best]:.4g}; the other candidates: {others}")
     return LawSelection(chosen, table, reason, cuts, errors, margin)
 
 
