@@ -156,3 +156,30 @@ def test_average_calibrates_one_by_one_and_batched_alike():
     for a, b in zip(one, many, strict=True):  # stacked by padded length: the same arrays
         assert a.calibration.n_points == b.calibration.n_points
         assert a.calibration.kappa == b.calibration.kappa
+
+
+def test_a_candidate_scored_on_other_points_counts_as_tied():
+    # broken power skipped the cut at 0.65 (too few rows for its parameters): its
+    # errors cannot be paired with the best's, so there is no evidence it is worse
+    rng = np.random.default_rng(1)
+    cuts = (0.5, 0.65, 0.8)
+    base = {c: np.abs(rng.normal(0, 0.02, 12)) + 0.01 for c in cuts}
+    names = ["m3", "broken_power"]
+    errs = {"m3": _errors(base),
+            "broken_power": _errors({c: 3 * base[c] for c in (0.5, 0.8)})}
+    sel = decide(names, errs, {n: [] for n in names}, ["n"], cuts, (0.65, 0.8))
+    assert np.isnan(sel.margin["z"]["broken_power"])
+    assert sel.margin["tied"] == ["m3", "broken_power"]
+    assert sel.chosen == "average:m3+broken_power"
+    assert "scored on other points" in sel.reason
+
+
+def test_average_bounds_reach_its_members_and_its_result_refuses_a_bootstrap():
+    law = get_law("average:m4+saturating_power").with_bounds(**{"m4.alpha": (0.0, 2.0)})
+    assert law.bounds["m4.alpha"] == (0.0, 2.0)
+    assert law.members[0].bounds["alpha"] == (0.0, 2.0)  # the member is fitted with it
+    res = sl.fit(law, _table(), x="n", y="L", objective="mse_log")
+    assert 0.0 <= res.params["m4.alpha"] <= 2.0
+    with pytest.raises(sl.DataValidationError, match="bootstrap") as err:
+        res.with_bootstrap(20)
+    assert err.value.column == "n_boot"
