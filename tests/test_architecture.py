@@ -20,7 +20,7 @@ PACKAGES = ("scalelaw", "teacher_student")
 #: Layers, lowest first: a module may import only from its own or lower layers.
 #: (The README's "Architecture" section shows the same list.)
 LAYERS = [
-    ["scalelaw.exceptions", "scalelaw._validation"],
+    ["scalelaw.exceptions", "scalelaw._validation", "scalelaw.stats"],
     ["scalelaw.laws"],
     ["scalelaw.optim"],
     ["scalelaw.inference"],
