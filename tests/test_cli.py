@@ -54,7 +54,7 @@ def test_where_and_group(tmp_path, capsys):
         (["fit", "missing.csv", "--law", "power", "--x", "n", "--y", "loss"],
          "scalelaw: error: File 'missing.csv' does not exist."),
         (["fit", DATA, "--law", "power", "--x", "n_params", "--y", "loss", "--where",
-          "nope > 1"], "scalelaw: error: where 'nope > 1' could not be applied"),
+          "nope > 1"], "scalelaw: error: where 'nope > 1' names the column 'nope'"),
     ],
 )
 def test_errors_exit_1_with_one_line(argv, message, capsys):

@@ -69,8 +69,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="run column (for --reduce, and for the learning-curve filters)")
     g.add_argument("--step", default=None, metavar="COL", help="step column for --reduce")
     g.add_argument("--where", default=None,
-                   help="row filter applied before --reduce, a pandas query such as "
-                   "\"split == 'test'\"")
+                   help="row filter applied before --reduce, such as \"split == 'test' "
+                   "and n_params > 1e6\" (columns, literals, comparisons, in, and/or/not, "
+                   "+ - * /; no code runs)")
 
 
 def _check_writable(target: str | None, option: str) -> None:

@@ -21,10 +21,11 @@ from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
 from scalelaw.io._logs import parse_units, read_tensorboard, read_wandb
 from scalelaw.io._tables import read_table
+from scalelaw.io._where import evaluate_where
 from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["filter_rows", "parse_units", "read_fit", "read_runs", "read_table", "read_tensorboard",
-           "read_wandb", "reduce_runs"]
+__all__ = ["evaluate_where", "filter_rows", "parse_units", "read_fit", "read_runs", "read_table",
+           "read_tensorboard", "read_wandb", "reduce_runs"]
 
 
 def reduce_runs(df: pd.DataFrame, *, run: str, y: str, rule: str = "final",
@@ -140,7 +141,7 @@ def read_runs(
     reduce : {"final", "best"}, optional
         Reduce a learning-curve table to one row per run (:func:`reduce_runs`).
     where : str, optional
-        Row filter, a pandas query such as ``"split == 'test'"``, applied
+        Row filter (:func:`evaluate_where`), such as ``"split == 'test'"``, applied
         before the reduction (a long table keeps one metric, then its final row).
     parse : bool, default=True
         Parse counts with unit suffixes in text columns (:func:`parse_units`).
@@ -183,14 +184,19 @@ def read_runs(
 
 
 def filter_rows(df: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Rows matching a pandas query; a clear error for a bad expression or no match.
+    """Rows matching a filter expression; a clear error for a bad expression or no match.
+
+    The expression is checked against a whitelist and evaluated on the
+    table's columns alone (:func:`scalelaw.io.evaluate_where`): unlike
+    :meth:`pandas.DataFrame.query` it can reach nothing outside the table.
 
     Parameters
     ----------
     df : pandas.DataFrame
         The table.
     where : str
-        A pandas query, such as ``"split == 'test' and metric == 'loss'"``.
+        A filter such as ``"split == 'test' and metric == 'loss'"``: column
+        names, literals, comparisons, ``in``, ``and``/``or``/``not``, ``+ - * /``.
 
     Returns
     -------
@@ -203,14 +209,7 @@ def filter_rows(df: pd.DataFrame, where: str) -> pd.DataFrame:
     >>> filter_rows(df, "split == 'test'").value.tolist()
     [0.3]
     """
-    try:
-        kept = df.query(where)
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise DataValidationError(
-            f"where {where!r} could not be applied: {exc}. Columns: "
-            f"{[str(c) for c in df.columns]}.",
-            column="where",
-        ) from None
+    kept = df[evaluate_where(df, where)]
     if len(kept) == 0:
         raise DataValidationError(f"where {where!r} keeps no rows.", column="where")
     return kept
