@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 
 import lmfit
 import numpy as np
@@ -10,7 +12,8 @@ import pandas as pd
 import pytest
 
 import scalelaw as sl
-from scalelaw.laws import LmfitLaw
+from scalelaw.exceptions import DataValidationError
+from scalelaw.laws import ExpressionLaw, LmfitLaw
 
 
 def _decay_data(seed: int = 0) -> pd.DataFrame:
@@ -87,3 +90,42 @@ def test_a_function_that_does_not_broadcast_is_called_per_parameter_vector():
 
     res = sl.fit(scalar_only, df, x="t", y="y", objective="mse", p0={"a": 2.0, "k": 0.5})
     assert res.params["k"] == pytest.approx(0.7, abs=0.01)
+
+
+@pytest.mark.parametrize(("formula", "shown"), [
+    ("E + 9**9**9**9 * n**(-a)", "9 ** 9 ** 9 ** 9"),   # ran for minutes as Python ints
+    ("E + A * n**(-a) + 10**400", "10 ** 400"),
+    ("E + A * exp(1000) * n**(-a)", "exp(1000)"),
+    ("E + A * n**(-a) * (-8)**0.5", "(-8) ** 0.5"),
+    ("E + A / (1 - 1) * n", "1 - 1"),
+])
+def test_formula_constants_that_are_not_finite_are_refused_at_once(formula, shown):
+    t0 = time.perf_counter()
+    with pytest.raises(DataValidationError, match=re.escape(repr(shown))):
+        ExpressionLaw.from_string(formula, inputs=["n"])
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_formula_cli_refuses_the_power_tower_in_one_line(capsys):
+    from scalelaw.cli import main
+
+    t0 = time.perf_counter()
+    rc = main(["fit", "dataset:chinchilla_synthetic", "--law", "E + 9**9**9**9 * n_params**(-a)",
+               "--x", "n_params", "--y", "loss"])
+    assert rc == 1 and time.perf_counter() - t0 < 5.0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a finite number" in err[0]
+
+
+def test_formula_size_is_bounded():
+    with pytest.raises(DataValidationError, match="longer than"):
+        ExpressionLaw.from_string("E + A * n**(-a)" + " + n" * 600, inputs=["n"])
+    with pytest.raises(DataValidationError, match="more than 500 terms"):
+        ExpressionLaw.from_string("E + A * n**(-a)" + "+n" * 300, inputs=["n"])
+
+
+def test_integer_literals_evaluate_as_floats():
+    # 3**40 overflows int64 but not a float; the formula must read 3.0**40
+    law = ExpressionLaw.from_string("E + A * n**(-a) * 3**40", inputs=["n"])
+    v = law({"E": 0.0, "A": 1.0, "a": 0.0}, n=np.array([2.0]))
+    assert float(v[0]) == pytest.approx(3.0**40, rel=1e-12)

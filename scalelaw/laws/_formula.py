@@ -60,8 +60,94 @@ _ALLOWED_NODES = (
     ast.USub,
     ast.UAdd,
 )
+#: Longest formula text and largest syntax tree accepted (a law is a line, not a program).
+MAX_FORMULA_LENGTH = 2000
+MAX_FORMULA_NODES = 500
+_FOLD = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__,
+         ast.Div: float.__truediv__, ast.Pow: float.__pow__}
+
+
+def _has_names(node: ast.AST) -> bool:
+    """Whether a sub-expression holds an input or parameter (a function's name does not count)."""
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return any(isinstance(n, ast.Name) and id(n) not in called and n.id not in CONSTANTS
+               for n in ast.walk(node))
+
+
+def _fold(node: ast.AST) -> float:
+    """The value of a sub-expression without names, in float arithmetic.
+
+    Raises OverflowError, ZeroDivisionError or ValueError where the value is not
+    a finite float (Python's float arithmetic raises rather than loop).
+    """
+    if isinstance(node, ast.Constant):
+        return float(node.value)  # an int literal too large for a float overflows here
+    if isinstance(node, ast.Name):
+        return CONSTANTS[node.id]
+    if isinstance(node, ast.UnaryOp):
+        v = _fold(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp):
+        v = _FOLD[type(node.op)](_fold(node.left), _fold(node.right))
+        if isinstance(v, complex):  # a negative base to a fractional power
+            raise ValueError("complex value")
+        return v
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)  # whitelisted
+    with np.errstate(all="ignore"):
+        return float(ALLOWED_FUNCTIONS[node.func.id](_fold(node.args[0])))
+
+
+def _check_constants(expression: str, tree: ast.Expression) -> None:
+    """Refuse constant sub-expressions whose value is not a finite float, and division by 0.
+
+    Evaluated with Python's int arithmetic, ``9**9**9**9`` would run for ever;
+    folded here in float arithmetic it overflows at once and is refused.
+    """
+    def refuse(node: ast.AST, why: str) -> DataValidationError:
+        return DataValidationError(
+            f"Formula {expression!r}: the constant {ast.unparse(node)!r} {why}.",
+            column="formula",
+        )
+
+    def visit(node: ast.AST) -> None:
+        if not _has_names(node):
+            try:
+                v = _fold(node)
+            except (OverflowError, ZeroDivisionError, ValueError):
+                v = float("nan")
+            if not np.isfinite(v):
+                raise refuse(node, "is not a finite number (it overflows, divides by zero "
+                             "or is complex)")
+            return
+        if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+                and not _has_names(node.right)):
+            visit(node.right)
+            if _fold(node.right) == 0.0:
+                raise refuse(node.right, "is a divisor equal to zero")
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr) and not (
+                    isinstance(node, ast.Call) and child is node.func):
+                visit(child)
+
+    visit(tree.body)
+
+
+class _IntsAsFloats(ast.NodeTransformer):
+    """Integer literals become floats, so evaluation never does big-integer arithmetic."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+        if isinstance(node.value, int) and not isinstance(node.value, bool):
+            return ast.copy_location(ast.Constant(float(node.value)), node)
+        return node
+
+
 def _names_in(expression: str, text: str) -> list[str]:
     """Check the syntax of ``text`` and return its free names in order of appearance."""
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise DataValidationError(
+            f"Formula {expression[:40]!r}... is longer than {MAX_FORMULA_LENGTH} characters.",
+            column="formula",
+        )
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
@@ -95,6 +181,12 @@ def _names_in(expression: str, text: str) -> list[str]:
                 "numbers are allowed.",
                 column="formula",
             )
+    if sum(1 for _ in ast.walk(tree)) > MAX_FORMULA_NODES:
+        raise DataValidationError(
+            f"Formula {expression[:40]!r}... has more than {MAX_FORMULA_NODES} terms.",
+            column="formula",
+        )
+    _check_constants(expression, tree)
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     # names in order of first appearance in the text (ast.walk is breadth-first)
     found = sorted(
@@ -176,7 +268,8 @@ def run_formula(text: str, symbols: Mapping[str, Any]) -> Any:
     code = _COMPILED.get(text)
     if code is None:
         _names_in(text, text)  # never compile text that has not passed the whitelist
-        code = compile(ast.parse(text, mode="eval"), "<formula>", "eval")
+        tree = ast.fix_missing_locations(_IntsAsFloats().visit(ast.parse(text, mode="eval")))
+        code = compile(tree, "<formula>", "eval")
         _COMPILED[text] = code
     with np.errstate(all="ignore"):
         try:
