@@ -33,7 +33,8 @@ import pandas as pd
 from teacher_student.config import PopulationResult, SweepConfig, n_params
 from teacher_student.tasks import TaskConfigError
 
-__all__ = ["FINAL_COLUMNS", "RESULT_COLUMNS", "final_metrics", "prepare_store", "probe_dir",
+__all__ = ["FINAL_COLUMNS", "RESULT_COLUMNS", "StoreLockedError", "final_metrics", "lock_store",
+           "prepare_store", "probe_dir",
            "read_config", "runs_with_predictions", "sweep_results", "sweep_status",
            "write_population", "write_predictions", "write_results", "write_table"]
 
@@ -116,6 +117,69 @@ def _atomic_write(frame: pd.DataFrame, path: Path) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+class StoreLockedError(TaskConfigError):
+    """Another process is running a sweep into the same store directory."""
+
+
+@contextlib.contextmanager
+def lock_store(out: Path) -> Iterator[None]:
+    """Hold the store's advisory lock (``DIR/.lock``) while a sweep writes into it.
+
+    A second sweep run on the same directory would train every run again (and
+    would remove the first one's temporary files): it is refused at once with
+    the holder's process id. The lock is the operating system's (``flock``),
+    so it is released when its holder exits, even after SIGKILL.
+
+    Raises
+    ------
+    StoreLockedError
+        When another process holds the lock.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with lock_store(d):
+    ...     with lock_store(d):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    teacher_student.store.StoreLockedError: ...
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise StoreLockedError(
+                f"{str(out)!r} is being written by another sweep run (process {holder}). "
+                "Wait for it to finish, or use another --out directory.")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def prepare_store(cfg: SweepConfig, out: Path) -> Path:

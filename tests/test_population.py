@@ -311,8 +311,19 @@ def test_bf16_matmuls_stay_close_to_fp32():
         assert _values(b, i)[-1] != _values(a, i)[-1]
 
 
-def test_cpu_allocator_tuning_is_idempotent():
-    from teacher_student.population import tune_cpu_allocator
+def test_cpu_allocator_tuning_is_idempotent_and_only_on_request():
+    # in a fresh process: the setting is process-wide, so the suite's own process keeps
+    # glibc's defaults. run_sweep leaves the allocator alone unless asked.
+    import subprocess
+    import sys
 
-    first = tune_cpu_allocator()
-    assert tune_cpu_allocator() == first
+    code = ("import tempfile; from teacher_student.engine import settings as s; "
+            "from teacher_student.sweep import SweepConfig, run_sweep; "
+            "cfg = SweepConfig.from_dict(dict(task='bahri-d4', widths=[4], depths=[1], "
+            "n_train=[32], seeds=[0], steps=3, n_test=50, eval_steps=3)); "
+            "run_sweep(cfg, tempfile.mkdtemp(), device='cpu', progress=False); "
+            "untouched = not s._ALLOCATOR_TUNED; first = s.tune_cpu_allocator(); "
+            "print(untouched, first == s.tune_cpu_allocator(), s._ALLOCATOR_TUNED == first)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr[-2000:]

@@ -75,8 +75,9 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
 
     cfg = SweepConfig.from_file(args.config)
     install_sigterm_handler()
+    # an application: it tunes the process's allocator (run_sweep's docstring says why)
     rep = run_sweep(cfg, args.out, device=args.device, scheduler=args.scheduler,
-                    progress=not args.no_progress, threads=args.threads)
+                    progress=not args.no_progress, threads=args.threads, tune_allocator=True)
     print(f"sweep: {rep.n_total} runs; {rep.n_skipped} already done, {rep.n_trained} trained "
           f"now ({rep.n_diverged} diverged) in {rep.wall_time_s:.1f} s -> {args.out}")
     if rep.interrupted:

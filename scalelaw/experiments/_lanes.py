@@ -73,7 +73,8 @@ def _lane(sweep: StudySweep, out: str, device: str | None, threads: int,
     install_sigterm_handler()
     t0 = time.perf_counter()
     cfg = SweepConfig.from_dict(sweep.config)
-    rep = run_sweep(cfg, out, device=device, progress=False, threads=threads)
+    rep = run_sweep(cfg, out, device=device, progress=False, threads=threads,
+                    tune_allocator=True)  # a lane is the demo's own process
     table = final_metrics(out)
     if rep.interrupted:
         return SweepOutcome(sweep, table, None, None, None, time.perf_counter() - t0, True)
@@ -182,7 +183,8 @@ def _start(s: StudySweep, sweep_dir: Path, jobs_dir: Path, device: str | None, t
     job.write_bytes(pickle.dumps((s, str(sweep_dir), device, threads, n_inputs)))
     log = (jobs_dir / f"{s.name}.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "scalelaw.experiments._worker", str(job),
-                             str(result)], stdout=log, stderr=subprocess.STDOUT)
+                             str(result), str(os.getpid())], stdout=log,
+                            stderr=subprocess.STDOUT)  # the lane dies with this process
     log.close()
     return proc, result
 

@@ -154,9 +154,9 @@ def tune_cpu_allocator() -> bool:
     step time of small stacked populations (bench/RESULTS.md). Sets
     ``M_MMAP_THRESHOLD`` to 32 MiB, ``M_TRIM_THRESHOLD`` to 2 GiB and
     ``M_TOP_PAD`` to 512 MiB. Process-wide, so the library never calls it:
-    applications do (``scalelaw sweep``, ``scalelaw demo``, and
-    :func:`teacher_student.sweep.run_sweep`, which says so). Skipped off glibc
-    or when ``SCALELAW_NO_MALLOC_TUNING=1``.
+    applications do (``scalelaw sweep run``, ``scalelaw demo``), and
+    :func:`teacher_student.sweep.run_sweep` only with ``tune_allocator=True``.
+    Skipped off glibc or when ``SCALELAW_NO_MALLOC_TUNING=1``.
 
     Returns
     -------
@@ -165,8 +165,14 @@ def tune_cpu_allocator() -> bool:
 
     Examples
     --------
-    >>> tune_cpu_allocator() == tune_cpu_allocator()
-    True
+    Process-wide, so this example runs in a process of its own:
+
+    >>> import subprocess, sys
+    >>> code = ("from teacher_student.engine.settings import tune_cpu_allocator as t; "
+    ...         "print(t() == t())")
+    >>> subprocess.run([sys.executable, "-c", code], capture_output=True,
+    ...                text=True).stdout.strip()
+    'True'
     """
     global _ALLOCATOR_TUNED
     import ctypes
