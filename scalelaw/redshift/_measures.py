@@ -55,11 +55,13 @@ def mean_frequency(f: np.ndarray) -> np.ndarray:
 
 
 def compressibility(f: np.ndarray, *, levels: int = 256) -> np.ndarray:
-    """Raw size over zlib-compressed size of each function quantised to ``levels`` values.
+    """Raw size over zlib-compressed size of each function quantised to 8 bits.
 
-    Each function is scaled between its own minimum and maximum and
-    quantised to 8 bits (row-major raster); higher means simpler (more
-    repetition for LZ77 to find). A constant function compresses best.
+    Each function is scaled between its own minimum and maximum, quantised
+    to ``levels`` values, and each row is replaced by its differences
+    (modulo 256, PNG's "Sub" filter: a smooth function becomes a few
+    repeated small steps, noise stays noise) before DEFLATE (``zlib``, level
+    9). Higher means simpler; a constant function compresses best.
 
     Examples
     --------
@@ -77,6 +79,8 @@ def compressibility(f: np.ndarray, *, levels: int = 256) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.where(span > 0, (flat - lo) / span, 0.0)
     q = np.clip(np.round(q * (levels - 1)), 0, levels - 1).astype(np.uint8)
+    q = q.reshape(f.shape)
+    q = np.diff(q, axis=-1, prepend=np.zeros_like(q[..., :1])).reshape(len(f), -1)  # mod 256
     raw = q.shape[1]
     return np.array([raw / len(zlib.compress(row.tobytes(), 9)) for row in q])
 
