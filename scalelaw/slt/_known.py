@@ -105,7 +105,7 @@ def normal_crossing(powers: Sequence[int], n: int = 10_000, *,
 
 
 def tempered_mean_loss(powers: Sequence[int], t: float, gamma: float, *,
-                       half_width: float | None = None, points: int = 4001) -> float:
+                       half_width: float | None = None, points: int = 1201) -> float:
     """``t E[K]`` under ``exp(-t K(w) - gamma |w|^2 / 2)`` for two-parameter normal crossings.
 
     Computed by quadrature on a grid (``t E[K] -> lambda`` as ``t -> inf``
