@@ -408,7 +408,6 @@ class _Chains:
             accept_prob = torch.where(finite, torch.exp(torch.clamp(log_ratio, max=0.0)),
                                       torch.zeros_like(u))
             keep = metropolis(log_ratio, finite)
-            m = keep.to(u.dtype)
             for i in range(len(self.w)):
                 shape = (-1, *([1] * (self.w[i].dim() - 1)))
                 self.w[i] = torch.where(keep.view(shape), torch.nan_to_num(prop[i]), self.w[i])
@@ -416,7 +415,6 @@ class _Chains:
                                            self.grad[i])
             self.value = torch.where(keep, torch.nan_to_num(value), self.value)
             self.u = torch.where(keep, torch.nan_to_num(u), self.u)
-            del m
         return accept_prob, keep
 
 
@@ -441,10 +439,9 @@ def _run_chains(loss: LossFn, star: list[Any], nb: float, eps: float | None, gam
     log_eps = math.log(eps) if eps is not None else math.log(0.1 / (nb + gamma))
     tail: list[float] = []
     accept_after: list[Any] = []
-    uniform_gen = gen
 
     def metropolis(log_ratio: Any, finite: Any) -> Any:
-        u = torch.rand(log_ratio.shape, generator=uniform_gen, dtype=torch.float64)
+        u = torch.rand(log_ratio.shape, generator=gen, dtype=torch.float64)
         return finite & (torch.log(u).to(log_ratio.device) < log_ratio)
 
     def ula(log_ratio: Any, finite: Any) -> Any:
