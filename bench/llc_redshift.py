@@ -134,11 +134,15 @@ def main() -> None:
     path = Path(args.json)
     if path.exists():  # keep the part not rerun
         old = json.loads(path.read_text())
-        out.update({k: v for k, v in old.items() if k in ("llc", "redshift")})
+        out.update({k: v for k, v in old.items() if k in ("llc", "llc_settings", "redshift")})
     if not args.skip_llc:
+        t0 = time.perf_counter()
         out["llc"] = _llc(args.quick)
+        out["llc_settings"] = {"quick": args.quick, "date": out["date"],
+                               "seconds": time.perf_counter() - t0}
     if not args.skip_redshift:
         out["redshift"] = _redshift(args.quick)
+        out["redshift"]["quick"] = args.quick
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1, default=float) + "\n")
     print(f"wrote {path}")
