@@ -31,7 +31,7 @@ LAYERS = [
      "scalelaw.datasets", "scalelaw.intrinsic_dim", "scalelaw.downstream"],
     ["scalelaw.theory"],
     ["scalelaw.io"],
-    ["scalelaw.lottery", "scalelaw.variance"],
+    ["scalelaw.lottery", "scalelaw.variance", "scalelaw.slt", "scalelaw.redshift"],
     ["scalelaw.plotting"],
     ["scalelaw="],  # the package's __init__ (exact name)
     # applications: may use teacher_student
