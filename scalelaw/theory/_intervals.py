@@ -261,6 +261,9 @@ def _bootstrap(grid: RunGrid, axis: np.ndarray, floor: bool, auto: bool, level: 
             lw = line_windows(np.log(axis), np.log(means), auto=auto,
                               test_level=WINDOW_TEST_LEVEL, plausible_level=PLAUSIBLE_LEVEL)
             draws = lw.alpha[np.arange(n_boot), lw.stop]
+    # a draw with no run (or no positive mean) at some size fails: the window rule must
+    # not quietly shorten the range around the hole
+    draws = np.where((means > 0).all(axis=1), draws, np.nan)
     ci, n_failed = percentile_interval(draws, level)
     return ci, n_failed, (f"percentile bootstrap of the whole procedure"
                           f"{' (window chosen again in every draw)' if auto else ''}: "
