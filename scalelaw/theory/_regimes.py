@@ -177,13 +177,16 @@ def slice_regime(sub: pd.DataFrame, x: str, y: str, train: str | None,
     if need:
         return "unknown", (f"no {need[0]!r} column to compare the sizes with: give the "
                            "regime (--regime resolution|variance)"), sub
-    cols = {fixed_col: "arithmetic"}
-    if size_col != x:
-        cols[size_col] = "arithmetic"
-    agg = aggregate_by_size(sub, x, cols)
-    xs = agg[x].to_numpy()
-    sizes = agg[size_col].to_numpy() if size_col != x else xs
-    fixed = agg[fixed_col].to_numpy()
+    # sizes, not measurements: an infinite one (a D -> inf or P -> inf limit) is kept
+    num = pd.DataFrame({c: pd.to_numeric(sub[c], errors="coerce")
+                        for c in dict.fromkeys((x, size_col, fixed_col))})
+    num = num[np.isfinite(num[x]) & (num[x] > 0)].dropna()
+    means = num.groupby(x, sort=True).mean()
+    xs = means.index.to_numpy(dtype=float)
+    sizes = means[size_col].to_numpy(dtype=float) if size_col != x else xs
+    fixed = means[fixed_col].to_numpy(dtype=float)
+    if xs.size == 0:
+        return "unknown", f"no run with a finite positive {x!r}", sub
     ratio = None
     if train is not None and train in sub.columns and varies == "data":
         ratio = _train_over_test(sub, x, train, y, xs)
