@@ -104,8 +104,8 @@ class LineWindows:
     stop : ndarray of int (R,)
         The chosen window's end.
     plausible : ndarray of bool (R, K + 1)
-        Windows in the interval: the chosen one and every longer one whose
-        straightness p-value is at least the plausibility level.
+        Windows in the interval: the chosen one and the longer ones, in turn,
+        while their straightness p-value is at least the plausibility level.
     """
 
     alpha: np.ndarray
@@ -154,9 +154,15 @@ def line_windows(u: np.ndarray, v: np.ndarray, *, auto: bool, test_level: float,
         hit = ~found & (pval[:, n] >= test_level)
         stop[hit] = n
         found |= hit
-    idx = np.arange(k + 1)
-    plausible = (idx[None] == stop[:, None]) | (
-        (idx[None] > stop[:, None]) & (np.nan_to_num(pval, nan=-1.0) >= plausible_level))
+    # plausible: the chosen window, then each longer one while the test cannot rule it out
+    # (a window that contains a ruled-out one is ruled out too)
+    plausible = np.zeros((r, k + 1), dtype=bool)
+    plausible[np.arange(r), stop] = True
+    alive = np.ones(r, dtype=bool)
+    for n in range(int(stop.min()) + 1, k + 1):
+        later = n > stop
+        alive &= ~later | (np.nan_to_num(pval[:, n], nan=-1.0) >= plausible_level)
+        plausible[:, n] |= later & alive
     return LineWindows(alpha, se, pval, stop, plausible)
 
 

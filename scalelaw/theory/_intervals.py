@@ -17,8 +17,10 @@ Three interval methods (``interval=``):
   again and the exponent refitted. Draws that fail are counted.
 
 With ``"t"`` and ``"cluster"`` the interval is the hull of the intervals of
-the chosen window and of every longer window the data cannot rule out
-(straightness p-value at least :data:`~scalelaw.theory._window.PLAUSIBLE_LEVEL`).
+the chosen window and of the longer windows the data cannot rule out, taken
+in turn until one is ruled out (straightness p-value below
+:data:`~scalelaw.theory._window.PLAUSIBLE_LEVEL`; a window holding a ruled-out
+one is ruled out too).
 """
 
 from __future__ import annotations
