@@ -121,6 +121,16 @@ def test_bootstrap_failures_and_diagnostics_are_carried_into_the_check():
                       n_boot=1000, random_state=1)[0]
     assert c.verdict == "inconclusive" and "bootstrap draws failed" in c.reason
     assert c.fit.n_boot_failed > 250
+    # the same with a fitted L_inf (the floor fit of a resample that misses a size fails)
+    rng = np.random.default_rng(2)
+    d = np.tile(1000 * 2.0 ** np.arange(6), 10)
+    v = pd.DataFrame({"n_train": d, "n_params": 10.0, "seed": np.repeat(np.arange(10), 6),
+                      "test_loss": (1 + 4000 / d) * np.exp(0.02 * rng.standard_normal(60))})
+    v = v[(v.n_train < 32000) | (v.seed < 3)]
+    c = check_scaling(v, "n_train", "test_loss", interval="bootstrap", n_boot=500,
+                      random_state=0)[0]
+    assert c.regime == "variance" and 3 <= c.fit.n_boot_failed <= 30
+    assert c.alpha_ci[0] < 1.0 < c.alpha_ci[1]
     # diverged runs are excluded and counted in the check's diagnostics
     bad = _table().copy()
     bad.loc[[0, 7], "test_loss"] = [np.nan, np.inf]

@@ -244,7 +244,8 @@ def floor_fits(x: np.ndarray, y: np.ndarray, *, max_iter: int = 60) -> FloorFits
     x : ndarray (K,)
         Sizes (positive).
     y : ndarray (R, K)
-        Per-size values (positive).
+        Per-size values (positive; a row with a missing or non-positive value gives
+        NaN and ``converged = False``).
     max_iter : int, default=60
         Levenberg-Marquardt iterations.
 
@@ -255,6 +256,8 @@ def floor_fits(x: np.ndarray, y: np.ndarray, *, max_iter: int = 60) -> FloorFits
     """
     y = np.atleast_2d(np.asarray(y, dtype=float))
     r, k = y.shape
+    bad = ~(np.isfinite(y) & (y > 0)).all(axis=1)  # a failed resample: fitted as a stand-in
+    y = np.where(bad[:, None], 1.0 + (x / x[0]) ** -1.0, y)
     lx, v = np.log(x), np.log(y)
     a0, e0, la0 = _floor_profile(x, y)
     p = np.c_[e0, la0, a0]
@@ -299,9 +302,10 @@ def floor_fits(x: np.ndarray, y: np.ndarray, *, max_iter: int = 60) -> FloorFits
         dof = k - 3 + at_bound.astype(int)
         s2 = cost / np.maximum(dof, 1)
         se = np.sqrt(np.maximum(cov[:, 2, 2], 0.0) * s2)
-    alpha = p[:, 2]
-    converged = done & np.isfinite(alpha) & (alpha > _GRID[0]) & (alpha < _GRID[-1])
-    return FloorFits(alpha, p[:, 0], p[:, 1], se, grad, converged, at_bound)
+    alpha = np.where(bad, np.nan, p[:, 2])
+    converged = done & ~bad & np.isfinite(alpha) & (alpha > _GRID[0]) & (alpha < _GRID[-1])
+    return FloorFits(alpha, np.where(bad, np.nan, p[:, 0]), np.where(bad, np.nan, p[:, 1]),
+                     np.where(bad, np.nan, se), grad, converged, at_bound & ~bad)
 
 
 def cluster_se(grad: np.ndarray, dev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
