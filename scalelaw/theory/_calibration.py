@@ -23,7 +23,7 @@ from scalelaw.stats import VERDICTS, equivalence_codes
 from scalelaw.theory._engine import MIN_WINDOW
 from scalelaw.theory._intervals import batch_fit
 from scalelaw.theory._verdicts import DEFAULT_TOLERANCE, DimensionEstimate
-from scalelaw.theory._window import WINDOW_TEST_LEVEL
+from scalelaw.theory._window import PLAUSIBLE_LEVEL
 
 __all__ = ["CheckRates", "simulate_check_rates"]
 
@@ -264,7 +264,7 @@ def simulate_check_rates(
     decided = ok.copy()
     if b.lines is not None and x.size > MIN_WINDOW:  # as check_scaling: cut to the minimum
         decided &= ~((b.stop == MIN_WINDOW)
-                     & (b.lines.pvalue[:, MIN_WINDOW + 1] < WINDOW_TEST_LEVEL))
+                     & (b.lines.pvalue[:, MIN_WINDOW + 1] < PLAUSIBLE_LEVEL))
     kinds, codes = _questions(regime, b, decided, tol, dimension, exponent)
     rates = {kd: {VERDICTS[c + 1]: float(np.mean(codes[:, j] == c)) for c in (1, -1, 0)}
              for j, kd in enumerate(kinds)}

@@ -41,7 +41,7 @@ from scalelaw.theory._verdicts import (
     undecided,
     variance_question,
 )
-from scalelaw.theory._window import WINDOW_TEST_LEVEL
+from scalelaw.theory._window import PLAUSIBLE_LEVEL
 
 __all__ = ["MODELS", "TheoryCheck", "check_scaling", "with_dimension"]
 
@@ -381,10 +381,11 @@ def _check_slice(key: Any, sub: pd.DataFrame, x: str, y: str, regime: str,
 
 
 def cut_to_minimum(fit: ExponentFit) -> bool:
-    """The window rule cut down to the shortest window after rejecting the next one."""
+    """The window rule cut down to the shortest window and every longer one is ruled out
+    (the next one's straightness p-value below the plausibility level)."""
     nxt = [c for c in fit.candidates if c.n_points == MIN_WINDOW + 1]
     return (fit.n_points == MIN_WINDOW and bool(nxt) and nxt[0].pvalue is not None
-            and nxt[0].pvalue < WINDOW_TEST_LEVEL)
+            and nxt[0].pvalue < PLAUSIBLE_LEVEL)
 
 
 def _doubt(fit: ExponentFit) -> str | None:
@@ -394,8 +395,8 @@ def _doubt(fit: ExponentFit) -> str | None:
     if fit.n_points < MIN_WINDOW:
         return f"only {fit.n_points} sizes in the window; {MIN_WINDOW} are needed"
     if cut_to_minimum(fit):
-        return (f"the straightness test rejected every window longer than {MIN_WINDOW} "
-                "sizes: no range where a power law is established")
+        return (f"the straightness test rules out every window longer than {MIN_WINDOW} "
+                f"sizes (p < {PLAUSIBLE_LEVEL:g}): no range where a power law is established")
     if not (np.isfinite(lo) and np.isfinite(hi)):
         extra = (f" ({fit.n_boot_failed} of {fit.n_boot} bootstrap draws failed)"
                  if fit.n_boot_failed else "")
