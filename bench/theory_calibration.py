@@ -150,10 +150,11 @@ def intervals(n: int, seeds: np.random.SeedSequence) -> list[dict]:
 
 def bends(n: int, seeds: np.random.SeedSequence) -> list[dict]:
     rows = []
-    for (k, g, s), kind in itertools.product([(8, 5, 0.05), (9, 3, 0.05), (9, 5, 0.10),
-                                              (9, 8, 0.02)], ("floor", "crossover")):
+    cases = [(d, kind, d[0] - 3) for d, kind in itertools.product(
+        [(8, 5, 0.05), (9, 3, 0.05), (9, 5, 0.10), (9, 8, 0.02)], ("floor", "crossover"))]
+    cases += [((6, 3, 0.05), "floor", 3), ((6, 3, 0.05), "crossover", 2)]  # too early
+    for (k, g, s), kind, j in cases:
         x = _sizes(k)
-        j = k - 3
         bend = ("floor", x[j]) if kind == "floor" else ("crossover", x[j], 0.5)
         r = simulate_check_rates(regime="resolution", alpha=1.0, dimension=4.0, sizes=x,
                                  n_seeds=g, noise=s, bend=bend, n_replicates=n,
