@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import date
 from pathlib import Path
 
 from scalelaw.experiments import run_study
+
+
+def _fin(pair) -> list:
+    return [float(v) if math.isfinite(v) else None for v in pair]
 
 
 def _rows(name: str, res) -> list[dict]:
@@ -36,8 +41,20 @@ def _rows(name: str, res) -> list[dict]:
         rep = (d.get("representation_id") or {}).get("dimension")
         row = {"study": name, "sweep": d["sweep"], "regime": c.regime, "alpha": c.alpha,
                "alpha_ci": list(c.alpha_ci), "verdict": c.verdict,
+               "tolerance": c.tolerance,
+               "questions": {q.kind: {"verdict": q.verdict, "interval": _fin(q.interval),
+                                      "band": _fin(q.band)} for q in c.questions},
+               "dimension_used": c.dimension,
+               "dimension_interval": (None if c.dimension_estimate is None
+                                      else list(c.dimension_estimate.plausible)),
+               "window": list(c.window),
+               "ci_method": None if c.fit is None else c.fit.ci_method,
+               "alpha_raw": None if c.fit is None else c.fit.alpha_raw,
+               "alpha_corrected": None if c.fit is None else c.fit.alpha_corrected,
                "nominal_d": d.get("nominal_dimension"),
-               "data_id": (d.get("data_id") or {}).get("dimension"), "representation_id": rep}
+               "data_id": (d.get("data_id") or {}).get("dimension"), "representation_id": rep,
+               "against": {k: {"dimension": v.get("dimension"), "verdict": v.get("verdict")}
+                           for k, v in (d.get("against") or {}).items()}}
         if c.regime == "resolution" and c.alpha > 0:
             row["four_over_alpha"] = 4 / c.alpha
             ref = rep if name == "sharma-kaplan" else d.get("nominal_dimension")
@@ -58,7 +75,8 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/theory_quick_runs")
     ap.add_argument("--json", default="bench/results/theory_quick.json")
     ap.add_argument("--device", default=None)
-    ap.add_argument("--only", default=None, choices=["bahri", "sharma-kaplan"])
+    ap.add_argument("--only", default=None, choices=["bahri", "sharma-kaplan"],
+                    help="run one study; the JSON keeps the other study's rows")
     args = ap.parse_args()
     rows, meta = [], {}
     for name in ("bahri", "sharma-kaplan"):
@@ -69,17 +87,23 @@ def main() -> None:
         meta[name] = {"wall_time_s": res.summary["wall_time_s"],
                       "hardware": res.summary["hardware"], "versions": res.summary["versions"]}
     print(f"{'study':<14}{'sweep':<18}{'regime':<11}{'alpha':>7}  {'interval':<16}"
-          f"{'4/alpha':>8}{'ref d':>7}{'gap':>8}  met")
+          f"{'4/alpha':>8}{'ref d':>7}{'gap':>8}  met    verdicts")
     for r in rows:
         ci = f"[{r['alpha_ci'][0]:.2f}, {r['alpha_ci'][1]:.2f}]"
         foa = f"{r['four_over_alpha']:.2f}" if "four_over_alpha" in r else "-"
         ref = f"{r['reference_d']:.2f}" if r.get("reference_d") else "-"
         gap = f"{r['relative_gap']:+.0%}" if r.get("relative_gap") is not None else "-"
         print(f"{r['study']:<14}{r['sweep']:<18}{r['regime']:<11}{r['alpha']:>7.3f}  {ci:<16}"
-              f"{foa:>8}{ref:>7}{gap:>8}  {r.get('met')}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"date": str(date.today()), "rows": rows,
-                                           "meta": meta}, indent=2, default=float) + "\n")
+              f"{foa:>8}{ref:>7}{gap:>8}  {r.get('met')!s:<6} "
+              + ", ".join(f"{k} {q['verdict']}" for k, q in r["questions"].items()))
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and path.exists():  # keep the other study's rows and settings
+        old = json.loads(path.read_text())
+        rows = [r for r in old.get("rows", []) if r["study"] != args.only] + rows
+        meta = {**{k: v for k, v in old.get("meta", {}).items() if k != args.only}, **meta}
+    path.write_text(json.dumps({"date": str(date.today()), "rows": rows, "meta": meta},
+                               indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":

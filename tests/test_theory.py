@@ -55,68 +55,119 @@ def test_resolution_limited_consistent_when_alpha_meets_4_over_d():
     assert c.alpha == pytest.approx(1.0, abs=0.05)
     assert c.alpha_ci[0] < 1.0 < c.alpha_ci[1]
     assert c.predicted_alpha == 1.0 and c.dimension == 4
-    assert c.details["ratio"] == pytest.approx(c.alpha, rel=1e-9)
+    bound, estimate = c.question("bound"), c.question("estimate")
+    assert bound.verdict == estimate.verdict == "consistent"
+    # both ask about 4 / (alpha d), here 1 / alpha, with the default margin 0.2
+    assert estimate.estimate == pytest.approx(1 / c.alpha, rel=1e-12)
+    assert estimate.band == (0.8, 1.2) and bound.band == (-np.inf, 1.2)
+    assert estimate.interval == pytest.approx((1 / c.alpha_ci[1], 1 / c.alpha_ci[0]))
+    assert c.tolerance == 0.2 and c.dimension_estimate.exact
 
 
-def test_resolution_limited_bound_allows_a_larger_exponent():
-    # alpha >= 4/d is a bound: alpha = 1.5 at d = 4 (4/d = 1) is consistent
+def test_resolution_limited_bound_allows_a_larger_exponent_but_not_the_estimate():
+    # alpha >= 4/d is a bound: alpha = 1.5 at d = 4 (4/d = 1) satisfies it, but 4/alpha =
+    # 2.7 is 33 % below d, beyond the estimate's 20 % margin
     c = check_scaling(_resolution_table(1.5), "n_train", "test_loss", dimension=4)[0]
-    assert c.verdict == "consistent" and c.details["ratio"] > 1.3
+    assert c.verdict == "consistent" and c.question("bound").verdict == "consistent"
+    est = c.question("estimate")
+    assert est.verdict == "inconsistent" and est.interval[1] < 0.8
 
 
 def test_resolution_limited_inconsistent_when_alpha_is_clearly_below():
-    # alpha = 0.5 with d = 4: 4/d = 1 lies far above the whole interval
+    # alpha = 0.5 with d = 4: 4/(alpha d) = 2, far above the bound's 1.2
     c = check_scaling(_resolution_table(0.5), "n_train", "test_loss", dimension=4)[0]
-    assert c.verdict == "inconsistent"
-    assert c.alpha_ci[1] < 1.0 and "below 4/d" in c.reason
+    assert c.verdict == "inconsistent" and c.question("estimate").verdict == "inconsistent"
+    assert c.question("bound").interval[0] > 1.2 and "entirely outside" in c.reason
 
 
-def test_measured_dimension_interval_and_lower_bound_enter_the_verdict():
+def test_a_small_deviation_is_consistent_and_a_wide_interval_is_not():
+    # 4 % below 4/d with a narrow interval: inside the margin, consistent (the old rule,
+    # "the interval reaches 4/d", called a 2 % deviation inconsistent)
+    c = check_scaling(_resolution_table(0.96, noise=0.01), "n_train", "test_loss",
+                      dimension=4)[0]
+    assert c.alpha_ci[1] < 1.0 and c.verdict == "consistent"
+    # an interval far wider than the margin is no evidence for the prediction
+    wide = check_scaling(_resolution_table(1.0, noise=0.5, sizes=2.0 ** np.arange(5, 10)),
+                         "n_train", "test_loss", dimension=4)[0]
+    assert wide.alpha_ci[0] < 0.8 and wide.verdict == "inconclusive"
+    assert "straddles" in wide.reason
+
+
+def test_measured_dimension_interval_bias_and_lower_bound_enter_the_questions():
     table = _resolution_table(0.85)
     wide = IDResult("twonn", 4.0, (3.0, 5.0), 0.95, 5000, 20, False)
     c = check_scaling(table, "n_train", "test_loss", dimension=wide)[0]
-    # 4/d ranges over [0.8, 1.33]: alpha = 0.85 reaches its low end
-    assert c.verdict == "consistent" and c.details["predicted_range"] == [0.8, 4 / 3]
+    # 4/(alpha d) ranges over about [0.92, 1.6]: d's interval decides nothing, and says so
+    bound = c.question("bound")
+    assert c.dimension_estimate.plausible == (3.0, 5.0)
+    assert bound.interval[0] == pytest.approx(4 / (c.alpha_ci[1] * 5.0))
+    assert bound.interval[1] == pytest.approx(4 / (c.alpha_ci[0] * 3.0))
+    assert c.verdict == "inconclusive" and bound.uncertain_end == "upper"
+    assert "d's interval" in bound.reason
     tight = IDResult("twonn", 4.0, (3.9, 4.1), 0.95, 5000, 20, False)
-    assert check_scaling(table, "n_train", "test_loss", dimension=tight)[0].verdict == \
+    low = _resolution_table(0.7)
+    assert check_scaling(low, "n_train", "test_loss", dimension=tight)[0].verdict == \
         "inconsistent"
+    # a lower-bound d (above 12) may be up to 1.5x larger: alpha = 0.2 against 4/13 = 0.31
+    # is inconclusive; alpha = 0.1 is below even 4 / (1.5 x 13.2 x 1.2) and is inconsistent
     high = IDResult("twonn", 13.0, (12.8, 13.2), 0.95, 5000, 40, True)
-    low_alpha = _resolution_table(0.2)
-    c = check_scaling(low_alpha, "n_train", "test_loss", dimension=high)[0]
-    # 4/13 = 0.31 > 0.2, but d = 13 is a lower bound: the true 4/d may be smaller
+    c = check_scaling(_resolution_table(0.2), "n_train", "test_loss", dimension=high)[0]
     assert c.verdict == "inconclusive" and "lower bound" in c.reason
+    assert c.dimension_estimate.plausible == pytest.approx((12.8, 13.2 * 1.5))
+    c = check_scaling(_resolution_table(0.1), "n_train", "test_loss", dimension=high)[0]
+    assert c.verdict == "inconsistent"
+    # a known estimator bias (estimate / true - 1 in [-10 %, 0]) widens the d range
+    biased = IDResult("twonn", 4.0, (3.9, 4.1), 0.95, 5000, 20, False)
+    object.__setattr__(biased, "bias", (-0.1, 0.0))
+    d = check_scaling(table, "n_train", "test_loss", dimension=biased)[0].dimension_estimate
+    assert d.plausible == pytest.approx((3.9, 4.1 / 0.9))
 
 
 def test_resolution_limited_inconclusive_cases():
     noisy = _resolution_table(1.0, noise=0.8, sizes=2.0 ** np.arange(5, 9))
     c = check_scaling(noisy, "n_train", "test_loss", dimension=4)[0]
-    assert c.verdict == "inconclusive" and "too wide" in c.reason
+    assert c.verdict == "inconclusive" and "straddles" in c.reason
     c = check_scaling(_resolution_table(1.0), "n_train", "test_loss")[0]
     assert c.verdict == "inconclusive" and "no intrinsic dimension" in c.reason
     few = _resolution_table(1.0, sizes=2.0 ** np.arange(5, 8))
     c = check_scaling(few, "n_train", "test_loss", dimension=4)[0]
     assert c.verdict == "inconclusive" and "4 are needed" in c.reason
+    assert all(q.verdict == "inconclusive" for q in c.questions)
 
 
-def test_variance_limited_with_the_finite_sample_correction():
-    c = check_scaling(_variance_table(1.0), "n_train", "test_loss")[0]
-    assert c.regime == "variance" and c.verdict == "consistent"
-    # the profile interval of a 3-parameter fit over 6 sizes: about +-0.1
-    assert c.alpha == pytest.approx(1.0, abs=0.06)
+def test_variance_limited_finite_sample_correction_follows_the_model():
+    t = _variance_table(1.0)  # drawn from L_inf + c (D - P - 1)^-1, least squares' form
+    trained = check_scaling(t, "n_train", "test_loss")[0]
+    linear = check_scaling(t, "n_train", "test_loss", model="linear")[0]
+    assert trained.regime == linear.regime == "variance"
+    # both exponents are always computed; the model decides which one is judged
+    for c in (trained, linear):
+        assert c.fit.alpha_corrected is not None and c.fit.alpha_raw is not None
+        assert c.fit.correction == "n_train - n_params - 1"
+    assert not trained.fit.correction_applied and "trained network" in \
+        trained.fit.correction_reason
+    assert linear.fit.correction_applied and "linear in its parameters" in \
+        linear.fit.correction_reason
+    assert trained.alpha == trained.fit.alpha_raw and linear.alpha == linear.fit.alpha_corrected
+    # the profile of a 3-parameter fit over 6 sizes: about +-0.1
+    assert linear.alpha == pytest.approx(1.0, abs=0.06) and linear.verdict == "consistent"
     # the same data against D itself reads steeper (the factor D / (D - P - 1))
-    assert c.details["alpha_raw"] > c.alpha
-    c_raw = check_scaling(_variance_table(1.0), "n_train", "test_loss",
-                          correct_finite_sample=False)[0]
-    assert c_raw.alpha == pytest.approx(c.details["alpha_raw"])
+    assert linear.fit.alpha_raw > linear.alpha
+    forced = check_scaling(t, "n_train", "test_loss", correct_finite_sample=True)[0]
+    assert forced.alpha == linear.alpha and "asked for" in forced.fit.correction_reason
+    off = check_scaling(t, "n_train", "test_loss", model="linear",
+                        correct_finite_sample=False)[0]
+    assert off.alpha == pytest.approx(linear.fit.alpha_raw)
 
 
 def test_variance_limited_inconsistent_and_given_limit():
-    c = check_scaling(_variance_table(1.6), "n_train", "test_loss")[0]
-    assert c.verdict == "inconsistent" and "excludes 1 (above)" in c.reason
+    c = check_scaling(_variance_table(1.6), "n_train", "test_loss", model="linear")[0]
+    assert c.verdict == "inconsistent" and c.question("variance").interval[0] > 1.15
+    assert "entirely outside [0.85, 1.15]" in c.reason
     t = _variance_table(1.0, noise=0.005).assign(l_inf=0.05)
-    given = check_scaling(t, "n_train", "test_loss", l_inf="l_inf")[0]
-    free = check_scaling(t, "n_train", "test_loss")[0]
-    assert given.details["l_inf"] == "given" and free.details["l_inf"] == "fitted"
+    given = check_scaling(t, "n_train", "test_loss", l_inf="l_inf", model="linear")[0]
+    free = check_scaling(t, "n_train", "test_loss", model="linear")[0]
+    assert given.fit.l_inf == "given" and free.fit.l_inf == "fitted"
     # 0.5 % noise on the loss is up to 5 % of the excess at the largest D: alpha to +-0.03
     assert given.alpha == pytest.approx(1.0, abs=0.03)
     # knowing the limit narrows the interval (two parameters instead of three)
@@ -125,7 +176,8 @@ def test_variance_limited_inconsistent_and_given_limit():
 
 def test_variance_limited_inconclusive_when_noise_swamps_the_excess():
     c = check_scaling(_variance_table(1.0, noise=0.3), "n_train", "test_loss")[0]
-    assert c.verdict == "inconclusive" and "too wide" in c.reason
+    assert c.verdict == "inconclusive" and "straddles" in c.reason
+    assert c.question("variance").uncertain_end in ("lower", "upper", "both")
 
 
 def test_crossover_slices_are_restricted_to_their_regime_or_left_inconclusive():
@@ -136,7 +188,7 @@ def test_crossover_slices_are_restricted_to_their_regime_or_left_inconclusive():
                       "test_loss": (0.05 + 363 / (D - 122)) * np.exp(
                           0.01 * rng.standard_normal(D.size))})
     c = check_scaling(t, "n_train", "test_loss")[0]
-    assert c.regime == "variance" and "spans the crossover" in c.details["regime_reason"]
+    assert c.regime == "variance" and "spans the crossover" in c.regime_reason
     assert c.window[0] >= 1210 and c.verdict == "consistent"
     narrow = t[t.n_train <= 2048]
     c = check_scaling(narrow, "n_train", "test_loss")[0]
@@ -162,7 +214,11 @@ def test_interpolation_window_and_curvature_window():
     assert curvature_window(x, straight) == (0, 10)
     bent = 5 * x ** -0.7 + 5 * 2.0 ** (-0.7 * 9)  # a floor reached at x = 2^9
     a, b = curvature_window(x, bent)
-    assert a == 0 and 4 <= b <= 7  # stops before the floor bends the line
+    assert a == 0 and 4 <= b <= 5  # stops before the floor (index 5) bends the line
+    # a kink: slope 0.7 up to 2^10, then 0.2; the window ends at the kink (index 6),
+    # not one size past it
+    kinked = np.where(x <= 2.0**10, x ** -0.7, 2.0 ** (-7.0) * (x / 2.0**10) ** -0.2)
+    assert curvature_window(x, kinked) == (0, 7)
 
 
 def test_window_from_train_loss_and_sensitivity():
@@ -209,9 +265,10 @@ def test_random_feature_model_reads_alpha_k_and_one_in_its_four_regimes():
         ex[key] = fit_exponent(tabs[key], x, "loss", regime="resolution", window="all").alpha
     for key, x, other in (("variance_D", "n_train", "n_params"),
                           ("variance_P", "n_params", "n_train")):
-        c = check_scaling(tabs[key], x, "loss", l_inf="loss_inf")[0]
+        c = check_scaling(tabs[key], x, "loss", l_inf="loss_inf", model="linear")[0]
         ex[key] = c.alpha
-        assert c.regime == "variance" and c.details["correction"] == f"{x} - {other} - 1"
+        assert c.regime == "variance" and c.fit.correction == f"{x} - {other} - 1"
+        assert c.fit.correction_applied and c.fit.l_inf == "given"
     # resolution-limited: alpha_D = alpha_P = alpha_K (Bahri et al. sec. 2.3); the pool
     # and the spectrum's fit window leave about 10 % between them
     assert ex["resolution_D"] == pytest.approx(alpha_k, rel=0.12)
@@ -219,6 +276,12 @@ def test_random_feature_model_reads_alpha_k_and_one_in_its_four_regimes():
     # variance-limited, after the finite-sample correction: 1 within 0.1 (two draws)
     assert ex["variance_D"] == pytest.approx(1.0, abs=0.1)
     assert ex["variance_P"] == pytest.approx(1.0, abs=0.15)
+    # the exact prediction asked as such: alpha_D = alpha_K within the 20 % margin
+    c = check_scaling(tabs["resolution_D"], "n_train", "loss", regime="resolution",
+                      window="all", exponent=alpha_k)[0]
+    q = c.question("exact")
+    assert q.estimate == pytest.approx(ex["resolution_D"] / alpha_k)
+    assert q.band == (0.8, 1.2) and c.verdict in ("consistent", "inconclusive")
 
 
 # ------------------------------------------------------------------ CLI
@@ -234,8 +297,19 @@ def test_cli_check_json_schema_and_plot(tmp_path, capsys):
     checks = json.loads(out.read_text())["checks"]
     assert len(checks) == 2
     for c in checks:
-        assert {"group", "regime", "alpha", "alpha_ci", "predicted_alpha", "dimension",
-                "verdict", "window", "reason"} <= set(c)
+        assert {"group", "regime", "alpha", "alpha_ci", "alpha_raw", "alpha_corrected",
+                "correction", "predicted_alpha", "dimension", "dimension_interval", "verdict",
+                "window", "window_rule", "tolerance", "questions", "n_boot_failed",
+                "reason"} <= set(c)
+        for q in c["questions"]:
+            assert {"question", "tolerance", "band", "interval", "verdict", "reason"} <= set(q)
+    var, res = checks
+    assert var["tolerance"] == 0.15 and var["questions"][0]["band"] == [0.85, 1.15]
+    assert var["correction"]["applied"] is False and var["alpha_raw"] == var["alpha"]
+    assert var["alpha_corrected"] < var["alpha_raw"]  # against D - P - 1: shallower
+    assert res["dimension_interval"] == [4.0, 4.0] and res["n_boot_failed"] == 0
+    assert [q["kind"] for q in res["questions"]] == ["bound", "estimate"]
+    assert res["fit"]["candidates"][-1]["chosen"]  # the whole range kept
     assert png.stat().st_size > 10_000
     # measured dimension from points
     rng = np.random.default_rng(0)
@@ -244,9 +318,27 @@ def test_cli_check_json_schema_and_plot(tmp_path, capsys):
                  "width == 192", "--id-data", str(tmp_path / "pts.npy"), "--json",
                  str(out)]) == 0
     c = json.loads(out.read_text())["checks"][0]
-    assert c["details"]["dimension_source"] == "measured (twonn)"
+    assert c["dimension_estimate"]["source"] == "measured (twonn)"
     assert abs(c["dimension"] - 4) < 0.4
+    # the measured d's interval is carried into the questions' intervals
+    lo, hi = c["dimension_interval"]
+    assert lo < c["dimension"] < hi
+    assert c["questions"][0]["interval"][1] == pytest.approx(4 / (c["alpha_ci"][0] * lo))
     assert main(["check", str(f), "--x", "n_train", "--y", "test_loss", "--dimension", "4",
                  "--id-data", str(tmp_path / "pts.npy")]) == 2
     assert main(["check", str(f), "--x", "n_train", "--y", "nope"]) == 1
     assert "'nope'" in capsys.readouterr().err
+    for bad in ("0", "1", "-0.1", "1.5"):
+        assert main(["check", str(f), "--x", "n_train", "--y", "test_loss",
+                     "--tolerance", bad]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--tolerance" in err and "(0, 1)" in err
+    # a tolerance and a linear model on the command line reach the verdicts
+    assert main(["check", str(f), "--x", "n_train", "--y", "test_loss", "--where",
+                 "width == 8", "--tolerance", "0.3", "--model", "linear", "--json",
+                 str(out)]) == 0
+    c = json.loads(out.read_text())["checks"][0]
+    assert c["tolerance"] == 0.3 and c["correction"]["applied"] is True
+    assert c["questions"][0]["band"] == [0.7, 1.3]
+    printed = capsys.readouterr().out
+    assert "alpha = 1 within +-0.3" in printed and "finite-sample correction" in printed

@@ -89,12 +89,33 @@ def _window_arg(text: str) -> Any:
     return (lo, hi)
 
 
+def _check_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate the options that need no data (before any work)."""
+    if args.tolerance is not None and not 0.0 < args.tolerance < 1.0:
+        raise DataValidationError(
+            f"--tolerance (the margin relative to the prediction) must be in (0, 1); got "
+            f"{args.tolerance:g}.", column="tolerance")
+    if args.exponent is not None and not args.exponent > 0:
+        raise DataValidationError(f"--exponent must be positive; got {args.exponent:g}.",
+                                  column="exponent")
+    if args.n_boot < 10:
+        raise DataValidationError(f"--n-boot must be at least 10; got {args.n_boot}.",
+                                  column="n_boot")
+    if args.correction and args.no_correction:
+        raise UsageError("give --correction or --no-correction, not both")
+    correct = True if args.correction else (False if args.no_correction else None)
+    return {"tolerance": args.tolerance, "exponent": args.exponent, "model": args.model,
+            "correct_finite_sample": correct, "interval": args.interval,
+            "n_boot": args.n_boot, "random_state": args.seed}
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from scalelaw.theory import check_scaling
 
     for target, opt in ((args.json, "--json"), (args.plot, "--plot")):
         _check_writable(target, opt)
     window = _window_arg(args.window)
+    opts = _check_options(args)
     dimension = _dimension_arg(args)
     df = _read(args)
     l_inf: Any = args.l_inf
@@ -106,8 +127,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                                       column="l_inf") from None
     checks = check_scaling(df, args.x, args.y, group=args.group, regime=args.regime,
                            dimension=dimension, l_inf=l_inf, window=window,
-                           n_params=args.n_params, n_train=args.n_train,
-                           correct_finite_sample=not args.no_correction)
+                           n_params=args.n_params, n_train=args.n_train, **opts)
     print(_check_table(checks))
     if args.json:
         _write_json({"checks": [c.to_dict() for c in checks]}, args.json)
@@ -118,18 +138,31 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _f(v: float, spec: str = ".3f") -> str:
+    return format(v, spec) if v == v else "-"
+
+
 def _check_table(checks: list[Any]) -> str:
-    lines = [f"{'group':>10}  {'regime':<10}  {'alpha':>6}  {'interval':<16}  "
-             f"{'predicted':>9}  verdict"]
+    """Each check: its exponent and window, then every question with its margin and numbers."""
+    lines = []
     for c in checks:
-        ci = (f"[{c.alpha_ci[0]:.3f}, {c.alpha_ci[1]:.3f}]" if c.alpha == c.alpha else "-")
-        pred = "-" if c.predicted_alpha is None else (
-            f">= {c.predicted_alpha:.3f}" if c.regime == "resolution"
-            else f"{c.predicted_alpha:.3f}")
-        alpha = f"{c.alpha:.3f}" if c.alpha == c.alpha else "-"
-        lines.append(f"{c.group!s:>10}  {c.regime:<10}  {alpha:>6}  {ci:<16}  {pred:>9}  "
-                     f"{c.verdict}")
-        lines.append(f"{'':>10}  {c.reason}")
+        head = f"{'' if c.group is None else str(c.group) + ': '}{c.regime}"
+        if c.fit is None:
+            lines.append(f"{head}: {c.verdict}: {c.reason}")
+            continue
+        f = c.fit
+        lines.append(f"{head}: alpha = {_f(c.alpha)} [{_f(c.alpha_ci[0])}, "
+                     f"{_f(c.alpha_ci[1])}] ({f.level:.0%}; {f.ci_method}); window "
+                     f"{f.window[0]:g}-{f.window[1]:g}, {f.n_points} sizes")
+        if f.alpha_corrected is not None:
+            lines.append(f"    finite-sample correction ({f.correction}) "
+                         f"{f.correction_reason}: raw {_f(f.alpha_raw)}, corrected "
+                         f"{_f(f.alpha_corrected)}")
+        for q in c.questions:
+            lines.append(f"    {q.verdict:<13} {q.question}")
+            lines.append(f"    {'':<13} {q.reason}")
+        for note in f.notes:
+            lines.append(f"    note: {note}")
     return "\n".join(lines)
 
 
@@ -137,10 +170,12 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "check", parents=[common],
         help="test resolution-limited (alpha >= 4/d) and variance-limited (alpha = 1) scaling",
-        description="Fit the scaling exponent of each slice of a sweep over a stated window "
-                    "and compare it with the theory: alpha >= 4/d (resolution-limited) or "
-                    "alpha = 1 (variance-limited). Verdicts: consistent, inconsistent, "
-                    "inconclusive, with the numbers behind them.")
+        description="Fit the scaling exponent of each slice of a sweep over a window chosen "
+                    "by a stated rule and test the theory as equivalence questions with a "
+                    "margin: alpha >= 4/d and 4/alpha ~ d (resolution-limited), alpha = 1 "
+                    "(variance-limited). Verdicts: consistent (the interval lies inside the "
+                    "band), inconsistent (entirely outside), inconclusive (it straddles an "
+                    "end), with the numbers behind them.")
     p.add_argument("file", help="runs table (one row per run), log file or dataset:NAME")
     p.add_argument("--x", required=True, help="the varied size: n_train, n_params or width")
     p.add_argument("--y", required=True, help="the loss column")
@@ -153,7 +188,8 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="measure d on these points (.npy/.npz/.parquet/.csv) instead")
     p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"],
                    help="estimator for --id-data")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed for --id-data")
+    p.add_argument("--seed", type=int, default=0,
+                   help="bootstrap seed (--id-data and --interval bootstrap)")
     p.add_argument("--window", default="auto", metavar="auto|all|LO,HI",
                    help="sizes to fit (default: the stated rule; see the README)")
     p.add_argument("--l-inf", default=None, metavar="COL|VALUE",
@@ -162,8 +198,26 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="parameter-count column (default n_params)")
     p.add_argument("--n-train", default="n_train", metavar="COL",
                    help="training-set-size column (default n_train)")
+    p.add_argument("--tolerance", type=float, default=None, metavar="T",
+                   help="margin relative to the prediction, in (0, 1) (default 0.15 "
+                        "variance-limited, 0.2 resolution-limited; see the README)")
+    p.add_argument("--exponent", type=float, default=None, metavar="ALPHA",
+                   help="resolution-limited: an exponent the theory predicts exactly "
+                        "(e.g. a random-feature model's alpha_K) instead of 4/d")
+    p.add_argument("--model", default="trained", choices=["trained", "linear"],
+                   help="trained network (default) or a model linear in its parameters "
+                        "(random features, linearised network: finite-sample correction on)")
+    p.add_argument("--correction", action="store_true",
+                   help="variance-limited: judge the exponent against D - P - 1 (or "
+                        "P - D - 1) whatever --model says")
     p.add_argument("--no-correction", action="store_true",
-                   help="variance-limited: fit against D (or P) itself, not D - P - 1")
+                   help="variance-limited: judge the exponent against D (or P) itself")
+    p.add_argument("--interval", default="auto",
+                   choices=["auto", "t", "cluster", "bootstrap"],
+                   help="interval of the exponent (default auto: cluster-robust over "
+                        "seeds when 3 or more are shared across sizes, else t)")
+    p.add_argument("--n-boot", type=int, default=1000,
+                   help="bootstrap draws for --interval bootstrap (default 1000)")
     p.add_argument("--json", default=None, metavar="OUT", help='write {"checks": [...]}')
     p.add_argument("--plot", default=None, metavar="OUT.png", help="save a log-log plot")
     _add_input_options(p)

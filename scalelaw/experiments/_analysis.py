@@ -9,8 +9,13 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.experiments._lanes import SweepOutcome
-from scalelaw.intrinsic_dim import IDResult
-from scalelaw.theory import TheoryCheck, check_scaling, with_dimension
+from scalelaw.theory import (
+    DEFAULT_TOLERANCE,
+    TheoryCheck,
+    check_scaling,
+    equal_question,
+    with_dimension,
+)
 
 __all__ = ["random_feature_checks", "sweep_checks"]
 
@@ -68,8 +73,11 @@ def sweep_checks(o: SweepOutcome) -> TheoryCheck:
     for name, dim in others.items():
         c = with_dimension(check, dim) if np.isfinite(check.alpha) and \
             check.regime == "resolution" else check
-        alt[name] = {"dimension": c.dimension, "dimension_ci": c.details.get("dimension_ci"),
-                     "predicted_alpha": c.predicted_alpha, "verdict": c.verdict}
+        alt[name] = {"dimension": c.dimension,
+                     "dimension_interval": None if c.dimension_estimate is None
+                     else list(c.dimension_estimate.plausible),
+                     "predicted_alpha": c.predicted_alpha, "verdict": c.verdict,
+                     "questions": [q.to_dict() for q in c.questions]}
     details = dict(check.details, against=alt, sweep=o.sweep.name,
                    nominal_dimension=o.sweep.nominal_dim,
                    data_id=None if o.data_id is None else o.data_id.to_dict(),
@@ -83,10 +91,11 @@ def random_feature_checks(settings: dict[str, Any] | None = None
                           ) -> tuple[list[TheoryCheck], dict[str, pd.DataFrame], float]:
     """The exactly solvable random-feature model in its four regimes.
 
-    Resolution-limited exponents are compared with ``alpha_K``, the decay of
-    the feature spectrum (an effective ``d = 4 / alpha_K``); variance-limited
-    ones with 1, the excess over the exact limit fitted against ``D - P - 1``
-    (or ``P - D - 1``).
+    The theory is exact here, so the exact predictions are tested:
+    resolution-limited exponents equal ``alpha_K``, the decay of the feature
+    spectrum (and ``alpha_P = alpha_D``); variance-limited ones equal 1, the
+    excess over the exact limit (paired draw by draw) judged against
+    ``D - P - 1`` (or ``P - D - 1``): the model is linear in its parameters.
 
     Returns
     -------
@@ -104,16 +113,13 @@ def random_feature_checks(settings: dict[str, Any] | None = None
     rf = RandomFeatureModel(get_task("random-features"), n_pool=s.pop("n_pool", 4000))
     alpha_k = rf.alpha_k()
     tables = rf.regime_tables(n_draws=s.pop("n_draws", 4), **s)
-    d_eff = IDResult("spectrum", 4.0 / alpha_k, (4.0 / alpha_k, 4.0 / alpha_k), 1.0,
-                     len(rf.x_pool), rf.n_features, False,
-                     settings={"alpha_K": alpha_k, "meaning": "4 / alpha_K"})
     checks = []
     for key, x in (("resolution_D", "n_train"), ("resolution_P", "n_params"),
                    ("variance_D", "n_train"), ("variance_P", "n_params")):
         tab = tables[key]
-        kwargs: dict[str, Any] = {"dimension": d_eff}
+        kwargs: dict[str, Any] = {"exponent": alpha_k}
         if key.startswith("variance"):
-            kwargs = {"l_inf": "loss_inf"}
+            kwargs = {"l_inf": "loss_inf", "model": "linear"}
         c = check_scaling(tab, x, "loss", regime="auto", **kwargs)[0]
         label = {"resolution_D": "random features: L(D, inf) vs D",
                  "resolution_P": "random features: L(inf, P) vs P",
@@ -122,6 +128,13 @@ def random_feature_checks(settings: dict[str, Any] | None = None
                  }[key].format(p=tab.n_params.iloc[0], d=tab.n_train.iloc[0])
         details = dict(c.details, alpha_K=alpha_k, model="linear random features (exact)")
         checks.append(replace(c, group=label, details=details))
+    res_d, res_p = checks[0], checks[1]
+    if np.isfinite(res_d.alpha) and np.isfinite(res_p.alpha):
+        same = equal_question((res_p.alpha, res_p.alpha_ci), (res_d.alpha, res_d.alpha_ci),
+                              res_p.tolerance or DEFAULT_TOLERANCE["resolution"],
+                              ("alpha_P", "alpha_D"))
+        checks[1] = replace(res_p, questions=(*res_p.questions, same),
+                            reason=f"{res_p.reason} | equal: {same.verdict}: {same.reason}")
     return checks, tables, float(alpha_k)
 
 

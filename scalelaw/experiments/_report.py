@@ -33,7 +33,7 @@ def summary_table(checks: list[TheoryCheck]) -> pd.DataFrame:
     rows = []
     for c in checks:
         res = c.regime == "resolution"
-        d_ci = c.details.get("dimension_ci")
+        d_ci = None if c.dimension_estimate is None else c.dimension_estimate.plausible
         d_txt = _fmt(c.dimension, ".2f")
         if d_ci and c.dimension is not None and d_ci[0] != d_ci[1]:
             d_txt += f" [{d_ci[0]:.2f}, {d_ci[1]:.2f}]"

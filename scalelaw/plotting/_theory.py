@@ -55,14 +55,14 @@ def plot_checks(checks: list[TheoryCheck], *, x: str, y: str, title: str | None 
         ax = fig.subplots()
     for i, c in enumerate(checks):
         color = f"C{i % 10}"
-        pts = c.details.get("points")
         name = "" if c.group is None else f"{c.group}: "
-        if not pts:
+        if c.fit is None or not c.fit.points[0]:
             continue
-        ax.scatter(pts["x"], pts["y"], s=14, color=color, zorder=3)
-        curve = c.details.get("curve")
-        if curve and np.isfinite(c.alpha):
-            cx, cy = np.asarray(curve["x"]), np.asarray(curve["y"])
+        px, py = np.asarray(c.fit.points[0]), np.asarray(c.fit.points[1])
+        shown = py > 0  # a size whose mean excess is not positive cannot sit on a log axis
+        ax.scatter(px[shown], py[shown], s=14, color=color, zorder=3)
+        if c.fit.curve[0] and np.isfinite(c.alpha):
+            cx, cy = np.asarray(c.fit.curve[0]), np.asarray(c.fit.curve[1])
             ax.plot(cx, cy, color=color, label=f"{name}alpha = {c.alpha:.2f} ({c.verdict})")
             lo, hi = c.alpha_ci
             if np.isfinite(lo) and np.isfinite(hi):
@@ -90,7 +90,9 @@ def plot_dimension_check(checks: list[TheoryCheck], *, labels: list[str] | None 
     """``4/alpha`` against the intrinsic dimension, with the line ``4/alpha = d``.
 
     Points on the line are at the resolution-limited prediction; points below
-    it have ``alpha > 4/d`` (allowed by the bound ``alpha >= 4/d``).
+    it have ``alpha > 4/d`` (allowed by the bound ``alpha >= 4/d``). Horizontal
+    bars: the range of ``d`` the check allowed (its interval, with the bias
+    allowance of a lower bound).
 
     Parameters
     ----------
@@ -108,9 +110,10 @@ def plot_dimension_check(checks: list[TheoryCheck], *, labels: list[str] | None 
 
     Examples
     --------
-    >>> from scalelaw.theory import TheoryCheck
+    >>> from scalelaw.theory import DimensionEstimate, TheoryCheck
     >>> c = TheoryCheck("d=4", "resolution", 1.0, (0.9, 1.1), 1.0, 4.0, "consistent",
-    ...                 (64.0, 1024.0), "", {"dimension_ci": [3.8, 4.2]})
+    ...                 (64.0, 1024.0), "",
+    ...                 dimension_estimate=DimensionEstimate(4.0, (3.8, 4.2)))
     >>> fig = plot_dimension_check([c])
     >>> len(fig.axes)
     1
@@ -125,7 +128,8 @@ def plot_dimension_check(checks: list[TheoryCheck], *, labels: list[str] | None 
         if c.regime != "resolution" or c.dimension is None or not c.alpha > 0:
             continue
         d = c.dimension
-        d_lo, d_hi = c.details.get("dimension_ci", [d, d])
+        d_lo, d_hi = (c.dimension_estimate.plausible if c.dimension_estimate is not None
+                      else (d, d))
         lo, hi = c.alpha_ci
         y_val = 4.0 / c.alpha
         y_lo = 4.0 / hi if hi > 0 else y_val

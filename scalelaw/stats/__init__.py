@@ -8,4 +8,29 @@ and pandas, and nothing else from scalelaw except :mod:`scalelaw.exceptions`
 and :mod:`scalelaw._validation`.
 """
 
-__all__: list[str] = []
+from scalelaw.stats._aggregate import aggregate_by_size, size_means
+from scalelaw.stats._bootstrap import (
+    BootstrapResult,
+    bootstrap_counts,
+    percentile_bootstrap,
+    percentile_interval,
+)
+from scalelaw.stats._equivalence import (
+    VERDICTS,
+    EquivalenceResult,
+    equivalence_codes,
+    equivalence_verdict,
+)
+
+__all__: list[str] = [
+    "VERDICTS",
+    "BootstrapResult",
+    "EquivalenceResult",
+    "aggregate_by_size",
+    "bootstrap_counts",
+    "equivalence_codes",
+    "equivalence_verdict",
+    "percentile_bootstrap",
+    "percentile_interval",
+    "size_means",
+]

@@ -1,41 +1,56 @@
-"""Fitted exponents against the theory's predictions, with a verdict and its reasons.
+"""Fitted exponents against the theory's predictions: equivalence tests with stated margins.
 
-Verdict rules (stated; ``[a_lo, a_hi]`` is the exponent's interval):
+Each check answers stated questions (:mod:`scalelaw.theory._verdicts`), each
+with a margin (``tolerance``, relative to the prediction; defaults
+:data:`~scalelaw.theory._verdicts.DEFAULT_TOLERANCE`):
 
-* resolution-limited, ``alpha >= 4/d``: the prediction is the range
-  ``[4/d_hi, 4/d_lo]`` (``d`` nominal, or measured with its interval).
-  *consistent* when ``a_hi >= 4/d_hi`` (the bound holds within uncertainty);
-  *inconsistent* when ``a_hi < 4/d_hi``, except that a measured ``d`` flagged
-  as a lower bound (high dimension, where estimators read low) makes it
-  *inconclusive*. ``ratio`` (``alpha / (4/d)``) says how close to equality.
-* variance-limited, ``alpha = 1``: *consistent* when the interval contains 1,
-  *inconsistent* when it does not.
-* With ``regime="auto"`` a slice whose sizes cross from one regime to the
-  other is restricted to its sizes in one regime (the larger part, when it has
-  4 or more sizes); the reason says so.
-* *inconclusive* in either regime when the slice is in the crossover, has fewer
-  than 4 sizes in its window, its interval is wider than 1.0 (variance) or
-  than the exponent itself (resolution), the fit did not converge, or no
-  dimension was given.
+* variance-limited: ``alpha = 1`` within ``+-0.15``;
+* resolution-limited with a ``d``: the bound ``alpha >= 4/d`` (``4/alpha`` at
+  most ``1.2 d``) and the estimate ``4/alpha ~ d`` (within 20 %); the check's
+  ``verdict`` is the bound's, the theorem;
+* resolution-limited with an exact exponent (``exponent=``, e.g. the
+  random-feature model's ``alpha_K``): ``alpha = alpha_K`` within 20 %.
+
+*consistent*: the interval lies inside the band; *inconsistent*: entirely
+outside; *inconclusive*: it straddles an end (the verdict says which), or the
+slice is in the crossover, has fewer than 4 sizes in its window, or its fit
+did not converge.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import RandomStateLike, check_level
 from scalelaw.exceptions import DataValidationError, ScaleLawError
-from scalelaw.intrinsic_dim import IDResult
-from scalelaw.theory._exponent import ExponentFit, aggregate, fit_exponent
-from scalelaw.theory._regimes import FAR, classify_regime
-from scalelaw.theory._window import INTERPOLATION_RATIO, MIN_WINDOW
+from scalelaw.theory._engine import MIN_WINDOW
+from scalelaw.theory._exponent import ExponentFit, fit_exponent
+from scalelaw.theory._intervals import INTERVALS
+from scalelaw.theory._regimes import slice_regime
+from scalelaw.theory._verdicts import (
+    DEFAULT_TOLERANCE,
+    DimensionEstimate,
+    Verdict,
+    bound_question,
+    estimate_question,
+    exact_question,
+    undecided,
+    variance_question,
+)
+from scalelaw.theory._window import PLAUSIBLE_LEVEL
 
-__all__ = ["TheoryCheck", "check_scaling", "with_dimension"]
+__all__ = ["MODELS", "TheoryCheck", "check_scaling", "with_dimension"]
 
-MAX_VARIANCE_CI_WIDTH = 1.0
+#: What produced the table: a trained network, or a model linear in its parameters.
+MODELS = ("trained", "linear")
+
+
+def _num(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
 
 
 @dataclass(frozen=True)
@@ -47,24 +62,37 @@ class TheoryCheck:
     group : Any
         The slice (group value), or None.
     regime : str
-        ``"resolution"``, ``"variance"`` or ``"crossover"``.
+        ``"resolution"``, ``"variance"``, ``"crossover"`` or ``"unknown"``.
     alpha : float
-        The fitted exponent (NaN when none could be fitted).
+        The fitted exponent used by the questions (NaN when none could be fitted).
     alpha_ci : tuple of float
         Its interval.
     predicted_alpha : float or None
-        ``4/d`` (resolution) or 1 (variance).
+        ``4/d``, the exact exponent, or 1.
     dimension : float or None
         The ``d`` used (nominal or measured).
     verdict : str
-        ``"consistent"``, ``"inconsistent"`` or ``"inconclusive"``.
+        The main question's verdict: ``"consistent"``, ``"inconsistent"`` or
+        ``"inconclusive"`` (variance-limited: ``alpha = 1``; resolution-limited:
+        the bound, or the exact exponent when one was given).
     window : tuple of float
         Smallest and largest size fitted.
     reason : str
-        The numbers behind the verdict.
+        The main question's numbers, then the other questions'.
     details : dict
-        Interval of ``d``, the predicted range, window rule and sensitivity,
-        the exponent before the finite-sample correction, notes.
+        Annotations added by callers (sweep names, ...); the check's own
+        numbers are in the typed attributes below.
+    questions : tuple of Verdict
+        Every question asked, with its margin, band, interval and verdict.
+    tolerance : float or None
+        The margin used.
+    fit : ExponentFit or None
+        The fit (raw and corrected exponents, window candidates, diagnostics,
+        bootstrap failures).
+    dimension_estimate : DimensionEstimate or None
+        The ``d`` with its interval and bias allowance.
+    regime_reason : str
+        Why the slice is in its regime.
     """
 
     group: Any
@@ -77,26 +105,61 @@ class TheoryCheck:
     window: tuple[float, float]
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    questions: tuple[Verdict, ...] = ()
+    tolerance: float | None = None
+    fit: ExponentFit | None = None
+    dimension_estimate: DimensionEstimate | None = None
+    regime_reason: str = ""
+
+    def question(self, kind: str) -> Verdict | None:
+        """The question of this kind (``"variance"``, ``"bound"``, ``"estimate"``,
+        ``"exact"``, ``"equal"``), or None.
+
+        Parameters
+        ----------
+        kind : str
+            The question's kind.
+
+        Returns
+        -------
+        Verdict or None
+            The question.
+        """
+        return next((q for q in self.questions if q.kind == kind), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``group, regime, alpha, alpha_ci, predicted_alpha, dimension,
-        verdict, window, reason`` plus ``details``.
+        """JSON-ready: the headline numbers, every question, the fit and the ``d`` used.
 
         Returns
         -------
         dict
-            The check.
+            ``group, regime, alpha, alpha_ci, alpha_raw, alpha_corrected,
+            correction, predicted_alpha, dimension, dimension_interval, verdict,
+            window, window_rule, tolerance, reason, questions, fit,
+            n_boot_failed, regime_reason, details``.
         """
-        def num(v: Any) -> Any:
-            return None if v is None or (isinstance(v, float) and not np.isfinite(v)) \
-                else float(v)
-
         g = self.group.item() if isinstance(self.group, np.generic) else self.group
-        return {"group": g, "regime": self.regime, "alpha": num(self.alpha),
-                "alpha_ci": [num(self.alpha_ci[0]), num(self.alpha_ci[1])],
-                "predicted_alpha": num(self.predicted_alpha), "dimension": num(self.dimension),
-                "verdict": self.verdict, "window": [num(self.window[0]), num(self.window[1])],
-                "reason": self.reason, "details": _plain(self.details)}
+        f = self.fit
+        d = self.dimension_estimate
+        return {
+            "group": g, "regime": self.regime, "alpha": _num(self.alpha),
+            "alpha_ci": [_num(self.alpha_ci[0]), _num(self.alpha_ci[1])],
+            "alpha_raw": None if f is None else _num(f.alpha_raw),
+            "alpha_corrected": None if f is None else _num(f.alpha_corrected),
+            "correction": None if f is None else {
+                "abscissa": f.correction, "applied": f.correction_applied,
+                "reason": f.correction_reason},
+            "predicted_alpha": _num(self.predicted_alpha), "dimension": _num(self.dimension),
+            "dimension_interval": None if d is None else [_num(v) for v in d.plausible],
+            "verdict": self.verdict,
+            "window": [_num(self.window[0]), _num(self.window[1])],
+            "window_rule": None if f is None else f.rule,
+            "tolerance": self.tolerance, "reason": self.reason,
+            "questions": [q.to_dict() for q in self.questions],
+            "fit": None if f is None else f.to_dict(),
+            "n_boot_failed": 0 if f is None else f.n_boot_failed,
+            "dimension_estimate": None if d is None else d.to_dict(),
+            "regime_reason": self.regime_reason, "details": _plain(self.details)}
 
 
 def _plain(obj: Any) -> Any:
@@ -106,27 +169,25 @@ def _plain(obj: Any) -> Any:
         return [_plain(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return obj.to_dict()
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj
 
 
-def _dimension(dimension: float | IDResult | None, sub: pd.DataFrame,
-               dim_col: str | None) -> tuple[float | None, tuple[float, float] | None, bool,
-                                            str]:
-    """``(d, (d_lo, d_hi), lower_bound, source)``."""
-    if isinstance(dimension, IDResult):
-        return dimension.dimension, dimension.ci, dimension.lower_bound, \
-            f"measured ({dimension.method})"
-    if dimension is not None:
-        d = float(dimension)
-        return d, (d, d), False, "nominal"
-    if dim_col and dim_col in sub.columns:
-        vals = pd.to_numeric(sub[dim_col], errors="coerce").dropna().unique()
-        if len(vals) == 1:
-            return float(vals[0]), (float(vals[0]), float(vals[0])), False, \
-                f"column {dim_col!r}"
-    return None, None, False, "none"
+def _check_tolerance(tolerance: float | None) -> float | None:
+    if tolerance is None:
+        return None
+    try:
+        t = float(tolerance)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0.0 < t < 1.0:
+        raise DataValidationError(
+            f"The 'tolerance' parameter (the margin relative to the prediction) must be a "
+            f"float in the range (0, 1). Got {tolerance!r} instead.", column="tolerance")
+    return t
 
 
 def check_scaling(
@@ -136,17 +197,23 @@ def check_scaling(
     *,
     group: str | None = None,
     regime: str = "auto",
-    dimension: float | IDResult | None = None,
+    dimension: Any = None,
     dimension_column: str | None = "intrinsic_dim",
+    exponent: float | None = None,
     train: str | None = None,
     l_inf: str | float | None = None,
     n_params: str | None = "n_params",
     n_train: str | None = "n_train",
     window: str | tuple[float, float] = "auto",
-    correct_finite_sample: bool = True,
+    model: str = "trained",
+    correct_finite_sample: bool | None = None,
+    tolerance: float | None = None,
     level: float = 0.95,
+    interval: str = "auto",
+    n_boot: int = 1000,
+    random_state: RandomStateLike = 0,
 ) -> list[TheoryCheck]:
-    """Fit the scaling exponent of every slice and compare it with the theory.
+    """Fit the scaling exponent of every slice and test it against the theory.
 
     Parameters
     ----------
@@ -158,32 +225,51 @@ def check_scaling(
         One check per value (e.g. ``"width"`` when ``x`` is ``n_train``).
     regime : {"auto", "resolution", "variance"}, default="auto"
         ``"auto"`` classifies each slice from ``n_train`` and ``n_params``
-        (:func:`classify_regime`).
-    dimension : float or IDResult, optional
-        ``d`` of the resolution-limited prediction: nominal, or measured
-        (:func:`scalelaw.intrinsic_dim.estimate_intrinsic_dim`, whose interval
-        and lower-bound flag the verdict uses). Default: the
-        ``dimension_column`` of the data, if any.
+        (:func:`classify_regime`; with ``x="width"`` from ``n_params / n_train``).
+    dimension : float, IDResult or DimensionEstimate, optional
+        ``d`` of the resolution-limited prediction: a number (exact), or a
+        measurement (:func:`scalelaw.intrinsic_dim.estimate_intrinsic_dim`)
+        whose interval, known bias and lower-bound flag are carried into the
+        questions. Default: the ``dimension_column`` of the data, if any.
     dimension_column : str or None, default="intrinsic_dim"
         Column holding a nominal ``d`` per slice.
+    exponent : float, optional
+        Resolution-limited: an exponent the theory predicts exactly (the
+        random-feature model's ``alpha_K``); asked instead of the ``4/d``
+        questions.
     train : str, optional
-        Training-loss column: the resolution-limited window is then the sizes
-        where the model interpolates; default ``"train_loss"`` when present.
+        Training-loss column (resolution-limited window: the sizes where the
+        model interpolates); default ``"train_loss"`` when present.
     l_inf : str or float, optional
-        Variance-limited limit ``L_inf`` (column or value; e.g. the linearised
-        model's loss); default: fitted as a free offset.
+        Variance-limited limit ``L_inf``: a column (e.g. the linearised model's
+        loss from the same initialisation), subtracted run by run, or a value;
+        default: fitted as a free offset.
     n_params, n_train : str or None
         Size columns for the regime and the finite-sample correction.
     window : {"auto", "all"} or (lo, hi), default="auto"
         See :func:`fit_exponent`.
-    correct_finite_sample : bool, default=True
-        Variance-limited: fit the excess against ``D - P - 1`` (data) or
-        ``P - D - 1`` (parameters) instead of ``D`` or ``P``: least squares'
-        finite-sample factor, which makes even the exact random-feature model
-        read 1.07-1.20 at ``D = 10P .. 500P``. The raw exponent is in
-        ``details["alpha_raw"]``.
+    model : {"trained", "linear"}, default="trained"
+        What produced the table. ``"linear"``: a model linear in its parameters
+        (random features, a linearised network), whose variance-limited excess
+        carries least squares' finite-sample factor ``P / (D - P - 1)``.
+    correct_finite_sample : bool, optional
+        Variance-limited: judge the exponent against ``D - P - 1`` (data) or
+        ``P - D - 1`` (parameters) instead of ``D`` or ``P``. Default: on for
+        ``model="linear"``, off for trained networks (for which the factor is
+        not derived: applied to a true ``1/D`` table it reads 0.93-0.97). Both
+        exponents are always reported.
+    tolerance : float, optional
+        The margin, relative to the prediction, in (0, 1). Default 0.15
+        (variance-limited) and 0.2 (resolution-limited); see the README.
     level : float, default=0.95
         Interval coverage.
+    interval : {"auto", "t", "cluster", "bootstrap"}, default="auto"
+        Interval method (:func:`fit_exponent`): cluster-robust over replicates
+        when the table identifies 3 or more shared across sizes, else Student-t.
+    n_boot : int, default=1000
+        Bootstrap draws (``interval="bootstrap"``).
+    random_state : int, Generator or None, default=0
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -200,107 +286,174 @@ def check_scaling(
     >>> c = check_scaling(df, "n_train", "test_loss", dimension=4)[0]
     >>> c.regime, c.verdict, f"{c.alpha:.2f}"
     ('resolution', 'consistent', '1.01')
+    >>> [(q.kind, q.verdict) for q in c.questions]
+    [('bound', 'consistent'), ('estimate', 'consistent')]
     """
     if regime not in ("auto", "resolution", "variance"):
         raise DataValidationError(f"regime must be 'auto', 'resolution' or 'variance'; got "
                                   f"{regime!r}.", column="regime")
-    if x not in data.columns or y not in data.columns:
-        missing = [c for c in (x, y) if c not in data.columns]
+    if model not in MODELS:
+        raise DataValidationError(f"model must be one of {list(MODELS)}; got {model!r}.",
+                                  column="model")
+    if interval not in INTERVALS:
+        raise DataValidationError(f"interval must be one of {list(INTERVALS)}; got "
+                                  f"{interval!r}.", column="interval")
+    tol = _check_tolerance(tolerance)
+    level = check_level(level)
+    if exponent is not None and not (np.isfinite(float(exponent)) and float(exponent) > 0):
+        raise DataValidationError(f"exponent must be positive; got {exponent!r}.",
+                                  column="exponent")
+    dim = None if dimension is None else DimensionEstimate.coerce(dimension)
+    missing = [c for c in (x, y) if c not in data.columns]
+    if missing:
         raise DataValidationError(f"Column(s) {missing} are not in the data; columns "
                                   f"present: {[str(c) for c in data.columns]}.",
                                   column=missing[0])
     if group is not None and group not in data.columns:
         raise DataValidationError(f"Group column {group!r} is not in the data.", column=group)
+    if isinstance(l_inf, str) and l_inf not in data.columns:
+        raise DataValidationError(f"l_inf column {l_inf!r} is not in the data.",
+                                  column="l_inf")
     if train is None and "train_loss" in data.columns and y != "train_loss":
         train = "train_loss"
+    opts = {"dimension": dim, "dim_col": dimension_column, "exponent": exponent,
+            "train": train, "l_inf": l_inf, "n_params": n_params, "n_train": n_train,
+            "window": window, "model": model, "correct": correct_finite_sample,
+            "tolerance": tol, "level": level, "interval": interval, "n_boot": n_boot,
+            "random_state": random_state}
     slices = [(None, data)] if group is None else list(data.groupby(group, sort=True))
-    return [_check_slice(key, sub, x, y, regime, dimension, dimension_column, train, l_inf,
-                         n_params, n_train, window, correct_finite_sample, level)
-            for key, sub in slices]
+    return [_check_slice(key, sub, x, y, regime, opts) for key, sub in slices]
 
 
-def _slice_regime(sub: pd.DataFrame, x: str, y: str, train: str | None,
-                  n_params: str | None, n_train: str | None
-                  ) -> tuple[str, str, pd.DataFrame]:
-    """The slice's regime, why, and its rows: a crossover slice whose sizes reach one
-    regime at 4 or more sizes is restricted to those sizes."""
-    varies = "data" if x == n_train else "model"
-    fixed_col = n_params if varies == "data" else n_train
-    if fixed_col is None or fixed_col not in sub.columns or x not in sub.columns:
-        return "unknown", (f"no {fixed_col!r} column to compare the sizes with: give the "
-                           "regime (--regime resolution|variance)"), sub
-    agg = aggregate(sub, x, y, train=train, correction=fixed_col)
-    sizes, fixed = agg["x"].to_numpy(), agg["correction"].to_numpy()
-    ratio = (agg["train"] / agg["y"]).to_numpy() if "train" in agg else None
-    kind, why = classify_regime(sizes, fixed, varies=varies, train_over_test=ratio)
-    if kind != "crossover":
-        return kind, why, sub
-    parts = []
-    for part in (sizes / fixed >= FAR, sizes / fixed <= 1 / FAR if ratio is None
-                 else (sizes / fixed <= 1 / FAR) | (ratio < INTERPOLATION_RATIO)):
-        if part.sum() >= MIN_WINDOW:
-            k, w = classify_regime(sizes[part], fixed[part], varies=varies,
-                                   train_over_test=None if ratio is None else ratio[part])
-            if k != "crossover":
-                parts.append((int(part.sum()), k, w, set(sizes[part])))
-    if not parts:
-        return kind, why, sub
-    n, kind, part_why, keep = max(parts, key=lambda t: t[0])
-    rows = sub[pd.to_numeric(sub[x], errors="coerce").isin(keep)]
-    return kind, (f"the slice spans the crossover ({why.split(':')[0]}); its {n} of "
-                  f"{len(sizes)} sizes in one regime are used: {part_why}"), rows
+def _correction(x: str, kind: str, sub: pd.DataFrame, o: dict[str, Any]
+                ) -> tuple[str | None, bool, str]:
+    """The correction column, whether it is applied, and why."""
+    other = o["n_params"] if x == o["n_train"] else (o["n_train"] if x == o["n_params"]
+                                                    else None)
+    if kind != "variance":
+        return None, False, ""
+    if other is None or other not in sub.columns:
+        return None, False, (f"not computed: the factor is defined against "
+                             f"{o['n_train']!r} or {o['n_params']!r}, not {x!r}")
+    if o["correct"] is True:
+        return other, True, "applied: asked for (correct_finite_sample=True)"
+    if o["correct"] is False:
+        return other, False, "not applied: turned off (correct_finite_sample=False)"
+    if o["model"] == "linear":
+        return other, True, ("applied: a model linear in its parameters (model='linear'), "
+                             "whose excess carries least squares' finite-sample factor")
+    return other, False, ("not applied: a trained network (model='trained'); the factor "
+                          "is exact for least squares on a Gaussian design only and reads a "
+                          "true 1/D law low")
 
 
 def _check_slice(key: Any, sub: pd.DataFrame, x: str, y: str, regime: str,
-                 dimension: Any, dim_col: str | None, train: str | None, l_inf: Any,
-                 n_params: str | None, n_train: str | None, window: Any,
-                 correct: bool, level: float) -> TheoryCheck:
-    details: dict[str, Any] = {}
+                 o: dict[str, Any]) -> TheoryCheck:
     if regime == "auto":
-        kind, why, sub = _slice_regime(sub, x, y, train, n_params, n_train)
-        details["regime_reason"] = why
+        kind, why, sub = slice_regime(sub, x, y, o["train"], o["n_params"], o["n_train"])
     else:
         kind, why = regime, "regime given"
     nan2 = (float("nan"), float("nan"))
     if kind in ("crossover", "unknown"):
         return TheoryCheck(key, kind, float("nan"), nan2, None, None, "inconclusive", nan2,
-                           why, details)
-    correction = None
-    if kind == "variance" and correct:
-        other = n_params if x == n_train else (n_train if x == n_params else None)
-        if other is not None and other in sub.columns:
-            correction = other
+                           why, regime_reason=why)
+    correction, applied, reason = _correction(x, kind, sub, o)
     try:
-        fit = fit_exponent(sub, x, y, regime=kind, window=window,
-                           train=train if kind == "resolution" else None,
-                           l_inf=l_inf if kind == "variance" else None,
-                           correction=correction, level=level)
+        fit = fit_exponent(sub, x, y, regime=kind, window=o["window"],
+                           train=o["train"] if kind == "resolution" else None,
+                           l_inf=o["l_inf"] if kind == "variance" else None,
+                           correction=correction, apply_correction=applied,
+                           level=o["level"], interval=o["interval"], n_boot=o["n_boot"],
+                           random_state=o["random_state"])
     except ScaleLawError as exc:
+        if isinstance(exc, DataValidationError) and exc.column in ("interval", "n_boot"):
+            raise  # a setting, not this slice's data: every slice would fail alike
         return TheoryCheck(key, kind, float("nan"), nan2, None, None, "inconclusive", nan2,
-                           f"no exponent could be fitted: {exc}", details)
-    details.update(window_rule=fit.rule, n_points=fit.n_points, ci_method=fit.ci_method,
-                   sensitivity=list(fit.sensitivity), l_inf=fit.l_inf, notes=list(fit.notes),
-                   points=fit.extra["points"],
-                   curve={"x": fit.extra["sizes"], "y": fit.extra["fitted"]})
-    if fit.alpha_raw is not None:
-        details.update(alpha_raw=fit.alpha_raw, correction=f"{x} - {correction} - 1")
-    if kind == "resolution":
-        return _resolution_verdict(key, fit, dimension, sub, dim_col, details)
-    return _variance_verdict(key, fit, details)
+                           f"no exponent could be fitted: {exc}", regime_reason=why)
+    fit = replace(fit, correction_reason=reason)
+    dim = o["dimension"]
+    if kind == "resolution" and dim is None and o["dim_col"] and o["dim_col"] in sub.columns:
+        vals = pd.to_numeric(sub[o["dim_col"]], errors="coerce").dropna().unique()
+        if len(vals) == 1:
+            dim = DimensionEstimate.coerce(float(vals[0]), f"column {o['dim_col']!r}")
+    return judge(key, kind, fit, dim=dim, exponent=o["exponent"], tolerance=o["tolerance"],
+                 regime_reason=why)
 
 
-def with_dimension(check: TheoryCheck, dimension: float | IDResult) -> TheoryCheck:
+def cut_to_minimum(fit: ExponentFit) -> bool:
+    """The window rule cut down to the shortest window and every longer one is ruled out
+    (the next one's straightness p-value below the plausibility level)."""
+    nxt = [c for c in fit.candidates if c.n_points == MIN_WINDOW + 1]
+    return (fit.n_points == MIN_WINDOW and bool(nxt) and nxt[0].pvalue is not None
+            and nxt[0].pvalue < PLAUSIBLE_LEVEL)
+
+
+def _doubt(fit: ExponentFit) -> str | None:
+    lo, hi = fit.ci
+    if not fit.converged:
+        return "the fit did not converge"
+    if fit.n_points < MIN_WINDOW:
+        return f"only {fit.n_points} sizes in the window; {MIN_WINDOW} are needed"
+    if cut_to_minimum(fit):
+        return (f"the straightness test rules out every window longer than {MIN_WINDOW} "
+                f"sizes (p < {PLAUSIBLE_LEVEL:g}): no range where a power law is established")
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        extra = (f" ({fit.n_boot_failed} of {fit.n_boot} bootstrap draws failed)"
+                 if fit.n_boot_failed else "")
+        return f"the exponent has no interval{extra}"
+    return None
+
+
+def judge(key: Any, kind: str, fit: ExponentFit, *, dim: DimensionEstimate | None = None,
+          exponent: float | None = None, tolerance: float | None = None,
+          regime_reason: str = "", details: dict[str, Any] | None = None) -> TheoryCheck:
+    """The questions of one fitted slice and the check that holds them."""
+    tol = DEFAULT_TOLERANCE[kind] if tolerance is None else tolerance
+    a, ci = fit.alpha, fit.ci
+    doubt = _doubt(fit)
+    where = f"window {fit.window[0]:g}-{fit.window[1]:g} ({fit.n_points} sizes)"
+    pred, d_value = None, None
+    if kind == "variance":
+        questions = (variance_question(a, ci, tol, doubt),)
+        pred = 1.0
+        extra = f"; L_inf {fit.l_inf}"
+        if fit.alpha_corrected is not None:
+            other = fit.alpha_raw if fit.correction_applied else fit.alpha_corrected
+            label = "uncorrected" if fit.correction_applied else f"against {fit.correction}"
+            extra += f"; {label}: {other:.3g} (correction {fit.correction_reason})"
+        where += extra
+    elif exponent is not None:
+        questions = (exact_question(a, ci, float(exponent), tol, "alpha_K", doubt),)
+        pred = float(exponent)
+    elif dim is None:
+        questions = (undecided("bound", "alpha >= 4/d", "no intrinsic dimension given "
+                               "(dimension= or --dimension / --id-data)"),)
+    else:
+        questions = (bound_question(a, ci, dim, tol, doubt),
+                     estimate_question(a, ci, dim, tol, doubt))
+        pred, d_value = 4.0 / dim.value, dim.value
+    main = questions[0]
+    others = "; ".join(f"{q.kind}: {q.verdict}: {q.reason}" for q in questions[1:])
+    reason = f"{main.reason}; {where}" + (f" | {others}" if others else "")
+    return TheoryCheck(key, kind, a, ci, pred, d_value, main.verdict, fit.window, reason,
+                       dict(details or {}), questions, tol, fit, dim, regime_reason)
+
+
+def with_dimension(check: TheoryCheck, dimension: Any, *,
+                   tolerance: float | None = None) -> TheoryCheck:
     """The same resolution-limited exponent judged against another ``d``.
 
-    No refit: the exponent, its interval and window are kept; the prediction
-    ``4/d``, the verdict and its reason follow the new dimension.
+    No refit: the fit (its interval, level, window and convergence) is kept;
+    the questions and the verdict follow the new dimension.
 
     Parameters
     ----------
     check : TheoryCheck
-        A resolution-limited check with a fitted exponent.
-    dimension : float or IDResult
-        The other ``d`` (nominal, or measured with its interval).
+        A resolution-limited check with a fit.
+    dimension : float, IDResult or DimensionEstimate
+        The other ``d``.
+    tolerance : float, optional
+        The margin (default: the check's).
 
     Returns
     -------
@@ -316,80 +469,10 @@ def with_dimension(check: TheoryCheck, dimension: float | IDResult) -> TheoryChe
     >>> c.verdict, with_dimension(c, 2).verdict
     ('consistent', 'inconsistent')
     """
-    if check.regime != "resolution" or not np.isfinite(check.alpha):
+    if check.regime != "resolution" or check.fit is None:
         raise DataValidationError("with_dimension needs a resolution-limited check with a "
                                   "fitted exponent.", column="check")
-    d = check.details
-    fit = ExponentFit(alpha=check.alpha, ci=check.alpha_ci, level=0.95, window=check.window,
-                      n_points=int(d.get("n_points", MIN_WINDOW)),
-                      rule=str(d.get("window_rule", "")),
-                      sensitivity=tuple(d.get("sensitivity", (check.alpha, check.alpha))))
-    keep = {k: v for k, v in d.items() if k not in (
-        "dimension_ci", "dimension_source", "dimension_lower_bound", "predicted_range",
-        "ratio", "four_over_alpha")}
-    return _resolution_verdict(check.group, fit, dimension, pd.DataFrame(), None, keep)
-
-
-def _common_doubt(fit: ExponentFit, width_limit: float) -> str | None:
-    lo, hi = fit.ci
-    if not fit.converged:
-        return "the fit did not converge"
-    if fit.n_points < MIN_WINDOW:
-        return f"only {fit.n_points} sizes in the window ({fit.rule}); 4 are needed"
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo > width_limit:
-        return (f"the interval [{lo:.3g}, {hi:.3g}] is too wide to decide (wider than "
-                f"{width_limit:.3g})")
-    return None
-
-
-def _resolution_verdict(key: Any, fit: ExponentFit, dimension: Any, sub: pd.DataFrame,
-                        dim_col: str | None, details: dict[str, Any]) -> TheoryCheck:
-    d, d_ci, lower, source = _dimension(dimension, sub, dim_col)
-    a, (lo, hi) = fit.alpha, fit.ci
-    if d is None:
-        return TheoryCheck(key, "resolution", a, fit.ci, None, None, "inconclusive",
-                           fit.window, "no intrinsic dimension given (--dimension or "
-                           "--id-data)", details)
-    pred = 4.0 / d
-    p_lo, p_hi = 4.0 / d_ci[1], 4.0 / d_ci[0]
-    details.update(dimension_ci=list(d_ci), dimension_source=source,
-                   dimension_lower_bound=lower, predicted_range=[p_lo, p_hi],
-                   ratio=a / pred, four_over_alpha=4.0 / a if a > 0 else None)
-    doubt = _common_doubt(fit, max(abs(a), 1e-12))
-    numbers = (f"alpha = {a:.3g} [{lo:.3g}, {hi:.3g}] over {fit.window[0]:g}-"
-               f"{fit.window[1]:g}; 4/d = {pred:.3g} (d = {d:.3g}, {source}"
-               + (f", interval [{d_ci[0]:.3g}, {d_ci[1]:.3g}]" if d_ci[0] != d_ci[1] else "")
-               + ")" + (f"; 4/alpha = {4 / a:.3g}" if a > 0 else ""))
-    if doubt:
-        return TheoryCheck(key, "resolution", a, fit.ci, pred, d, "inconclusive", fit.window,
-                           f"{doubt}; {numbers}", details)
-    if hi >= p_lo:
-        verdict = "consistent"
-        why = (f"alpha >= 4/d holds within uncertainty ({hi:.3g} >= {p_lo:.3g}); "
-               f"alpha / (4/d) = {a / pred:.2f}")
-    elif lower:
-        verdict = "inconclusive"
-        why = (f"alpha is below 4/d ({hi:.3g} < {p_lo:.3g}), but d = {d:.3g} is a lower bound "
-               "(estimators read low at high dimension), so 4/d may be smaller")
-    else:
-        verdict = "inconsistent"
-        why = f"alpha is below 4/d even at the interval's ends ({hi:.3g} < {p_lo:.3g})"
-    return TheoryCheck(key, "resolution", a, fit.ci, pred, d, verdict, fit.window,
-                       f"{why}; {numbers}", details)
-
-
-def _variance_verdict(key: Any, fit: ExponentFit, details: dict[str, Any]) -> TheoryCheck:
-    a, (lo, hi) = fit.alpha, fit.ci
-    numbers = (f"alpha = {a:.3g} [{lo:.3g}, {hi:.3g}] over {fit.window[0]:g}-"
-               f"{fit.window[1]:g}, L_inf {fit.l_inf}"
-               + (f", against {details['correction']} (uncorrected {fit.alpha_raw:.3g})"
-                  if fit.alpha_raw is not None else ""))
-    doubt = _common_doubt(fit, MAX_VARIANCE_CI_WIDTH)
-    if doubt:
-        verdict, why = "inconclusive", doubt
-    elif lo <= 1.0 <= hi:
-        verdict, why = "consistent", "the interval contains 1"
-    else:
-        verdict, why = "inconsistent", f"the interval excludes 1 ({'above' if lo > 1 else 'below'})"
-    return TheoryCheck(key, "variance", a, fit.ci, 1.0, None, verdict, fit.window,
-                       f"{why}; {numbers}", details)
+    tol = _check_tolerance(tolerance) if tolerance is not None else check.tolerance
+    return judge(check.group, "resolution", check.fit,
+                 dim=DimensionEstimate.coerce(dimension), tolerance=tol,
+                 regime_reason=check.regime_reason, details=check.details)

@@ -2,25 +2,80 @@
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scalelaw.exceptions import DataValidationError, ScaleLawWarning
-from scalelaw.fitting import fit
-from scalelaw.theory._bootstrap import MIN_REPLICATES, seed_bootstrap
+from scalelaw._validation import RandomStateLike, check_int, check_level
+from scalelaw.exceptions import DataValidationError
+from scalelaw.stats import aggregate_by_size
+from scalelaw.theory._intervals import INTERVALS, AxisFit, fit_axis
+from scalelaw.theory._runs import RunGrid, grid_means, run_grid
 from scalelaw.theory._window import (
-    MIN_WINDOW,
+    PLAUSIBLE_LEVEL,
+    WINDOW_TEST_LEVEL,
     check_window,
-    curvature_window,
     interpolating_window,
-    sub_windows,
 )
 
-__all__ = ["MIN_REPLICATES", "ExponentFit", "aggregate", "fit_exponent"]
+__all__ = ["ExponentFit", "WindowCandidate", "aggregate", "fit_exponent"]
+
+
+def _num(v: Any) -> Any:
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _pair(p: tuple[float, float] | None) -> list | None:
+    return None if p is None else [_num(p[0]), _num(p[1])]
+
+
+@dataclass(frozen=True)
+class WindowCandidate:
+    """One window the rule considered: the sizes ``[0, n)`` of the candidate range.
+
+    Attributes
+    ----------
+    window : tuple of float
+        Smallest and largest size.
+    n_points : int
+        Sizes in it.
+    alpha : float
+        Its exponent.
+    ci : tuple of float
+        Its own interval (before the hull over plausible windows).
+    pvalue : float or None
+        Straightness p-value (None when the window was given, not chosen).
+    chosen : bool
+        The rule's choice.
+    plausible : bool
+        Counted in the interval (the choice, or a longer window the
+        straightness test cannot rule out).
+    """
+
+    window: tuple[float, float]
+    n_points: int
+    alpha: float
+    ci: tuple[float, float]
+    pvalue: float | None
+    chosen: bool
+    plausible: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields.
+
+        Returns
+        -------
+        dict
+            ``window, n_points, alpha, ci, pvalue, chosen, plausible``.
+        """
+        return {"window": _pair(self.window), "n_points": self.n_points,
+                "alpha": _num(self.alpha), "ci": _pair(self.ci), "pvalue": _num(self.pvalue),
+                "chosen": self.chosen, "plausible": self.plausible}
 
 
 @dataclass(frozen=True)
@@ -30,34 +85,54 @@ class ExponentFit:
     Attributes
     ----------
     alpha : float
-        The exponent (with the finite-sample correction when one applies).
+        The exponent used by the checks: against the size less the
+        finite-sample correction when ``correction_applied``, else against the
+        size itself.
     ci : tuple of float
-        Its interval: a bootstrap over seeds when every size has at least
-        :data:`~scalelaw.theory._bootstrap.MIN_REPLICATES` runs, else from the
-        fit to the per-size means (Wald with the t quantile; profile when
-        ``L_inf`` is fitted). ``ci_method`` says which.
+        Its interval (``ci_method`` says how); it spans every window the
+        straightness test cannot rule out.
     level : float
         Coverage of ``ci``.
     window : tuple of float
-        Smallest and largest size fitted.
+        Smallest and largest size of the chosen window.
     n_points : int
-        Sizes in the window (seeds averaged in log space at each size).
+        Sizes in the window.
     rule : str
         How the window was chosen.
     sensitivity : tuple of float
         Smallest and largest exponent over the neighbouring windows (one size
         more or fewer at either end).
     alpha_raw : float or None
-        Variance-limited fits: the exponent against the size itself, before the
-        finite-sample correction.
+        The exponent against the size itself.
     l_inf : str
-        ``"none"``, ``"given"`` or ``"fitted"``.
+        ``"none"``, ``"given"`` (subtracted per run) or ``"fitted"``.
     correction : str or None
-        Column subtracted (with 1) from the size: ``"n_params"`` gives ``D - P - 1``.
+        The corrected abscissa (e.g. ``"n_train - n_params - 1"``) when one was
+        computed.
     converged : bool
         The fit converged.
     notes : tuple of str
-        Excluded points and other facts.
+        Excluded runs and sizes, the window's story, the floor at its bound,
+        bootstrap failures.
+    ci_method : str
+        How ``ci`` was computed.
+    ci_raw : tuple of float or None
+        Interval of ``alpha_raw``.
+    alpha_corrected, ci_corrected : float, tuple or None
+        The exponent against the corrected abscissa and its interval (when a
+        correction column was given, applied or not).
+    correction_applied : bool
+        ``alpha`` is the corrected exponent.
+    correction_reason : str
+        Why the correction was or was not applied.
+    candidates : tuple of WindowCandidate
+        Every window the rule considered.
+    n_boot, n_boot_failed : int
+        Bootstrap draws and how many failed (0 and 0 without a bootstrap).
+    curve : tuple of tuple
+        ``(sizes, power term)`` over the window (for plots).
+    points : tuple of tuple
+        ``(sizes, per-size mean less L_inf)`` at every size (for plots).
     """
 
     alpha: float
@@ -73,63 +148,120 @@ class ExponentFit:
     converged: bool = True
     notes: tuple[str, ...] = ()
     ci_method: str = "t interval of the fit to the per-size means"
-    extra: dict[str, Any] = field(default_factory=dict)
-    """``sizes`` and ``fitted`` (the power term ``k x^-alpha`` at the window's sizes),
-    ``points`` (every size's mean loss less ``L_inf``: the quantity that scales),
-    ``l_inf_values`` (0 for resolution-limited fits), ``min_window``."""
+    ci_raw: tuple[float, float] | None = None
+    alpha_corrected: float | None = None
+    ci_corrected: tuple[float, float] | None = None
+    correction_applied: bool = False
+    correction_reason: str = ""
+    candidates: tuple[WindowCandidate, ...] = ()
+    n_boot: int = 0
+    n_boot_failed: int = 0
+    curve: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+    points: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (plot data included).
+
+        Returns
+        -------
+        dict
+            Every attribute, candidates as dicts.
+        """
+        return {"alpha": _num(self.alpha), "ci": _pair(self.ci), "level": self.level,
+                "window": _pair(self.window), "n_points": self.n_points, "rule": self.rule,
+                "sensitivity": _pair(self.sensitivity), "alpha_raw": _num(self.alpha_raw),
+                "ci_raw": _pair(self.ci_raw), "alpha_corrected": _num(self.alpha_corrected),
+                "ci_corrected": _pair(self.ci_corrected),
+                "correction": self.correction, "correction_applied": self.correction_applied,
+                "correction_reason": self.correction_reason, "l_inf": self.l_inf,
+                "converged": self.converged, "notes": list(self.notes),
+                "ci_method": self.ci_method, "n_boot": self.n_boot,
+                "n_boot_failed": self.n_boot_failed,
+                "candidates": [c.to_dict() for c in self.candidates],
+                "curve": {"x": list(self.curve[0]), "y": list(self.curve[1])},
+                "points": {"x": list(self.points[0]), "y": list(self.points[1])}}
 
 
 def aggregate(data: pd.DataFrame, x: str, y: str, *, train: str | None = None,
               l_inf: str | None = None, correction: str | None = None) -> pd.DataFrame:
     """One row per size: geometric means over seeds (Bahri et al.: log-loss averaged).
 
-    Rows with a missing or non-positive loss are dropped here and counted in
+    Runs with a missing or non-positive loss are excluded and counted in
     ``attrs["n_dropped"]`` (diverged runs).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Runs.
+    x, y : str
+        Size and loss columns.
+    train, l_inf, correction : str, optional
+        More columns: ``train`` (geometric mean), ``l_inf`` and ``correction``
+        (arithmetic means).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``x``, ``y``, ``n_runs`` and, when given, ``train``, ``l_inf``,
         ``correction``; sorted by ``x``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"n_train": [10, 10, 20], "test_loss": [1.0, 4.0, 0.5]})
+    >>> aggregate(df, "n_train", "test_loss")[["x", "y", "n_runs"]].values.tolist()
+    [[10.0, 2.0, 2.0], [20.0, 0.5, 1.0]]
     """
-    cols = {"x": x, "y": y}
-    for k, c in (("train", train), ("l_inf", l_inf), ("correction", correction)):
+    cols = {y: "geometric"}
+    names = {x: "x", y: "y"}
+    if train is not None:
+        tr = pd.to_numeric(data[train], errors="coerce") if train in data.columns else None
+        if tr is None:
+            raise DataValidationError(f"Column {train!r} is not in the data.", column=train)
+        data = data.assign(**{train: np.maximum(tr, 1e-300)})
+        cols[train] = "geometric"
+        names[train] = "train"
+    for key, c in (("l_inf", l_inf), ("correction", correction)):
         if c is not None:
-            cols[k] = c
-    for c in cols.values():
-        if c not in data.columns:
-            raise DataValidationError(
-                f"Column {c!r} is not in the data; columns present: "
-                f"{[str(k) for k in data.columns]}.", column=c)
-    df = pd.DataFrame({k: pd.to_numeric(data[c], errors="coerce") for k, c in cols.items()})
-    ok = np.isfinite(df["x"]) & np.isfinite(df["y"]) & (df["y"] > 0) & (df["x"] > 0)
-    n_drop = int((~ok).sum())
-    df = df[ok]
-    agg: dict[str, Any] = {"y": lambda v: float(np.exp(np.mean(np.log(v))))}
-    if "train" in df:
-        agg["train"] = lambda v: float(np.exp(np.mean(np.log(np.maximum(v, 1e-300)))))
-    for k in ("l_inf", "correction"):
-        if k in df:
-            agg[k] = "mean"
-    out = df.groupby("x", sort=True).agg(agg)
-    out["n_runs"] = df.groupby("x").size()
-    out = out.reset_index()
+            cols[c] = "arithmetic"
+            names[c] = key
+    out = aggregate_by_size(data, x, cols)
+    n_drop = out.attrs["n_dropped"]
+    out = out.rename(columns=names)
     out.attrs["n_dropped"] = n_drop
     return out
 
 
-def _power_fit(xv: np.ndarray, yv: np.ndarray, level: float, *, floor: bool) -> Any:
-    """``power`` (or ``saturating_power``) fitted with mse_log: the FitResult."""
-    df = pd.DataFrame({"x": xv, "y": yv})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ScaleLawWarning)  # diagnostics stay on the result
-        return fit("saturating_power" if floor else "power", df, x="x", y="y",
-                   objective="mse_log", level=level)
+def _shared_replicates(grid: RunGrid) -> bool:
+    """Replicate identities with 3 or more replicates, each at more than one size."""
+    if grid.clusters is None or grid.values.shape[0] < 3:
+        return False
+    return bool((np.isfinite(grid.values).sum(axis=1) >= 2).all())
 
 
-def _interval(res: Any, level: float, floor: bool) -> tuple[float, float]:
-    ci = res.conf_int(level, method="profile" if floor else "wald").loc["alpha"]
-    return float(ci["lower"]), float(ci["upper"])
+def _choose(window: Any, regime: str, grid: RunGrid) -> tuple[int, int, str, bool]:
+    """The candidate range ``[start, stop)``, the rule, and whether to choose inside it."""
+    xv = grid.sizes
+    if isinstance(window, tuple | list):
+        a, b = check_window(window, xv)
+        return a, b, f"given window [{window[0]:g}, {window[1]:g}]", False
+    if window == "all" or regime == "variance":
+        if window not in ("all", "auto"):
+            raise DataValidationError(f"window must be 'auto', 'all' or (lo, hi); got "
+                                      f"{window!r}.", column="window")
+        return 0, len(xv), "every size", False
+    if window != "auto":
+        raise DataValidationError(f"window must be 'auto', 'all' or (lo, hi); got "
+                                  f"{window!r}.", column="window")
+    step = (f"step-down straightness rule (test at {WINDOW_TEST_LEVEL:g}; interval over the "
+            f"windows with p >= {PLAUSIBLE_LEVEL:g})")
+    if grid.train is not None:
+        a, b = interpolating_window(xv, grid.train / grid.test)
+        if b > a:
+            return a, b, ("sizes where the model interpolates (train/test < 0.1), then the "
+                          + step), True
+        return 0, len(xv), ("no size interpolates (train/test >= 0.1: data-rich, as in model "
+                            f"scaling with D >> P), so the {step} over every size"), True
+    return 0, len(xv), step + " over every size", True
 
 
 def fit_exponent(
@@ -142,48 +274,67 @@ def fit_exponent(
     train: str | None = None,
     l_inf: str | float | None = None,
     correction: str | None = None,
+    apply_correction: bool | None = None,
     level: float = 0.95,
-    n_boot: int = 200,
-    random_state: int = 0,
+    interval: str = "auto",
+    n_boot: int = 1000,
+    random_state: RandomStateLike = 0,
 ) -> ExponentFit:
     """Fit the scaling exponent of one slice (one width, or one data size).
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Runs of the slice (seeds as separate rows).
+        Runs of the slice (seeds as separate rows; replicate columns ``seed``,
+        ``data_seed``, ``noise_seed`` identify a replicate across sizes).
     x, y : str
         Size and loss columns.
     regime : {"resolution", "variance"}
-        Resolution-limited: ``L ~ x^-alpha``. Variance-limited:
-        ``L - L_inf ~ x^-alpha``.
+        Resolution-limited: ``L ~ x^-alpha`` on the per-size geometric mean
+        over runs (log-loss averaged). Variance-limited:
+        ``L - L_inf ~ x^-alpha`` on the per-size arithmetic mean (the
+        expectation the prediction is about).
     window : {"auto", "all"} or (lo, hi), default="auto"
         ``"auto"``: resolution-limited, the sizes where the model interpolates
         (train/test below 0.1, contiguous from the smallest) when ``train`` is
-        given, else the longest straight prefix in log-log
-        (:func:`~scalelaw.theory.curvature_window`); variance-limited, every size.
+        given, else every size; inside that range, the step-down
+        straightness rule (:func:`~scalelaw.theory.curvature_window`).
+        Variance-limited: every size.
     train : str, optional
         Training-loss column (for the interpolation rule).
     l_inf : str or float, optional
-        Variance-limited: the limit ``L_inf`` (a column, e.g. the linearised
-        model's loss from the same initialisation, or a value); default: a
-        free offset fitted with the law (``saturating_power``).
+        Variance-limited: the limit ``L_inf``, subtracted from each run's loss
+        before averaging (a column, e.g. the linearised model's loss from the
+        same initialisation, paired run by run; or a value); default: a free
+        offset fitted with the law (``L_inf + A x^-alpha``, ``L_inf >= 0``).
     correction : str, optional
-        Variance-limited: a column subtracted (plus 1) from the size, the
-        finite-sample factor of least squares (``"n_params"`` for data
-        scaling: the excess falls as ``1 / (D - P - 1)``).
+        Variance-limited: a column subtracted (plus 1) from the size, least
+        squares' finite-sample factor (``"n_params"`` for data scaling: the
+        excess of a model linear in its parameters falls as
+        ``1 / (D - P - 1)``). Both exponents are computed.
+    apply_correction : bool, optional
+        Report the corrected exponent as ``alpha`` (default: when
+        ``correction`` is given).
     level : float, default=0.95
         Interval coverage.
-    n_boot : int, default=200
-        Replicas of the seed bootstrap (used when every size in the window has
-        at least 5 runs; 0 turns it off).
-    random_state : int, default=0
+    interval : {"auto", "t", "cluster", "bootstrap"}, default="auto"
+        ``"t"``: Student-t on the fit to the per-size means; ``"cluster"``:
+        cluster-robust over replicates, Student-t with ``G - 1`` degrees of
+        freedom (needs replicate columns); ``"bootstrap"``: percentile
+        bootstrap of the whole procedure, the window's choice included (failed
+        draws counted). ``"auto"``: ``"cluster"`` when the table identifies 3
+        or more replicates shared across sizes (runs of one replicate may be
+        correlated across sizes: a replicate's own slope makes the t interval
+        cover 0.32-0.86 in simulation), else ``"t"``.
+    n_boot : int, default=1000
+        Bootstrap draws (``interval="bootstrap"``).
+    random_state : int, Generator or None, default=0
         Seed of the bootstrap.
 
     Returns
     -------
     ExponentFit
-        The exponent, its interval, window and sensitivity.
+        The exponent, its interval, window, candidates and sensitivity.
 
     Examples
     --------
@@ -199,91 +350,95 @@ def fit_exponent(
     if regime not in ("resolution", "variance"):
         raise DataValidationError(f"regime must be 'resolution' or 'variance'; got "
                                   f"{regime!r}.", column="regime")
-    l_inf_col = l_inf if isinstance(l_inf, str) else None
-    agg = aggregate(data, x, y, train=train, l_inf=l_inf_col, correction=correction)
-    notes = []
-    if agg.attrs["n_dropped"]:
-        notes.append(f"{agg.attrs['n_dropped']} run(s) without a finite positive loss "
-                     "excluded (diverged)")
-    xv, yv = agg["x"].to_numpy(), agg["y"].to_numpy()
-    lim = None
-    if regime == "variance" and l_inf is not None:
-        lim = agg["l_inf"].to_numpy() if l_inf_col else np.full(len(agg), float(l_inf))
-    xe = xv - agg["correction"].to_numpy() - 1.0 if correction else xv
-    keep = xe > 0
-    if lim is not None:
-        keep &= yv - lim > 0
-    if (~keep).any():
-        notes.append(f"{int((~keep).sum())} size(s) with no positive excess over L_inf or "
-                     "no room for the correction excluded")
-    xv, yv, xe = xv[keep], yv[keep], xe[keep]
-    lim = None if lim is None else lim[keep]
-    tr = agg["train"].to_numpy()[keep] if "train" in agg else None
-    start, stop, rule = _choose(window, regime, xv, yv if lim is None else yv - lim, tr)
-    n_pts = stop - start
-    if n_pts < 3:
+    if interval not in INTERVALS:
+        raise DataValidationError(f"interval must be one of {list(INTERVALS)}; got "
+                                  f"{interval!r}.", column="interval")
+    level = check_level(level)
+    if interval == "bootstrap":
+        check_int(n_boot, "n_boot", minimum=10)
+    floor = regime == "variance" and l_inf is None
+    how = "geometric" if regime == "resolution" else "arithmetic"
+    grid = run_grid(data, x, y, how=how, l_inf=l_inf if regime == "variance" else None,
+                    train=train, other=correction)
+    shared = _shared_replicates(grid)
+    if interval == "cluster" and not shared:
         raise DataValidationError(
-            f"Only {n_pts} size(s) in the window ({rule}); an exponent needs at least 3 "
-            "(4 for an interval with two degrees of freedom).", column=x)
-    floor = regime == "variance" and lim is None
+            "interval='cluster' needs 3 or more replicates shared across sizes: one of the "
+            "columns 'seed', 'data_seed', 'noise_seed', with one run per replicate and size.",
+            column="interval")
+    notes = []
+    if interval == "auto":
+        interval = "cluster" if shared else "t"
+        if not shared:
+            notes.append("t interval: runs treated as independent across sizes (no 3 or "
+                         "more replicates identified across sizes by seed, data_seed or "
+                         "noise_seed)")
+    if grid.n_dropped:
+        notes.append(f"{grid.n_dropped} run(s) without a finite positive size and loss"
+                     f"{' or L_inf' if isinstance(l_inf, str) else ''} excluded (diverged)")
+    means = grid_means(grid.values, how)[0] if grid.sizes.size else np.array([])
+    keep = np.isfinite(means) & (means > 0)
+    corrected = None
+    if correction is not None:
+        corrected = grid.sizes - grid.other - 1.0
+        keep &= corrected > 0
+    if (~keep).any():
+        notes.append(f"{int((~keep).sum())} size(s) with no positive mean excess over L_inf "
+                     "or no room for the correction excluded")
+        grid = grid.subset(keep)
+        corrected = None if corrected is None else corrected[keep]
+    start, stop, rule, auto = _choose(window, regime, grid)
+    if stop - start < 3:
+        raise DataValidationError(
+            f"Only {stop - start} size(s) in the window ({rule}); an exponent needs at least "
+            "3 (4 for an interval with two degrees of freedom).", column=x)
+    cut = grid.subset(np.isin(np.arange(grid.sizes.size), np.arange(start, stop)))
+    kw = {"floor": floor, "auto": auto, "level": level, "interval": interval,
+          "n_boot": n_boot, "random_state": random_state}
+    raw = fit_axis(cut, cut.sizes, **kw)
+    corr = None if corrected is None else fit_axis(cut, corrected[start:stop], **kw)
+    applied = corr is not None and (apply_correction is None or bool(apply_correction))
+    used: AxisFit = corr if applied and corr is not None else raw
+    return _result(grid, cut, used, raw, corr, applied, start, rule, auto, regime, floor,
+                   correction, x, level, notes)
 
-    def one(a: int, b: int, axis: np.ndarray) -> Any:
-        target = yv[a:b] if lim is None else (yv - lim)[a:b]
-        return _power_fit(axis[a:b], target, level, floor=floor)
 
-    res = one(start, stop, xe)
-    alpha = float(res.params["alpha"])
-    floor_value = float(res.params["E"]) if floor else 0.0
-    power_term = np.asarray(res.predict(pd.DataFrame({"x": xe[start:stop]}))) - floor_value
-    limit = lim if lim is not None else np.full(len(yv), floor_value)
-    alts = [float(one(a, b, xe).params["alpha"])
-            for a, b in sub_windows(start, stop, len(xv))[1:] if not floor or b - a >= 4]
-    raw = (float(one(start, stop, xv).params["alpha"])
-           if (regime == "variance" and correction) else None)
-    boot = None
-    if n_boot:
-        a_coef = float(power_term[0]) * xe[start] ** alpha
-        boot = seed_bootstrap(
-            data, x, y, sizes=xv[start:stop], axis=xe[start:stop],
-            limit=None if lim is None else lim[start:stop],
-            floor_start=np.array([floor_value, np.log(a_coef), alpha]) if floor else None,
-            level=level, n_boot=n_boot, random_state=random_state)
-    if boot is not None:
-        ci, ci_method = boot
-    else:
-        ci = _interval(res, level, floor)
-        ci_method = "t interval of the fit to the per-size means" + (
-            " (profile)" if floor else "")
-    conv = bool(res.converged)
+def _result(grid: RunGrid, cut: RunGrid, used: AxisFit, raw: AxisFit, corr: AxisFit | None,
+            applied: bool, start: int, rule: str, auto: bool, regime: str, floor: bool,
+            correction: str | None, x: str, level: float, notes: list[str]) -> ExponentFit:
+    sizes = cut.sizes
+    stop = used.stop
+    n_tested = len(used.windows)
+    if auto and stop < cut.sizes.size:
+        tested = [w for w in used.windows if w["n_points"] > stop]
+        ps = ", ".join(f"{w['n_points']} sizes: p = {w['pvalue']:.2g}" for w in
+                       sorted(tested, key=lambda w: -w["n_points"]))
+        notes.append(f"straightness rejected for the longer window(s) ({ps}); the largest "
+                     f"{cut.sizes.size - stop} size(s) left out")
+    if not used.converged:
+        notes.append("the fit did not converge")
+    if used.n_failed:
+        notes.append(f"{used.n_failed} of {used.n_boot} bootstrap draws failed")
+    notes.extend(used.notes)
+    means = grid_means(grid.values, grid.how)[0]
+    limit = (np.full(grid.sizes.size, used.floor) if floor else np.zeros(grid.sizes.size))
+    candidates = tuple(
+        WindowCandidate(window=(float(sizes[0]), float(sizes[w["n_points"] - 1])),
+                        n_points=w["n_points"], alpha=w["alpha"], ci=w["ci"],
+                        pvalue=w["pvalue"], chosen=w["chosen"], plausible=w["plausible"])
+        for w in used.windows) if n_tested else ()
+    other = correction
     return ExponentFit(
-        alpha=alpha, ci=ci, level=level, window=(float(xv[start]), float(xv[stop - 1])),
-        n_points=n_pts, rule=rule, sensitivity=(min([alpha, *alts]), max([alpha, *alts])),
-        alpha_raw=raw, l_inf="none" if regime == "resolution" else (
-            "fitted" if floor else "given"),
-        correction=correction, converged=conv, notes=tuple(notes), ci_method=ci_method,
-        extra={"sizes": xv[start:stop].tolist(), "fitted": np.asarray(power_term).tolist(),
-               "points": {"x": xv.tolist(), "y": (yv - limit).tolist()},
-               "l_inf_values": limit.tolist(), "min_window": MIN_WINDOW},
-    )
-
-
-def _choose(window: Any, regime: str, xv: np.ndarray, yv: np.ndarray,
-            tr: np.ndarray | None) -> tuple[int, int, str]:
-    if isinstance(window, tuple | list):
-        a, b = check_window(window, xv)
-        return a, b, f"given window [{window[0]:g}, {window[1]:g}]"
-    if window == "all" or regime == "variance":
-        return 0, len(xv), "every size"
-    if window != "auto":
-        raise DataValidationError(f"window must be 'auto', 'all' or (lo, hi); got "
-                                  f"{window!r}.", column="window")
-    if tr is not None:
-        a, b = interpolating_window(xv, tr / yv)
-        if b > a:
-            return a, b, "sizes where the model interpolates (train/test < 0.1)"
-        a, b = curvature_window(xv, yv)
-        return a, b, ("no size interpolates (train/test >= 0.1: data-rich, as in model "
-                      "scaling with D >> P), so the longest straight prefix in log-log "
-                      "(curvature test)")
-    a, b = curvature_window(xv, yv)
-    return a, b, "longest straight prefix in log-log (curvature test)"
+        alpha=used.alpha, ci=used.ci, level=level,
+        window=(float(sizes[0]), float(sizes[stop - 1])), n_points=stop, rule=rule,
+        sensitivity=used.sensitivity, alpha_raw=raw.alpha,
+        l_inf="none" if regime == "resolution" else ("fitted" if floor else "given"),
+        correction=None if corr is None else f"{x} - {other} - 1", converged=used.converged,
+        notes=tuple(notes), ci_method=used.ci_method, ci_raw=raw.ci,
+        alpha_corrected=None if corr is None else corr.alpha,
+        ci_corrected=None if corr is None else corr.ci, correction_applied=applied,
+        candidates=candidates, n_boot=used.n_boot, n_boot_failed=used.n_failed,
+        curve=(tuple(float(v) for v in sizes[:stop]),
+               tuple(float(v) for v in used.power_term[:stop])),
+        points=(tuple(float(v) for v in grid.sizes),
+                tuple(float(v) for v in means - limit)))

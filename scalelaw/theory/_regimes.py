@@ -17,9 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scalelaw.stats import aggregate_by_size
+from scalelaw.theory._engine import MIN_WINDOW
 from scalelaw.theory._window import INTERPOLATION_RATIO
 
-__all__ = ["FAR", "classify_regime", "classify_regimes"]
+__all__ = ["FAR", "classify_regime", "classify_regimes", "slice_regime"]
 
 #: "Much larger": a factor of 10.
 FAR = 10.0
@@ -121,9 +123,7 @@ def classify_regimes(
             ratio = None
             if (varies == "data" and test in (data.columns if test else ())
                     and train in (data.columns if train else ())):
-                geo = g[[train, test]].agg(lambda v: float(np.exp(np.mean(np.log(
-                    np.maximum(v.astype(float), 1e-300))))))
-                ratio = (geo[train] / geo[test]).reindex(sizes).to_numpy()
+                ratio = _train_over_test(sub, size_col, train, test, sizes)
             regime, reason = classify_regime(sizes, fixed, varies=varies,
                                              train_over_test=ratio)
             rows.append({"slice": f"{key} = {value}", "varies": size_col, "fixed": value,
@@ -131,3 +131,79 @@ def classify_regimes(
                          "regime": regime, "reason": reason})
     return pd.DataFrame(rows, columns=["slice", "varies", "fixed", "sizes", "regime",
                                        "reason"])
+
+
+def _train_over_test(sub: pd.DataFrame, size: str, train: str, test: str,
+                     sizes: np.ndarray) -> np.ndarray:
+    """Per-size geometric mean of train loss over that of test loss (zeros floored)."""
+    floored = sub.assign(**{c: np.maximum(pd.to_numeric(sub[c], errors="coerce"), 1e-300)
+                            for c in (train, test)})
+    agg = aggregate_by_size(floored, size, {train: "geometric", test: "geometric"})
+    agg = agg.set_index(size).reindex(sizes)
+    return (agg[train] / agg[test]).to_numpy()
+
+
+def slice_regime(sub: pd.DataFrame, x: str, y: str, train: str | None,
+                 n_params: str | None, n_train: str | None
+                 ) -> tuple[str, str, pd.DataFrame]:
+    """The regime of one slice of a check, why, and its rows.
+
+    The varied size is compared with the fixed one: ``x = n_train`` against
+    ``n_params`` (D/P); ``x = n_params`` against ``n_train`` (P/D); any other
+    model axis (``width``) through its ``n_params`` against ``n_train`` (P/D).
+    A crossover slice whose sizes reach one regime at 4 or more sizes is
+    restricted to those sizes.
+
+    Parameters
+    ----------
+    sub : pandas.DataFrame
+        The slice's runs.
+    x, y : str
+        Varied size and loss.
+    train : str or None
+        Training-loss column (the interpolation test).
+    n_params, n_train : str or None
+        Size columns.
+
+    Returns
+    -------
+    tuple
+        ``(regime, reason, rows)``; regime ``"unknown"`` when a size column is missing.
+    """
+    varies = "data" if x == n_train else "model"
+    fixed_col = n_params if varies == "data" else n_train
+    size_col = x if x in (n_train, n_params) else n_params
+    need = [c for c in (fixed_col, size_col) if c is None or c not in sub.columns]
+    if need:
+        return "unknown", (f"no {need[0]!r} column to compare the sizes with: give the "
+                           "regime (--regime resolution|variance)"), sub
+    # sizes, not measurements: an infinite one (a D -> inf or P -> inf limit) is kept
+    num = pd.DataFrame({c: pd.to_numeric(sub[c], errors="coerce")
+                        for c in dict.fromkeys((x, size_col, fixed_col))})
+    num = num[np.isfinite(num[x]) & (num[x] > 0)].dropna()
+    means = num.groupby(x, sort=True).mean()
+    xs = means.index.to_numpy(dtype=float)
+    sizes = means[size_col].to_numpy(dtype=float) if size_col != x else xs
+    fixed = means[fixed_col].to_numpy(dtype=float)
+    if xs.size == 0:
+        return "unknown", f"no run with a finite positive {x!r}", sub
+    ratio = None
+    if train is not None and train in sub.columns and varies == "data":
+        ratio = _train_over_test(sub, x, train, y, xs)
+    kind, why = classify_regime(sizes, fixed, varies=varies, train_over_test=ratio)
+    if kind != "crossover":
+        return kind, why, sub
+    parts = []
+    for part in (sizes / fixed >= FAR, sizes / fixed <= 1 / FAR if ratio is None
+                 else (sizes / fixed <= 1 / FAR) | (ratio < INTERPOLATION_RATIO)):
+        if part.sum() >= MIN_WINDOW:
+            k, w = classify_regime(sizes[part], fixed[part], varies=varies,
+                                   train_over_test=None if ratio is None else ratio[part])
+            if k != "crossover":
+                parts.append((int(part.sum()), k, w, set(xs[part])))
+    if not parts:
+        return kind, why, sub
+    n, kind, part_why, keep = max(parts, key=lambda t: t[0])
+    rows = sub[pd.to_numeric(sub[x], errors="coerce").isin(keep)]
+    return kind, (f"the slice spans the crossover ({why.split(':')[0]}); its {n} of "
+                  f"{len(sizes)} sizes in one regime are used: {part_why}"), rows

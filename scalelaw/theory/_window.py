@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
 from scalelaw.exceptions import DataValidationError
+from scalelaw.theory._engine import MIN_WINDOW, line_windows
 
-__all__ = ["INTERPOLATION_RATIO", "MIN_WINDOW", "check_window", "curvature_window",
-           "interpolating_window", "sub_windows"]
+__all__ = ["INTERPOLATION_RATIO", "MIN_WINDOW", "PLAUSIBLE_LEVEL", "WINDOW_TEST_LEVEL",
+           "check_window", "curvature_window", "interpolating_window", "sub_windows"]
 
 #: A run interpolates its training set when train loss / test loss is below this
 #: (the resolution-limited regime in data; science notes, section 7).
 INTERPOLATION_RATIO = 0.1
-#: Fewest points of a window (two parameters and two residual degrees of freedom).
-MIN_WINDOW = 4
+#: Level of the straightness test of the step-down window rule: a straight power
+#: law keeps its whole range with probability 1 - 0.05.
+WINDOW_TEST_LEVEL = 0.05
+#: Longer windows whose straightness p-value is at least this are not ruled out:
+#: the exponent's interval spans theirs too (it accounts for the window's choice).
+PLAUSIBLE_LEVEL = 0.001
 
 
 def interpolating_window(x: np.ndarray, ratio: np.ndarray) -> tuple[int, int]:
@@ -47,31 +51,40 @@ def interpolating_window(x: np.ndarray, ratio: np.ndarray) -> tuple[int, int]:
 
 
 def curvature_window(x: np.ndarray, y: np.ndarray, min_points: int = MIN_WINDOW,
-                     level: float = 0.95) -> tuple[int, int]:
+                     level: float = WINDOW_TEST_LEVEL) -> tuple[int, int]:
     """The longest prefix in which ``log y`` against ``log x`` stays a straight line.
 
-    Grows the window from the ``min_points`` smallest sizes and stops before the
-    first size that lies outside the prediction interval (at ``level``) of the
-    line fitted to the smaller ones, or with which a quadratic term becomes
-    significant (two-sided t-test at ``level``): the end of the power law,
-    where a floor or a change of regime bends the curve. This is the intent of
-    Sharma & Kaplan's rule (App. A.1: the prefix whose fitted circle in log-log
-    has the largest radius) in a form that stays defined for exactly straight
-    data and does not jump with noise.
+    A step-down rule with its error rate controlled: test the whole range for
+    straightness; if the test rejects at ``level``, drop the largest size and
+    test again, until a window passes or ``min_points`` sizes are left. A
+    straight power law is therefore kept whole unless the *first* test
+    rejects, which happens with probability ``level`` (5 %) however many
+    sizes there are; a rule that grows the window from the smallest sizes
+    and stops at the first rejection makes one test per size and cuts a
+    straight law short far more often (64 of 180 simulated sweeps).
+
+    The straightness test is the Bonferroni combination (each at
+    ``level / 2``) of two t-tests with ``n - 3`` degrees of freedom on the
+    per-size values: the quadratic term of ``log y ~ 1 + log x + log^2 x``
+    (a gradual bend, as towards a floor) and the largest size against the
+    line through the others (a kink, as at a change of regime). This is the
+    intent of Sharma & Kaplan's rule (App. A.1: the prefix whose fitted
+    circle in log-log has the largest radius) in a form that is defined for
+    exactly straight data and whose error rate is known.
 
     Parameters
     ----------
     x, y : ndarray
-        Sizes (ascending) and losses.
+        Sizes (ascending) and per-size losses (positive).
     min_points : int, default=4
         Shortest window.
-    level : float, default=0.95
-        Level of both tests.
+    level : float, default=0.05
+        Level of the straightness test.
 
     Returns
     -------
     tuple of int
-        ``(0, stop)``.
+        ``(0, stop)``: rows ``0 .. stop - 1``.
 
     Examples
     --------
@@ -83,44 +96,10 @@ def curvature_window(x: np.ndarray, y: np.ndarray, min_points: int = MIN_WINDOW,
     n = len(x)
     if n <= min_points:
         return 0, n
-    u, v = np.log(x), np.log(y)
-    stop = min_points
-    for end in range(min_points + 1, n + 1):
-        if _bends(u[:end], v[:end], level) or _leaves_line(
-                u[:end - 1], v[:end - 1], u[end - 1], v[end - 1], level):
-            break
-        stop = end
-    return 0, stop
-
-
-def _bends(u: np.ndarray, v: np.ndarray, level: float) -> bool:
-    """Whether a quadratic term in ``v ~ u`` is significant (or exact and nonzero)."""
-    n = len(u)
-    a = np.c_[np.ones(n), u - u.mean(), (u - u.mean()) ** 2]
-    coef, *_ = np.linalg.lstsq(a, v, rcond=None)
-    resid = v - a @ coef
-    dof = n - 3
-    s2 = float(resid @ resid) / dof
-    se = float(np.sqrt(max(s2 * np.linalg.pinv(a.T @ a)[2, 2], 0.0)))
-    if se <= 1e-12 * (1 + abs(coef[1])):
-        return abs(coef[2]) > 1e-9 * (1 + abs(coef[1]))
-    return abs(coef[2]) / se > special.stdtrit(dof, 0.5 + level / 2)
-
-
-def _leaves_line(u: np.ndarray, v: np.ndarray, u_new: float, v_new: float,
-                 level: float) -> bool:
-    """Whether ``(u_new, v_new)`` lies outside the prediction interval of the line."""
-    n = len(u)
-    slope, icept = np.polyfit(u, v, 1)
-    resid = v - (icept + slope * u)
-    dof = n - 2
-    s2 = float(resid @ resid) / dof
-    sxx = float(np.sum((u - u.mean()) ** 2))
-    se = np.sqrt(s2 * (1 + 1 / n + (u_new - u.mean()) ** 2 / sxx))
-    dev = abs(v_new - (icept + slope * u_new))
-    if se <= 1e-12:
-        return dev > 1e-9 * (1 + abs(v_new))
-    return dev / se > special.stdtrit(dof, 0.5 + level / 2)
+    fits = line_windows(np.log(np.asarray(x, float)), np.log(np.asarray(y, float))[None],
+                        auto=True, test_level=level, plausible_level=level,
+                        min_points=min_points)
+    return 0, int(fits.stop[0])
 
 
 def sub_windows(start: int, stop: int, n: int, min_points: int = MIN_WINDOW
