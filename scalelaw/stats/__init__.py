@@ -8,4 +8,6 @@ and pandas, and nothing else from scalelaw except :mod:`scalelaw.exceptions`
 and :mod:`scalelaw._validation`.
 """
 
-__all__: list[str] = []
+from scalelaw.stats._draws import wald_draws
+
+__all__ = ["wald_draws"]
