@@ -1,21 +1,8 @@
-"""Downstream metrics: chained forecasts and shared-slope sigmoid fits.
-
-* :func:`fit_chain`: the two-step chain of observational scaling laws and
-  ladder-style predictions: a law for an intermediate quantity (the loss, or
-  a capability score) from the inputs (``N``, ``D``, compute), a law for the
-  metric from that quantity (``logit_linear``, ``sigmoid_log``), and
-  forecasts of the metric whose intervals carry the uncertainty of both
-  steps (:meth:`ChainResult.get_prediction`).
-* :func:`fit_shared_slope`: a sigmoid in log compute per group (model
-  family) with one slope and ceiling shared by all groups and a midpoint per
-  group.
-
-Both use scalelaw's fitting core (multi-start search, Wald covariances).
-"""
+"""The two-step chain: a law for an intermediate (a loss), a law for the metric from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,26 +10,50 @@ import pandas as pd
 
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError
-from scalelaw.fitting import fit
-from scalelaw.fitting._data import as_frame
-from scalelaw.forecast import log_residual_sd
-from scalelaw.laws import ExpressionLaw, Inputs
+from scalelaw.fitting import as_frame, fit
+from scalelaw.forecast import (
+    extrapolation_distance,
+    log_mean_band,
+    log_residual_sd,
+    parameter_draws,
+    prediction_table,
+)
+from scalelaw.laws import Inputs
 from scalelaw.results import FitResult
 
-__all__ = ["ChainResult", "fit_chain", "fit_shared_slope"]
+__all__ = ["ChainResult", "fit_chain"]
 
 
-def _draws(res: FitResult, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Parameter vectors (optimiser coordinates) from the fit's Wald distribution."""
-    cov = np.nan_to_num(res.cov_internal, nan=0.0)
-    return rng.multivariate_normal(res.theta, cov, size=n, method="eigh")
+class _RowInputs(Inputs):
+    """Inputs of shape ``(b, n)``: row ``i`` goes with parameter row ``i``."""
+
+    def __init__(self, columns: list[np.ndarray]) -> None:
+        self.cols = [np.asarray(c, dtype=np.float64) for c in columns]
+        self._logs = [None] * len(self.cols)
+        self.n = self.cols[0].shape[1]
 
 
-def _values(res: FitResult, theta: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
-    value, _ = res.law.value_and_jacobian(theta, Inputs([np.asarray(c, dtype=np.float64)
-                                                         for c in columns]),
-                                          log=False, jac=False)
-    return np.broadcast_to(value, (theta.shape[0], len(columns[0])))
+def _rowwise(res: FitResult, theta: np.ndarray, inter: np.ndarray) -> np.ndarray:
+    """The law at parameter row ``i`` and input row ``i``: ``(b, p)``, ``(b, n)`` -> ``(b, n)``."""
+    law = res.law
+    with np.errstate(all="ignore"):
+        if law.stackable:
+            value, _ = law.value_and_jacobian(theta, _RowInputs([inter]), log=False, jac=False)
+            return np.broadcast_to(value, inter.shape)
+        return np.stack([law.value_and_jacobian(theta[i:i + 1], Inputs([inter[i]]), log=False,
+                                                jac=False)[0][0] for i in range(len(theta))])
+
+
+def _step_name(res: FitResult, which: str) -> str:
+    return f"the {which} step (law {res.law.name!r}, {res.y} from {', '.join(res.x)})"
+
+
+def _no_interval(res: FitResult, which: str, why: str) -> DataValidationError:
+    return DataValidationError(
+        f"{_step_name(res, which)} has no interval ({why}), so the chain has none: "
+        "fit that step on more rows than it has parameters, or bootstrap it.",
+        column=res.y,
+    )
 
 
 @dataclass(frozen=True)
@@ -54,16 +65,31 @@ class ChainResult:
     second: FitResult
 
     def get_prediction(self, level: float = 0.9, *, n_draws: int = 4000,
-                       random_state: int = 0, **inputs: Any) -> pd.DataFrame:
+                       random_state: int = 0, extrapolate: bool = False,
+                       max_extrapolation: float = 10.0, **inputs: Any) -> pd.DataFrame:
         """Forecast the metric at new inputs with intervals that carry both steps.
 
-        Monte Carlo: parameter vectors of each step are drawn from its Wald
-        distribution; the intermediate is predicted by the first step and fed
-        to the second. ``mean_ci_*`` is the interval of the metric's curve
-        (parameter uncertainty of both steps); ``obs_ci_*`` adds the scatter
-        of a new run at both steps (each step's log-residual scale). Beyond
-        the fitted domain these are Wald intervals: they do not grow with the
-        extrapolation error as calibrated single-step forecasts do.
+        Monte Carlo through both steps:
+
+        * the intermediate (a loss) is drawn from the first step's own forecast
+          distribution at the inputs: its log is the fitted curve plus a
+          Student-t deviate (the fit's residual degrees of freedom) scaled by
+          the curve's standard error (``mean_ci``) or by the prediction
+          standard deviation of a new run (``obs_ci``: curve, residual scatter
+          and, for a calibrated fit, the extrapolation error growing with the
+          distance beyond the data), so each step-1 interval is exactly the
+          first fit's own;
+        * the metric law's parameters are drawn from the multivariate t of the
+          second fit (its Wald covariance with its residual degrees of
+          freedom; its bootstrap replicas when it has them) and evaluated at
+          each drawn intermediate;
+        * ``obs_ci`` adds the second step's scatter of a new run around its
+          curve (its log-residual scale, t-distributed, plus the extrapolation
+          term when that fit is calibrated).
+
+        A step without an interval (no residual degrees of freedom, a singular
+        covariance) is refused, naming the step: the chain never reports a
+        finite interval that leaves a step's uncertainty out.
 
         Parameters
         ----------
@@ -73,14 +99,28 @@ class ChainResult:
             Monte Carlo draws.
         random_state : int, default=0
             Seed of the draws.
+        extrapolate : bool, default=False
+            Forecast the first step beyond ``max_extrapolation`` times its
+            fitted domain (with a warning) instead of refusing.
+        max_extrapolation : float, default=10.0
+            The first step's extrapolation guard (see
+            :meth:`scalelaw.FitResult.get_prediction`).
         **inputs : array_like
             The first step's inputs by name.
 
         Returns
         -------
         pandas.DataFrame
-            The inputs, ``intermediate`` (the first step's prediction), ``mean``
-            (the metric at it), ``mean_ci_lower/upper``, ``obs_ci_lower/upper``.
+            The inputs, ``intermediate`` (the first step's prediction) with
+            ``intermediate_obs_lower/upper`` (its prediction interval),
+            ``mean`` (the metric at it), ``mean_ci_lower/upper``,
+            ``obs_ci_lower/upper`` and the first step's
+            ``extrapolation_factor``.
+
+        Raises
+        ------
+        DataValidationError
+            A missing input, or a step with no interval.
 
         Examples
         --------
@@ -92,31 +132,67 @@ class ChainResult:
         ...                    "acc": acc * np.exp(rng.normal(0, .01, 20))})
         >>> ch = fit_chain(df, first_law="saturating_power", x="c", intermediate="loss",
         ...                second_law="logit_linear:floor=0.25")
-        >>> tab = ch.get_prediction(c=[1e4])
+        >>> import warnings
+        >>> from scalelaw import ExtrapolationWarning
+        >>> with warnings.catch_warnings():  # 1e4 is beyond the fitted c, on purpose
+        ...     warnings.simplefilter("ignore", ExtrapolationWarning)
+        ...     tab = ch.get_prediction(c=[1e4])
         >>> bool(tab.mean_ci_lower[0] < tab["mean"][0] < tab.mean_ci_upper[0])
+        True
+        >>> bool(tab.obs_ci_lower[0] < tab["mean"][0] < tab.obs_ci_upper[0])
         True
         """
         level = check_level(level)
+        first, second = self.first, self.second
+        missing = [c for c in first.x if c not in inputs]
+        if missing:
+            raise DataValidationError(f"The chain's first step needs inputs {list(first.x)}; "
+                                      f"missing {missing}.", column=missing[0])
         rng = np.random.default_rng(random_state)
-        cols = [np.atleast_1d(np.asarray(inputs[c], dtype=np.float64)) for c in self.first.x]
-        mid = self.first.predict(**dict(zip(self.first.x, cols, strict=True)))
-        t1, t2 = _draws(self.first, n_draws, rng), _draws(self.second, n_draws, rng)
-        inter = _values(self.first, t1, cols)  # (draws, points)
-        metric = np.stack([_values(self.second, t2[i:i + 1], [inter[i]])[0]
-                           for i in range(n_draws)])
-        sd1, sd2 = (np.nan_to_num(log_residual_sd(r)) for r in (self.first, self.second))
-        inter_obs = inter * np.exp(sd1 * rng.standard_normal(inter.shape))
-        obs = np.stack([_values(self.second, t2[i:i + 1], [inter_obs[i]])[0]
-                        for i in range(n_draws)])
-        obs = obs * np.exp(sd2 * rng.standard_normal(obs.shape))
+        cols = [np.atleast_1d(np.asarray(inputs[c], dtype=np.float64)).ravel()
+                for c in first.x]
+        tab1 = prediction_table(first, level, extrapolate=extrapolate,
+                                max_extrapolation=max_extrapolation,
+                                **dict(zip(first.x, cols, strict=True)))
+        log_mid, se1, _ = log_mean_band(first, Inputs(cols), level)
+        sigma1 = float(tab1.attrs["log_residual_sd"])
+        if not (np.all(np.isfinite(se1)) and np.isfinite(sigma1)):
+            raise _no_interval(first, "first", "its forecast has no standard error")
+        sd1 = np.sqrt(se1**2 + sigma1**2
+                      + tab1.attrs["kappa"]**2 * tab1["extrapolation_distance"].to_numpy())
+        dof1 = max(first.dof_resid, 1)
+        shape = (n_draws, len(cols[0]))
+        inter = np.exp(log_mid + se1 * rng.standard_t(dof1, size=shape))
+        inter_obs = np.exp(log_mid + sd1 * rng.standard_t(dof1, size=shape))
+        theta = parameter_draws(second, n_draws, rng, student_t=True,
+                                what=_step_name(second, "second"))
+        if len(theta) != n_draws:  # bootstrap replicas: resample them to n_draws
+            theta = theta[rng.integers(0, len(theta), n_draws)]
+        sigma2 = log_residual_sd(second)
+        if not np.isfinite(sigma2):
+            raise _no_interval(second, "second", "no residual degrees of freedom")
+        metric = _rowwise(second, theta, inter)
+        obs = _rowwise(second, theta, inter_obs)
+        var2 = np.full(shape, sigma2**2)
+        cal = second.calibration
+        if cal is not None and np.isfinite(cal.kappa):
+            _, d2 = extrapolation_distance(second, [inter_obs.ravel()])
+            var2 = var2 + cal.kappa**2 * d2.reshape(shape)
+        obs = obs * np.exp(np.sqrt(var2) * rng.standard_t(max(second.dof_resid, 1),
+                                                           size=shape))
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        lo, hi = np.percentile(metric, q, axis=0)
-        olo, ohi = np.percentile(obs, q, axis=0)
-        out = pd.DataFrame(dict(zip(self.first.x, cols, strict=True)))
+        lo, hi = np.nanpercentile(metric, q, axis=0)
+        olo, ohi = np.nanpercentile(obs, q, axis=0)
+        out = pd.DataFrame(dict(zip(first.x, cols, strict=True)))
+        mid = np.exp(log_mid)
         out["intermediate"] = mid
-        out["mean"] = self.second.predict(**{self.second.x[0]: mid})
+        out["intermediate_obs_lower"] = tab1["obs_ci_lower"].to_numpy()
+        out["intermediate_obs_upper"] = tab1["obs_ci_upper"].to_numpy()
+        out["mean"] = second.predict(**{second.x[0]: mid})
         out["mean_ci_lower"], out["mean_ci_upper"] = lo, hi
         out["obs_ci_lower"], out["obs_ci_upper"] = olo, ohi
+        out["extrapolation_factor"] = tab1["extrapolation_factor"].to_numpy()
+        out.attrs.update(level=level, n_draws=n_draws, random_state=random_state)
         return out
 
 
@@ -170,82 +246,3 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
     step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,
                 **fit_kwargs)
     return ChainResult(first, step2)
-
-
-def fit_shared_slope(data: pd.DataFrame, *, x: str, y: str, group: str,
-                     floor: float | None = None, ceiling: float | None = None,
-                     min_rows: int = 2, **fit_kwargs: Any) -> FitResult:
-    """Sigmoid in log ``x`` per group with a shared slope and ceiling.
-
-    ``y = floor + (ceiling - floor) / (1 + exp(-slope (log x - m_g)))`` with
-    one midpoint ``m_g`` (log scale) per group: families differ in how much
-    compute they need, not in how fast the metric rises. Parameters are named
-    ``mid_0``, ``mid_1``, ... ; ``settings["groups"]`` maps them to the groups.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Runs with ``x`` (positive), ``y`` and ``group``.
-    x, y, group : str
-        Columns.
-    floor, ceiling : float, optional
-        Fixed levels (e.g. ``floor=0.25`` for four-way multiple choice);
-        free (shared) when not given.
-    min_rows : int, default=2
-        Groups with fewer rows are left out (counted in
-        ``settings["groups_excluded"]``).
-    **fit_kwargs
-        Passed to :func:`scalelaw.fit`; the objective defaults to ``mse_log``
-        (least squares on log accuracy: the Huber objective's small threshold
-        suits losses, and it stalls on the flat floor of weak families).
-
-    Returns
-    -------
-    FitResult
-        The joint fit.
-    """
-    data = as_frame(data)
-    fit_kwargs.setdefault("objective", "mse_log")
-    for col in (x, y, group):
-        if col not in data.columns:
-            raise DataValidationError(f"Column {col!r} is not in the table.", column=col)
-    d = data.dropna(subset=[x, y, group])
-    counts = d[group].value_counts()
-    keep = sorted(counts[counts >= min_rows].index, key=str)
-    excluded = {str(g): int(n) for g, n in counts[counts < min_rows].items()}
-    if len(keep) < 2:
-        raise DataValidationError(f"A shared slope needs at least 2 groups with {min_rows} "
-                                  f"or more rows; got {len(keep)}.", column=group)
-    d = d[d[group].isin(keep)].reset_index(drop=True)
-    pooled = fit(f"sigmoid_log:{_opts(floor, ceiling)}" if (floor, ceiling) != (None, None)
-                 else "sigmoid_log", d, x=x, y=y, objective=fit_kwargs["objective"])
-    names = [f"g{i}" for i in range(len(keep))]
-    for name, g in zip(names, keep, strict=True):
-        d[name] = (d[group] == g).astype(float)
-    mid = " + ".join(f"mid_{i} * {n}" for i, n in enumerate(names))
-    f_txt = "floor" if floor is None else repr(float(floor))
-    c_txt = "ceiling" if ceiling is None else repr(float(ceiling))
-    expr = f"{f_txt} + ({c_txt} - {f_txt}) / (1 + exp(-slope * (log({x}) - ({mid}))))"
-    p0 = {"slope": float(pooled.params["slope"]),
-          **{f"mid_{i}": float(np.log(pooled.params["x_mid"])) for i in range(len(keep))}}
-    # a family whose models all sit at the floor (or the ceiling) does not identify
-    # its midpoint: bounded to 10 e-folds beyond the data, it ends on a bound (and says so)
-    logx = np.log(d[x].to_numpy(dtype=float))
-    span = (float(logx.min()) - 10.0, float(logx.max()) + 10.0)
-    bounds = {"slope": (-50.0, 50.0), **{f"mid_{i}": span for i in range(len(keep))}}
-    for i in range(len(keep)):
-        p0[f"mid_{i}"] = float(np.clip(p0[f"mid_{i}"], *span))
-    if floor is None:
-        p0["floor"], bounds["floor"] = float(pooled.params["floor"]), (0.0, np.inf)
-    if ceiling is None:
-        p0["ceiling"], bounds["ceiling"] = float(pooled.params["ceiling"]), (0.0, np.inf)
-    law = ExpressionLaw.from_string(expr, inputs=[x, *names], bounds=bounds, p0=p0)
-    res = fit(law, d, x=[x, *names], y=y, **fit_kwargs)
-    return replace(res, settings={**res.settings, "groups": {f"mid_{i}": str(g) for i, g
-                                                             in enumerate(keep)},
-                                  "groups_excluded": excluded, "pooled_slope": p0["slope"]})
-
-
-def _opts(floor: float | None, ceiling: float | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in (("floor", floor), ("ceiling", ceiling))
-                    if v is not None)
