@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from scalelaw.cli._chain import _add_chain_parser
 from scalelaw.cli._common import UsageError
 from scalelaw.cli._experiments import _add_demo_parser, _add_reproduce_parser
 from scalelaw.cli._fit import _add_backtest_parser, _add_fit_parser, _add_forecast_parser
@@ -65,6 +66,7 @@ _SUBCOMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     _add_fit_parser, _add_backtest_parser, _add_forecast_parser, _add_tasks_parser,
     _add_sweep_parser, _add_id_parser, _add_check_parser, _add_lottery_parser,
     _add_variance_parser, _add_demo_parser, _add_reproduce_parser,
+    _add_chain_parser,
 ]
 
 
