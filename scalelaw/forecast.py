@@ -429,16 +429,19 @@ def prediction_table(
 
 def parameter_draws(result: FitResult, n_draws: int,
                     random_state: int | np.random.Generator | None, *,
-                    student_t: bool = False, what: str | None = None) -> np.ndarray:
+                    student_t: bool = False, missing: str = "nan",
+                    what: str | None = None) -> np.ndarray:
     """Parameter draws in optimiser coordinates: bootstrap replicas, else Wald draws.
 
     With bootstrap replicas, the replicas themselves (all of them, whatever
     ``n_draws``). Otherwise draws from the Wald covariance
     (:func:`scalelaw.stats.wald_draws`): parameters fixed or held at a bound
-    stay at their estimate; a free parameter without a finite covariance
-    (no residual degrees of freedom, a singular information matrix) is
-    refused, naming ``what``. ``student_t`` draws from the multivariate t
-    with the fit's residual degrees of freedom, as its t-based intervals do.
+    stay at their estimate; when a free parameter has no finite covariance
+    (no residual degrees of freedom, a singular information matrix) every
+    draw is NaN, so every interval computed from the draws is NaN (or, with
+    ``missing="raise"``, an error names ``what``). ``student_t`` draws from
+    the multivariate t with the fit's residual degrees of freedom, as its
+    t-based intervals do.
 
     Parameters
     ----------
@@ -450,6 +453,8 @@ def parameter_draws(result: FitResult, n_draws: int,
         Seed or generator.
     student_t : bool, default=False
         Student-t rather than Gaussian draws.
+    missing : {"nan", "raise"}, default="nan"
+        What a free parameter without a finite covariance gives.
     what : str, optional
         How the fit is named in errors (default: ``"the fit of law NAME"``).
 
@@ -475,4 +480,4 @@ def parameter_draws(result: FitResult, n_draws: int,
     lo, hi = law.internal_bounds()
     return wald_draws(result.theta, result.cov_internal, n_draws, random_state, vary=free,
                       dof=result.dof_resid if student_t else None, lower=lo, upper=hi,
-                      what=what or f"the fit of law {law.name!r}")
+                      what=what or f"the fit of law {law.name!r}", missing=missing)

@@ -19,8 +19,9 @@ ladder's sigmoid in the task loss), ``gadre_error`` (Gadre et al.'s error
 law) and any formula.
 """
 
-from scalelaw.downstream._backtest import ChainBacktest, backtest_chain
-from scalelaw.downstream._chain import ChainResult, fit_chain
+from scalelaw.downstream._backtest import ChainBacktest, ChainGroup, backtest_chain
+from scalelaw.downstream._chain import ChainResult, calibrate_metric, fit_chain
 from scalelaw.downstream._shared import fit_shared_slope
 
-__all__ = ["ChainBacktest", "ChainResult", "backtest_chain", "fit_chain", "fit_shared_slope"]
+__all__ = ["ChainBacktest", "ChainGroup", "ChainResult", "backtest_chain", "calibrate_metric",
+           "fit_chain", "fit_shared_slope"]

@@ -262,6 +262,7 @@ def backtest_chain(
     level: float = 0.9,
     n_draws: int = 4000,
     random_state: int = 0,
+    calibrate: bool = False,
     **fit_kwargs: Any,
 ) -> ChainBacktest:
     """Fit the loss-to-metric chain on training runs and score it on held-out runs.
@@ -303,6 +304,9 @@ def backtest_chain(
         Monte Carlo draws of the chain's intervals.
     random_state : int, default=0
         Seed of the draws.
+    calibrate : bool, default=False
+        Calibrate both steps' extrapolation error on their training rows
+        (see :func:`fit_chain`).
     **fit_kwargs
         Passed to both fits (``objective``, ``starts``, ...).
 
@@ -362,11 +366,11 @@ def backtest_chain(
         groups.append(_one_group(frame, str(label), roles, xs=xs, via=via, y=y,
                                  first_law=first_law, second_law=second_law, level=level,
                                  n_draws=n_draws, random_state=random_state,
-                                 fit_kwargs=fit_kwargs))
+                                 fit_kwargs={**fit_kwargs, "calibrate": calibrate}))
     settings = {"x": xs, "via": via, "y": y, "first_law": first_law,
                 "second_law": second_law, "level": level, "holdout_largest": holdout_largest,
                 "split_column": split_column, "group": group, "n_draws": n_draws,
-                "random_state": random_state,
+                "random_state": random_state, "calibrate": calibrate,
                 "fit": {k: v for k, v in fit_kwargs.items() if isinstance(v, str | int | float
                                                                          | bool | None)}}
     return ChainBacktest(tuple(groups), settings)

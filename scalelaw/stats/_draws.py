@@ -21,6 +21,7 @@ def wald_draws(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
     what: str = "the fit",
+    missing: str = "raise",
 ) -> np.ndarray:
     """Draw parameter vectors around an estimate from its covariance.
 
@@ -34,7 +35,8 @@ def wald_draws(
     distribution of the estimate. Draws are clipped to ``[lower, upper]``.
 
     A varying parameter without a finite covariance has no interval, so no
-    honest draw exists: that is refused, never replaced by zero variance.
+    honest draw exists: that is refused (or every draw is NaN, so that every
+    interval computed from them is NaN), never replaced by zero variance.
 
     Parameters
     ----------
@@ -56,6 +58,9 @@ def wald_draws(
         Bounds the draws are clipped to.
     what : str, default="the fit"
         Named in the error when the covariance is not finite.
+    missing : {"raise", "nan"}, default="raise"
+        A varying parameter without a finite covariance: raise, or return
+        draws that are all NaN.
 
     Returns
     -------
@@ -86,17 +91,23 @@ def wald_draws(
                                   f"({p}, {p}) was expected.", column="cov")
     mask = np.ones(p, dtype=bool) if vary is None else np.asarray(vary, dtype=bool).ravel()
     sub = cov[np.ix_(mask, mask)]
+    if missing not in ("raise", "nan"):
+        raise DataValidationError(f"The 'missing' parameter must be 'raise' or 'nan'. Got "
+                                  f"{missing!r} instead.", column="missing")
+    if not np.all(np.isfinite(sub)) and missing == "nan":
+        return np.full((n_draws, p), np.nan)
+    name = f"{what[:1].upper()}{what[1:]}"
     if not np.all(np.isfinite(sub)):
         bad = sorted({int(i) for i in np.flatnonzero(mask)[np.flatnonzero(
             ~np.isfinite(sub).all(axis=1))]})
         raise DataValidationError(
-            f"{what} has no interval: the covariance of its parameter(s) at position(s) "
+            f"{name} has no interval: the covariance of its parameter(s) at position(s) "
             f"{bad} is not finite (no residual degrees of freedom, or a singular "
             "information matrix), so its uncertainty cannot be drawn.",
             column="cov",
         )
     if dof is not None and not (np.isfinite(dof) and dof >= 1):
-        raise DataValidationError(f"{what} has {dof!r} residual degrees of freedom; "
+        raise DataValidationError(f"{name} has {dof!r} residual degrees of freedom; "
                                   "Student-t draws need at least 1.", column="dof")
     rng = check_random_state(random_state)
     sub = 0.5 * (sub + sub.T)
