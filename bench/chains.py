@@ -16,7 +16,8 @@
    quantiles), ``param_t`` (both steps' parameters drawn from their
    multivariate t, ``scalelaw.stats.wald_draws``, pushed through both laws),
    ``composed`` (the library: each step's own forecast distribution,
-   composed) and ``composed_cal`` (with ``calibrate=True``). Designs:
+   composed), ``composed_cal_first`` (``calibrate="first"``) and
+   ``composed_cal`` (``calibrate=True``). Designs:
    ``ladder`` (5 sizes x 5 token multipliers, the largest size held out, the
    truth is Chinchilla and a logit-linear accuracy with a chance floor; both
    laws right), ``small`` (8 runs, the largest held out, fitted with the
@@ -27,7 +28,7 @@
    runs (3 per corpus) are forecast, per task for the 17 tasks (153 held-out
    points) and for the two averages.
 
-Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200]
+Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200] [--parts ...]
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _design(kind, rng):
 
 
 def synthetic(kind, reps, level=0.9, n_draws=2000):
-    methods = ("before", "param_t", "composed", "composed_cal")
+    methods = ("before", "param_t", "composed", "composed_cal_first", "composed_cal")
     hits = dict.fromkeys(methods, 0)
     widths = {m: [] for m in methods}
     n_pts, refused = 0, dict.fromkeys(methods, 0)
@@ -153,16 +154,18 @@ def synthetic(kind, reps, level=0.9, n_draws=2000):
             ch = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
                            intermediate="loss", second_law="logit_linear:floor=0.25",
                            objective="mse_log")
-            chc = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
-                            intermediate="loss", second_law="logit_linear:floor=0.25",
-                            objective="mse_log", calibrate=True)
+            chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
+                                   intermediate="loss", second_law="logit_linear:floor=0.25",
+                                   objective="mse_log", calibrate=cal)
+                      for m, cal in (("composed_cal_first", "first"), ("composed_cal", True))}
+            chains.update(before=ch, param_t=ch, composed=ch)
         a = held["acc"].to_numpy()
         n_pts += a.size
         for m in methods:
             fn = {"before": interval_before, "param_t": interval_param_t}.get(
                 m, interval_composed)
             try:
-                lo, hi = fn(chc if m == "composed_cal" else ch, at, level, n_draws, r)
+                lo, hi = fn(chains[m], at, level, n_draws, r)
             except scalelaw.ScaleLawError:
                 refused[m] += a.size
                 continue
@@ -211,7 +214,7 @@ def gadre_ladder(level=0.9, n_draws=2000):
     df = datasets.load("gadre_overtraining")
     df["ladder"] = np.where(df.model.isin(SMALL), "train", "test")
     out = {}
-    for cal in (False, True):
+    for cal in (False, "first", True):
         for label, ys in (("per_task", [f"err_{t}" for t in datasets.GADRE_17_TASKS]),
                           ("averages", ["err_17", "err_avg"])):
             rows = []
@@ -234,7 +237,8 @@ def gadre_ladder(level=0.9, n_draws=2000):
                                 before_covered=(before[0] <= g.rows.actual)
                                 & (g.rows.actual <= before[1]))
             r = pd.concat(rows, ignore_index=True)
-            key = f"{label}_{'calibrated' if cal else 'uncalibrated'}"
+            tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
+            key = f"{label}_{tag}"
             out[key] = {
                 "n_points": len(r), "coverage": float(r.covered.mean()),
                 "mae": float(r.abs_error.mean()),
@@ -253,9 +257,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps-ladder", type=int, default=100)
     ap.add_argument("--reps-small", type=int, default=200)
+    ap.add_argument("--parts", default="reproduction,synthetic,ladder",
+                    help="comma-separated parts to run (reproduction, synthetic or "
+                    "synthetic_ladder/synthetic_small, ladder); the others are kept from --json")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "chains.json"))
     args = ap.parse_args()
-    rep = reproduction()
+    parts = set(args.parts.split(","))
+    path = Path(args.json)
+    payload = json.loads(path.read_text()) if path.exists() else {}
+    payload.update(date=str(date.today()), machine=f"{platform.machine()}, 2-core CPU",
+                   scalelaw=scalelaw.__version__, numpy=np.__version__)
+    if "reproduction" in parts:
+        payload["reproduction"] = reproduction()
+    for kind, reps in (("ladder", args.reps_ladder), ("small", args.reps_small)):
+        if "synthetic" in parts or f"synthetic_{kind}" in parts:
+            payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps)
+    if "ladder" in parts:
+        payload["gadre_ladder"] = gadre_ladder()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    _report(payload)
+    print(f"wrote {args.json}")
+
+
+def _report(payload: dict) -> None:
+    rep = payload.get("reproduction", [])
     print("1. Gadre et al. reproduction (relative errors, %):")
     print(f"{'metric':<8} {'corpus':<12} {'model':<11} {'M':>4} {'loss':>7} {'metric':>7} "
           f"{'published':>17} {'in PI':>6}")
@@ -265,27 +291,20 @@ def main() -> None:
         print(f"{r['metric']:<8} {r['corpus']:<12} {r['model']:<11} "
               f"{r['tokens_per_param']:>4.0f} {r['loss_rel_error_pct']:>7.4f} "
               f"{r['metric_rel_error_pct']:>7.4f} {pub:>17} {r['covered']!s:>6}")
-    syn = [synthetic("ladder", args.reps_ladder), synthetic("small", args.reps_small)]
+    syn = payload.get("synthetic", {}).values()
     print("\n2. Coverage of 90 % prediction intervals, synthetic designs with known truth:")
     for s in syn:
         for m, v in s["methods"].items():
-            print(f"{s['design']:<7} {m:<13} coverage {v['coverage']:.3f} "
+            print(f"{s['design']:<7} {m:<19} coverage {v['coverage']:.3f} "
                   f"(n={v['n_scored']}, binomial sd {v['binomial_sd']:.3f}, refused "
                   f"{v['n_refused']}) median width {v['median_width']:.4f}")
-    lad = gadre_ladder()
+    lad = payload.get("gadre_ladder", {})
     print("\n3. Gadre et al. testbed as a ladder (fit <= 411M, forecast 1.4B and 6.9B):")
     for k, v in lad.items():
         print(f"{k:<24} n={v['n_points']:<4} coverage {v['coverage']:.3f}"
               + (f" (before: {v['coverage_before']:.3f})" if "coverage_before" in v else "")
               + f", MAE {v['mae']:.4f}, loss PI coverage {v['loss_pi_coverage']:.3f}, "
               f"median width {v['median_width']:.4f}")
-    payload = {"date": str(date.today()), "machine": f"{platform.machine()}, 2-core CPU",
-               "scalelaw": scalelaw.__version__, "numpy": np.__version__,
-               "reproduction": rep, "synthetic": syn, "gadre_ladder": lad,
-               "settings": vars(args)}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(payload, indent=1, default=float) + "\n")
-    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

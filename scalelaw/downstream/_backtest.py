@@ -262,7 +262,7 @@ def backtest_chain(
     level: float = 0.9,
     n_draws: int = 4000,
     random_state: int = 0,
-    calibrate: bool = False,
+    calibrate: bool | str = False,
     **fit_kwargs: Any,
 ) -> ChainBacktest:
     """Fit the loss-to-metric chain on training runs and score it on held-out runs.
@@ -304,9 +304,9 @@ def backtest_chain(
         Monte Carlo draws of the chain's intervals.
     random_state : int, default=0
         Seed of the draws.
-    calibrate : bool, default=False
-        Calibrate both steps' extrapolation error on their training rows
-        (see :func:`fit_chain`).
+    calibrate : bool or "first", default=False
+        Calibrate the first step's (``"first"``) or both steps' (``True``)
+        extrapolation error on their training rows (see :func:`fit_chain`).
     **fit_kwargs
         Passed to both fits (``objective``, ``starts``, ...).
 
