@@ -210,46 +210,45 @@ def reproduction():
     return out
 
 
-def gadre_ladder(level=0.9, n_draws=2000):
+def gadre_ladder(cal, level=0.9, n_draws=2000):
     df = datasets.load("gadre_overtraining")
     df["ladder"] = np.where(df.model.isin(SMALL), "train", "test")
     out = {}
-    for cal in (False, "first", True):
-        for label, ys in (("per_task", [f"err_{t}" for t in datasets.GADRE_17_TASKS]),
-                          ("averages", ["err_17", "err_avg"])):
-            rows = []
-            t0 = time.perf_counter()
-            for y in ys:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    bt = backtest_chain(df, x="n_params,n_tokens", via="loss", y=y,
-                                        first_law="gadre", second_law="gadre_error",
-                                        split_column="ladder", group="corpus", level=level,
-                                        n_draws=n_draws, calibrate=cal)
-                for g in bt.groups:
-                    if g.status == "ok":
-                        rows.append(g.rows.assign(y=y, corpus=g.group))
-                        if not cal:
-                            before = interval_before(
-                                g.chain, {c: g.rows[c].to_numpy()
-                                          for c in ("n_params", "n_tokens")}, level, n_draws, 0)
-                            rows[-1] = rows[-1].assign(
-                                before_covered=(before[0] <= g.rows.actual)
-                                & (g.rows.actual <= before[1]))
-            r = pd.concat(rows, ignore_index=True)
-            tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
-            key = f"{label}_{tag}"
-            out[key] = {
-                "n_points": len(r), "coverage": float(r.covered.mean()),
-                "mae": float(r.abs_error.mean()),
-                "loss_pi_coverage": float(((r.via_lower <= r.via_actual)
-                                           & (r.via_actual <= r.via_upper)).mean()),
-                "loss_mean_abs_rel_error": float(r.via_rel_error.abs().mean()),
-                "median_width": float((r.upper - r.lower).median()),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-            if not cal:
-                out[key]["coverage_before"] = float(r.before_covered.mean())
+    for label, ys in (("per_task", [f"err_{t}" for t in datasets.GADRE_17_TASKS]),
+                      ("averages", ["err_17", "err_avg"])):
+        rows = []
+        t0 = time.perf_counter()
+        for y in ys:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bt = backtest_chain(df, x="n_params,n_tokens", via="loss", y=y,
+                                    first_law="gadre", second_law="gadre_error",
+                                    split_column="ladder", group="corpus", level=level,
+                                    n_draws=n_draws, calibrate=cal)
+            for g in bt.groups:
+                if g.status == "ok":
+                    rows.append(g.rows.assign(y=y, corpus=g.group))
+                    if not cal:
+                        before = interval_before(
+                            g.chain, {c: g.rows[c].to_numpy()
+                                      for c in ("n_params", "n_tokens")}, level, n_draws, 0)
+                        rows[-1] = rows[-1].assign(
+                            before_covered=(before[0] <= g.rows.actual)
+                            & (g.rows.actual <= before[1]))
+        r = pd.concat(rows, ignore_index=True)
+        tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
+        key = f"{label}_{tag}"
+        out[key] = {
+            "n_points": len(r), "coverage": float(r.covered.mean()),
+            "mae": float(r.abs_error.mean()),
+            "loss_pi_coverage": float(((r.via_lower <= r.via_actual)
+                                       & (r.via_actual <= r.via_upper)).mean()),
+            "loss_mean_abs_rel_error": float(r.via_rel_error.abs().mean()),
+            "median_width": float((r.upper - r.lower).median()),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        if not cal:
+            out[key]["coverage_before"] = float(r.before_covered.mean())
     return out
 
 
@@ -259,7 +258,8 @@ def main() -> None:
     ap.add_argument("--reps-small", type=int, default=200)
     ap.add_argument("--parts", default="reproduction,synthetic,ladder",
                     help="comma-separated parts to run (reproduction, synthetic or "
-                    "synthetic_ladder/synthetic_small, ladder); the others are kept from --json")
+                    "synthetic_ladder/synthetic_small, ladder, ladder_cal_first, ladder_cal); "
+                    "the others are kept from --json")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "chains.json"))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -272,8 +272,9 @@ def main() -> None:
     for kind, reps in (("ladder", args.reps_ladder), ("small", args.reps_small)):
         if "synthetic" in parts or f"synthetic_{kind}" in parts:
             payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps)
-    if "ladder" in parts:
-        payload["gadre_ladder"] = gadre_ladder()
+    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True)):
+        if tag in parts:
+            payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     _report(payload)

@@ -313,6 +313,8 @@ def plan_runs(
 
 def _objective(state: _State, js: np.ndarray, extra: np.ndarray) -> float:
     """Variance of a new run's log forecast at the target after rows ``js``."""
+    if not state.kappa:  # the residual scatter is the same for every choice
+        return state.var_after(js)
     return state.var_after(js) + state.kappa**2 * state.distance(extra)
 
 

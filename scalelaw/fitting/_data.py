@@ -274,9 +274,9 @@ def _check_token_counts(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> 
             f"Column {xs[1]!r} (the law's n_tokens input) looks like training FLOP, not "
             f"tokens: every row has more than {MAX_TOKENS_PER_PARAM:.0e} per parameter "
             f"(smallest {float(ratio.min()):.3g}) and the largest value is "
-            f"{float(np.max(d)):.3g}. Give compute as compute: --x {xs[0]},{xs[1]} with "
-            "the column named flops/compute derives tokens from C = 6ND on the command "
-            "line, scalelaw.io.tokens_from_compute in Python.",
+            f"{float(np.max(d)):.3g}. For training compute, derive tokens from C = 6ND: on "
+            f"the command line --x {xs[0]},COL with COL named flops or compute, in Python "
+            "scalelaw.io.tokens_from_compute.",
             column=xs[1],
         )
 

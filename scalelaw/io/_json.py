@@ -49,6 +49,8 @@ def _resolve(flat: pd.DataFrame, path: str) -> pd.Series:
         if head in flat.columns:
             col = flat[head]
             for part in parts[k:]:
+                if col.dtype != object:  # nothing nested left to index into
+                    return pd.Series(float("nan"), index=col.index)
                 col = col.str.get(int(part) if part.lstrip("-").isdigit() else part)
             return col
     tops = sorted({str(c).split(".")[0] for c in flat.columns})
