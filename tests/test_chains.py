@@ -145,16 +145,17 @@ def test_chain_intervals_cover_held_out_runs_at_their_level():
     # the data) and forecast from their N, D. The 90 % prediction intervals must cover
     # 80-98 % of the 100 held-out runs: a binomial sd is 3 points at n = 100, and runs of
     # one design share its fit (fewer independent draws), so the band is about 3 sd wide.
-    # Measured: 0.91. bench/chains.py reports 100-design rates and the previous method.
+    # Measured: 0.83 (each step's own interval alone: 0.88 for the loss, 0.87 for the
+    # accuracy at the true loss); bench/chains.py reports rates over more designs.
     hits = n = 0
     for seed in range(25):
         df = _ladder(np.random.default_rng([24, seed]))
         test = (df.n_params == df.n_params.max()).to_numpy()
-        ch = fit_chain(df[~test], first_law="chinchilla", x=["n_params", "n_tokens"],
-                       intermediate="loss", second_law="logit_linear:floor=0.25",
-                       objective="mse_log", starts=20, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sl.ExtrapolationWarning)
+        with warnings.catch_warnings():  # what users get, warnings (extrapolation) aside
+            warnings.simplefilter("ignore", sl.ScaleLawWarning)
+            ch = fit_chain(df[~test], first_law="chinchilla", x=["n_params", "n_tokens"],
+                           intermediate="loss", second_law="logit_linear:floor=0.25",
+                           objective="mse_log", starts=20, random_state=0)
             tab = ch.get_prediction(0.9, n_draws=1000, random_state=seed,
                                     **{c: df.loc[test, c].to_numpy()
                                        for c in ("n_params", "n_tokens")})
