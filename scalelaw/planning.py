@@ -21,9 +21,10 @@ seeing the run). The variance of the log forecast at the target is
 ``g^T Sigma g`` (``g``: its gradient); the prediction interval of a new run
 there adds the residual scatter and, for a calibrated fit
 (:func:`scalelaw.calibrate`), the extrapolation term ``kappa^2 d``, whose
-distance ``d`` shrinks as the new runs extend the fitted domain toward the
-target. Runs are chosen greedily (each the best under the budget left after
-keeping the cheapest candidate for each run still to choose), then improved
+distance ``d`` (in units of the fit's observed log-ranges) shrinks as the new
+runs extend the fitted domain toward the target. Runs are chosen greedily
+(each the best under the budget left after keeping the cheapest candidate for
+each run still to choose), then improved
 by exchange passes (each run in turn replaced by the best candidate given the
 others). The widths use the t quantile of the residual degrees of freedom,
 which grow by one per run.
@@ -31,7 +32,7 @@ which grow by one per run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,7 +41,7 @@ import pandas as pd
 from scalelaw._validation import check_int, check_level, check_positive_float
 from scalelaw.allocation import compute_optimal
 from scalelaw.exceptions import DataValidationError
-from scalelaw.forecast import extrapolation_distance, log_residual_sd, t_quantile
+from scalelaw.forecast import log_residual_sd, t_quantile
 from scalelaw.inference import free_mask
 from scalelaw.laws import Inputs
 from scalelaw.optim import is_log
@@ -129,6 +130,7 @@ class _State:
                 column="fit")
         self.log_scale = is_log(result.objective)
         used = result.data[result.data["weight"] > 0]
+        self.used = used[list(result.x)].to_numpy(dtype=np.float64)
         J = self.jac([used[c].to_numpy(dtype=np.float64) for c in result.x])
         w = used["weight"].to_numpy(dtype=np.float64)
         info = (J * w[:, None]).T @ J
@@ -151,16 +153,26 @@ class _State:
         return np.stack([np.broadcast_to(g, (1, n))[0] for g in grads], axis=1)[:, self.free]
 
     def distance(self, extra: np.ndarray) -> float:
-        """The target's extrapolation distance once runs ``extra`` (m, 2) join the data."""
-        if not self.kappa or not len(extra):
-            return float(extrapolation_distance(self.result, self.target)[1][0])
-        res = self.result
-        dom = {c: (min(lo, float(extra[:, j].min())), max(hi, float(extra[:, j].max())))
-               for j, (c, (lo, hi)) in enumerate(res.domain.items())}
-        add = pd.DataFrame({c: extra[:, j] for j, c in enumerate(res.x)}).assign(weight=1.0)
-        data = pd.concat([res.data[[*res.x, "weight"]], add], ignore_index=True)
-        return float(extrapolation_distance(replace(res, domain=dom, data=data),
-                                            self.target)[1][0])
+        """The target's extrapolation distance once runs ``extra`` (m, 2) join the data.
+
+        As :func:`scalelaw.forecast.extrapolation_distance` for positive inputs: the
+        largest excess beyond the observed log-range of an input, or of their sum (the
+        joint scale), in units of that range. The new runs move the edges; the unit
+        stays the fit's own ranges, so runs far below the data (which widen the range
+        without nearing the target) do not count as shrinking the distance.
+        """
+        base = np.log(self.used)
+        logs = np.vstack([base, np.log(extra)]) if len(extra) else base
+        u = np.log([float(t[0]) for t in self.target])
+        tot, tot0 = logs.sum(axis=1), base.sum(axis=1)
+        parts = [(u, logs.min(axis=0), logs.max(axis=0), np.ptp(base, axis=0)),
+                 (np.array([u.sum()]), np.array([tot.min()]), np.array([tot.max()]),
+                  np.array([np.ptp(tot0)]))]
+        dist = 0.0
+        for v, a, b, span in parts:
+            excess = np.maximum(np.maximum(v - b, a - v), 0.0)
+            dist = max(dist, float(np.max(excess / np.maximum(span, 1e-12))))
+        return dist
 
     def widths(self, var_log: float, dist: float, dof: int) -> tuple[float, float]:
         """(prediction-interval width, curve width) at the target, loss units."""

@@ -81,8 +81,15 @@ def test_planned_runs_agree_with_refits_over_many_replicates():
 
 
 def test_plan_errors_and_the_command_line(tmp_path, capsys):
+    from scalelaw.forecast import extrapolation_distance
+    from scalelaw.planning import _State
+
     rng = np.random.default_rng(0)
     res = sl.fit("gadre", _runs(N0, D0, rng), **FIT)
+    # the planner's distance beyond the domain is the forecast layer's
+    for target in ([3e9, 6e10], [2e7, 5e9], [1e8, 1e9]):
+        ref = extrapolation_distance(res, [np.array([v]) for v in target])[1][0]
+        assert _State(res, target, 0.9).distance(np.zeros((0, 2))) == pytest.approx(ref)
     with pytest.raises(sl.DataValidationError, match="exactly one of target_flops"):
         plan_runs(res, budget=1e20)
     with pytest.raises(sl.DataValidationError, match="does not buy 3 run"):
