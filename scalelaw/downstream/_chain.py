@@ -264,6 +264,19 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
     return ChainResult(first, step2)
 
 
+def _refit(result: FitResult, rows: pd.DataFrame) -> FitResult:
+    """The law refitted on some of its rows: from its optimum and 8 of its default starts."""
+    kw: dict[str, Any] = {"x": result.x[0], "y": result.y, "objective": result.objective,
+                          "delta": result.delta, "weights": "weight", "starts": 8,
+                          "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fit(result.law, rows, p0=result.params.to_dict(), **kw)
+        except DataValidationError:  # the optimum sits on a bound: no start there
+            return fit(result.law, rows, **kw)
+
+
 def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitResult:
     """Calibrate a metric step's extrapolation toward lower loss; return a new result.
 
@@ -275,7 +288,8 @@ def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) ->
     loss, 1 = lowest) and its log errors on the lower-loss rows, against
     their distance beyond the refit's domain, give the growth of the error
     (:func:`scalelaw.forecast.calibration_from_errors`). A cut is skipped
-    when fewer than ``p + 2`` rows lie above it or none below.
+    when fewer than ``p + 2`` rows lie above it or none below. Each refit
+    starts from the full fit's optimum and 8 of the law's default starts.
 
     Parameters
     ----------
@@ -322,10 +336,7 @@ def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) ->
                          f"{int((~below).sum())} lower; skipped")
             continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sub = fit(result.law, frame[below], x=result.x[0], y=result.y,
-                          objective=result.objective, delta=result.delta, weights="weight")
+            sub = _refit(result, frame[below])
         except ScaleLawError as exc:
             notes.append(f"cut {cut}: refit failed ({' '.join(str(exc).split())})")
             continue
