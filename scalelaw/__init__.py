@@ -37,6 +37,7 @@ from scalelaw.forecast import ExtrapolationCalibration
 from scalelaw.inference import Diagnostic
 from scalelaw.io import read_runs
 from scalelaw.laws import ScalingLaw, get_law, list_laws
+from scalelaw.planning import RunPlan, plan_runs
 from scalelaw.plotting import plot_fit
 from scalelaw.results import FitResult, GroupedFitResult
 
@@ -61,6 +62,7 @@ __all__ = [
     "GroupedFitResult",
     "IdentifiabilityWarning",
     "LawSelection",
+    "RunPlan",
     "ScaleLawError",
     "ScaleLawWarning",
     "ScalingLaw",
@@ -76,6 +78,7 @@ __all__ = [
     "isoflop_profile",
     "laws",
     "list_laws",
+    "plan_runs",
     "plot_fit",
     "prepare_data",
     "propose_runs",

@@ -6,6 +6,7 @@ columns, units, how it was produced).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from scalelaw._validation import unknown_name
 
-__all__ = ["DatasetInfo", "data_dir", "list_datasets", "load", "path"]
+__all__ = ["GADRE_17_TASKS", "DatasetInfo", "data_dir", "list_datasets", "load", "path"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,31 @@ _REGISTRY: dict[str, DatasetInfo] = {
         ),
         licence="Apache-2.0, Copyright The Google Research Authors",
     ),
+    "gadre_overtraining": DatasetInfo(
+        name="gadre_overtraining",
+        file="gadre_overtraining",
+        description=(
+            "104 open_lm models (11M-6.9B parameters, 3 corpora, 0.25x-32x the "
+            "compute-optimal tokens) of Gadre et al. (2024), one row per model: file, "
+            "corpus, model, n_params, n_tokens, multiplier (Chinchilla multiplier), "
+            "tokens_per_param, loss (C4 validation loss) and loss_<set> for the 8 "
+            "validation sets, err_<task> (1 - accuracy) for 46 downstream tasks, err_avg "
+            "(their mean), err_17 (the paper's 17-task mean), gadre_split (the paper's "
+            "default fits: 'train', 'metric', 'test' or 'skip')."
+        ),
+        licence="MIT, Copyright (c) 2024 mlfoundations",
+    ),
 }
+
+#: The 17 tasks whose mean top-1 error Gadre et al. forecast (their
+#: ``scaling/constants.py``, ``SUBSET``): tasks above chance for small models.
+GADRE_17_TASKS = (
+    "bigbench_operators", "pubmed_qa_labeled", "hellaswag_zeroshot", "boolq", "arc_easy",
+    "coqa", "bigbench_dyck_languages", "lambada_openai", "bigbench_novel_concepts",
+    "winograd", "bigbench_cs_algorithms", "commonsense_qa", "bigbench_qa_wikidata",
+    "hellaswag", "copa", "squad", "piqa",
+)
+_GADRE_SMALL = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
 
 
 def data_dir() -> Path:
@@ -104,9 +129,13 @@ def load(name: str, *, drop_duplicates: bool = True) -> pd.DataFrame:
     >>> df = load("revisiting_nsl")
     >>> df.curve.nunique(), df.attrs["duplicates_dropped"]
     (92, 687)
+    >>> load("gadre_overtraining").gadre_split.value_counts().to_dict()
+    {'skip': 80, 'train': 15, 'test': 6, 'metric': 3}
     """
     if name == "revisiting_nsl":
         return _load_revisiting(drop_duplicates)
+    if name == "gadre_overtraining":
+        return _load_gadre()
     return pd.read_csv(path(name))
 
 
@@ -128,3 +157,48 @@ def _load_revisiting(drop_duplicates: bool) -> pd.DataFrame:
     })
     df.attrs["duplicates_dropped"] = n_before - len(df)
     return df
+
+
+def _gadre_split(model: str, multiplier: float) -> str:
+    """The default fits of Gadre et al. (their ``fit_ds`` and Table 2): the loss law on
+    the four small models at M = 20 and the smallest at M = 320, the error law on those
+    and the 1.4B model at M = 20; forecast the 1.4B over-trained and the 6.9B runs."""
+    if (model in _GADRE_SMALL and multiplier == 1.0) or (model == _GADRE_SMALL[0]
+                                                          and multiplier == 16.0):
+        return "train"
+    if model == "open_lm_1b":
+        return "metric" if multiplier == 1.0 else "test"
+    return "test" if model == "open_lm_7b" else "skip"
+
+
+def _load_gadre() -> pd.DataFrame:
+    folder = path("gadre_overtraining")
+    listed = pd.read_csv(folder / "eval_metadata.csv")["Eval Task"].tolist()
+    tasks: list[str] | None = None  # the 46 evaluated (the metadata lists 51)
+    rows = []
+    for f in sorted((folder / "models").glob("*.json")):
+        run = json.loads(f.read_text())
+        hp = run["hyperparameters"]
+        model = str(hp["model"]).split("/")[-1].removesuffix(".json")
+        row: dict[str, object] = {
+            "file": f.name.removesuffix(".json"), "corpus": run["dataset_name"],
+            "model": model, "n_params": float(hp["params"]), "n_tokens": float(hp["tokens"]),
+            "multiplier": float(hp["chinchilla_multiplier"]),
+            "tokens_per_param": 20.0 * float(hp["chinchilla_multiplier"]),
+        }
+        for r in run["results"]:
+            where = str(r["val_data"][0])
+            name = (where.split("/")[-1].split(".")[0] if "de-en" in where
+                    else where.split("/")[-2])
+            row[f"loss_{name}"] = float(r["loss"])
+        row["loss"] = row["loss_c4_val"]
+        icl = json.loads((folder / "evals" / f"evaluation_{row['file']}_heavy.json")
+                         .read_text())["eval_metrics"]["icl"]
+        tasks = tasks or [t for t in listed if t in icl]
+        for t in tasks:
+            row[f"err_{t}"] = 1.0 - float(icl[t])
+        row["err_avg"] = sum(1.0 - float(icl[t]) for t in tasks) / len(tasks)
+        row["err_17"] = sum(1.0 - float(icl[t]) for t in GADRE_17_TASKS) / len(GADRE_17_TASKS)
+        row["gadre_split"] = _gadre_split(model, row["multiplier"])  # type: ignore[arg-type]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -42,6 +42,7 @@ from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
 from scalelaw.inference import free_mask
 from scalelaw.laws import Inputs
+from scalelaw.stats import wald_draws
 
 if TYPE_CHECKING:
     from scalelaw.results import FitResult
@@ -51,6 +52,7 @@ __all__ = [
     "calibration_from_errors",
     "extrapolation_distance",
     "log_residual_sd",
+    "parameter_draws",
     "prediction_table",
 ]
 
@@ -426,21 +428,56 @@ def prediction_table(
 
 
 def parameter_draws(result: FitResult, n_draws: int,
-                    random_state: int | np.random.Generator | None) -> np.ndarray:
-    """Parameter draws in optimiser coordinates: bootstrap replicas, else Gaussian.
+                    random_state: int | np.random.Generator | None, *,
+                    student_t: bool = False, missing: str = "nan",
+                    what: str | None = None) -> np.ndarray:
+    """Parameter draws in optimiser coordinates: bootstrap replicas, else Wald draws.
 
-    Gaussian draws come from the Wald covariance; parameters held at a bound
-    (NaN covariance) stay at their estimate.
+    With bootstrap replicas, the replicas themselves (all of them, whatever
+    ``n_draws``). Otherwise draws from the Wald covariance
+    (:func:`scalelaw.stats.wald_draws`): parameters fixed or held at a bound
+    stay at their estimate; when a free parameter has no finite covariance
+    (no residual degrees of freedom, a singular information matrix) every
+    draw is NaN, so every interval computed from the draws is NaN (or, with
+    ``missing="raise"``, an error names ``what``). ``student_t`` draws from
+    the multivariate t with the fit's residual degrees of freedom, as its
+    t-based intervals do.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+    n_draws : int
+        Number of Wald draws.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+    student_t : bool, default=False
+        Student-t rather than Gaussian draws.
+    missing : {"nan", "raise"}, default="nan"
+        What a free parameter without a finite covariance gives.
+    what : str, optional
+        How the fit is named in errors (default: ``"the fit of law NAME"``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, p)
+        The draws.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, scalelaw as sl
+    >>> x = np.logspace(6, 8, 10)
+    >>> y = 3 * x ** -0.1 * np.exp(np.random.default_rng(0).normal(0, 0.01, 10))
+    >>> res = sl.fit("power", pd.DataFrame({"n": x, "L": y}), x="n", y="L")
+    >>> parameter_draws(res, 500, 0).shape
+    (500, 2)
     """
     law = result.law
     if result.bootstrap is not None:
         nat = result.bootstrap[list(law.param_names)].dropna().to_numpy(dtype=np.float64)
         return law.to_internal(nat)
-    rng = np.random.default_rng(random_state)
-    cov = np.where(np.isfinite(result.cov_internal), result.cov_internal, 0.0)
-    cov = 0.5 * (cov + cov.T)
-    vals, vecs = np.linalg.eigh(cov)
-    root = vecs * np.sqrt(np.maximum(vals, 0.0))
-    draws = result.theta + rng.standard_normal((n_draws, cov.shape[0])) @ root.T
+    free, _ = free_mask(law, result.theta)
     lo, hi = law.internal_bounds()
-    return np.clip(draws, lo, hi)
+    return wald_draws(result.theta, result.cov_internal, n_draws, random_state, vary=free,
+                      dof=result.dof_resid if student_t else None, lower=lo, upper=hi,
+                      what=what or f"the fit of law {law.name!r}", missing=missing)

@@ -60,7 +60,8 @@ def test_chain_propagates_both_steps_and_covers_new_runs():
                    intermediate="loss", second_law="logit_linear:floor=0.25",
                    objective="mse_log", starts=50)
     at = {"n_params": np.array([3e9]), "n_tokens": np.array([3e11])}
-    tab = ch.get_prediction(0.9, **at)
+    with pytest.warns(ExtrapolationWarning, match="not calibrated"):  # beyond the data
+        tab = ch.get_prediction(0.9, **at)
     loss_true = 1.7 + 400 * 3e9 ** -0.34 + 410 * 3e11 ** -0.28
     acc_true = 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss_true)))
     assert tab["mean"][0] == pytest.approx(ch.second.predict(loss=ch.first.predict(**at)))
@@ -72,19 +73,7 @@ def test_chain_propagates_both_steps_and_covers_new_runs():
         own = ch.second.get_prediction(0.9, loss=tab.intermediate.to_numpy())
     assert (tab.mean_ci_upper - tab.mean_ci_lower)[0] > (own.mean_ci_upper
                                                          - own.mean_ci_lower)[0]
-    # coverage over repeated designs: the 90 % prediction interval of a new run at the
-    # largest in-domain point must cover at least 80 % (a Wald approximation in two
-    # steps; 20 designs: 16 hits is 1.5 binomial sd below the nominal 18)
-    hits = 0
-    for seed in range(20):
-        r = np.random.default_rng(100 + seed)
-        c2 = fit_chain(_chain_data(r), first_law="chinchilla", x=["n_params", "n_tokens"],
-                       intermediate="loss", second_law="logit_linear:floor=0.25",
-                       objective="mse_log", starts=20)
-        t = c2.get_prediction(0.9, n_draws=1000, n_params=[1e9], n_tokens=[1e11])
-        new = _chain_data(np.random.default_rng(900 + seed)).iloc[[-1]]
-        hits += int(t.obs_ci_lower[0] <= new.acc.iloc[0] <= t.obs_ci_upper[0])
-    assert hits >= 16
+    # coverage over repeated designs with known truth: tests/test_chains.py
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,11 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from scalelaw.cli._chain import _add_chain_parser
 from scalelaw.cli._common import UsageError
 from scalelaw.cli._experiments import _add_demo_parser, _add_reproduce_parser
 from scalelaw.cli._fit import _add_backtest_parser, _add_fit_parser, _add_forecast_parser
+from scalelaw.cli._plan import _add_plan_parser
 from scalelaw.cli._seeds import _add_lottery_parser, _add_variance_parser
 from scalelaw.cli._slt import _add_llc_parser, _add_redshift_parser
 from scalelaw.cli._teacher import _add_sweep_parser, _add_tasks_parser
@@ -68,6 +70,7 @@ _SUBCOMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     _add_variance_parser, _add_demo_parser, _add_reproduce_parser,
     _add_llc_parser,
     _add_redshift_parser,
+    _add_chain_parser, _add_plan_parser,
 ]
 
 

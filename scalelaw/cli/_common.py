@@ -37,6 +37,7 @@ def _mapping(text: str | None, option: str) -> dict[str, str]:
 
 
 def _read(args: argparse.Namespace) -> pd.DataFrame:
+    """Read FILE with the input options; ``--x N,FLOPS`` becomes ``N,TOKENS`` (C = 6ND)."""
     from scalelaw.io import read_runs
 
     df = read_runs(
@@ -45,7 +46,10 @@ def _read(args: argparse.Namespace) -> pd.DataFrame:
         run=getattr(args, "run", None), step=getattr(args, "step", None),
         y=getattr(args, "y", None), reduce=getattr(args, "reduce", None),
         where=getattr(args, "where", None),
+        json_fields=_mapping(getattr(args, "json_path", None), "--json-path") or None,
+        record_path=getattr(args, "record_path", None),
     )
+    df = _compute_inputs(df, args)
     if "where" in df.attrs:
         print(f"where: {df.attrs['where']}", file=sys.stderr)
     if "reduction" in df.attrs:
@@ -56,10 +60,34 @@ def _read(args: argparse.Namespace) -> pd.DataFrame:
     return df
 
 
+def _compute_inputs(df: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Two --x columns whose second is training compute: derive tokens, D = C / (6 N)."""
+    from scalelaw.io import looks_like_compute, tokens_from_compute
+
+    xs = _split(getattr(args, "x", None) or "")
+    if len(xs) != 2 or not looks_like_compute(xs[1]) or xs[1] not in df.columns:
+        return df
+    name = "n_tokens" if "n_tokens" not in df.columns else f"n_tokens_from_{xs[1]}"
+    attrs = dict(df.attrs)
+    out = tokens_from_compute(df, n_params=xs[0], flops=xs[1], name=name,
+                              flops_per_param_token=getattr(args, "flops_per_param_token",
+                                                            6.0))
+    print(f"inputs: {out.attrs['derived']}; --x read as {xs[0]},{name}", file=sys.stderr)
+    args.x = f"{xs[0]},{name}"
+    out.attrs.update(attrs, derived=out.attrs["derived"])
+    return out
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading logs")
-    g.add_argument("--format", default=None, choices=["table", "wandb", "tensorboard"],
-                   help="input format (default: from the path and columns)")
+    g.add_argument("--format", default=None, choices=["table", "wandb", "tensorboard", "json"],
+                   help="input format (default: from the path and columns; a folder of "
+                   "*.json files or a .json file is read as nested JSON run files)")
+    g.add_argument("--json-path", default=None, metavar="PATH=COL,...",
+                   help="nested JSON runs: keep these fields by dotted path, list positions "
+                   "as numbers, e.g. 'hyperparameters.params=n_params,results.1.loss=loss'")
+    g.add_argument("--record-path", default=None, metavar="PATH",
+                   help="nested JSON runs: one row per entry of this list in each run")
     g.add_argument("--map", default=None, metavar="THEIRS=OURS,...",
                    help="rename columns before use, e.g. 'val/loss=loss,N=n_params'")
     g.add_argument("--reduce", default=None, choices=["final", "best"],

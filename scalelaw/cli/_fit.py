@@ -48,6 +48,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     _check_writable(args.json, "--json")
     _check_writable(args.plot, "--plot")
     df = _read(args)
+    xs = _split(args.x)  # --x N,FLOPS was read as N,TOKENS (C = 6ND)
     common: dict[str, Any] = {
         "x": xs if not curves else xs[0],
         "y": args.y,

@@ -240,6 +240,7 @@ def prepare_data(
                 column=c,
             )
     _check_distinct_points(frame, xs, law)
+    _check_token_counts(frame, xs, law)
     dup = frame.duplicated(subset=[*xs, y], keep="first")
     if dup.any():
         rows = list(np.asarray(index[keep_mask])[dup.to_numpy()])
@@ -250,6 +251,34 @@ def prepare_data(
             stacklevel=3,
         )
     return frame.reset_index(drop=True), excluded
+
+
+#: Tokens per parameter above which every row of a token column reads as FLOP:
+#: 1,000 times the compute-optimal 20 (the most over-trained public models are
+#: below 1e5, while FLOP given as tokens read 6 D per parameter, above 1e7 for
+#: any run of more than a few million tokens) ...
+MAX_TOKENS_PER_PARAM = 2e4
+#: ... and a largest value above any corpus (1e14 tokens), so that toy models
+#: trained far beyond 2e4 tokens per parameter are not refused.
+MAX_PLAUSIBLE_TOKENS = 1e14
+
+
+def _check_token_counts(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> None:
+    """Refuse a token column that holds training FLOP (a law of ``n_params, n_tokens``)."""
+    if tuple(law.inputs) != ("n_params", "n_tokens") or len(xs) != 2:
+        return
+    n, d = frame[xs[0]].to_numpy(), frame[xs[1]].to_numpy()
+    ratio = d / n
+    if np.all(ratio > MAX_TOKENS_PER_PARAM) and np.max(d) > MAX_PLAUSIBLE_TOKENS:
+        raise DataValidationError(
+            f"Column {xs[1]!r} (the law's n_tokens input) looks like training FLOP, not "
+            f"tokens: every row has more than {MAX_TOKENS_PER_PARAM:.0e} per parameter "
+            f"(smallest {float(ratio.min()):.3g}) and the largest value is "
+            f"{float(np.max(d)):.3g}. For training compute, derive tokens from C = 6ND: on "
+            f"the command line --x {xs[0]},COL with COL named flops or compute, in Python "
+            "scalelaw.io.tokens_from_compute.",
+            column=xs[1],
+        )
 
 
 def _check_distinct_points(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> None:

@@ -202,6 +202,8 @@ def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray | None:
         default = default[idx]
     names = list(result.law.param_names)
     optima = result.law.to_internal(result.optima[names].to_numpy(dtype=np.float64))
+    # an optimum with a log-scale parameter collapsed to 0 (log -inf) is no start
+    optima = optima[np.all(np.isfinite(optima), axis=1)]
     lo, hi = result.law.internal_bounds()
     internal = np.clip(np.vstack([optima, default]), lo, hi)
     return result.law.to_natural(internal)  # fit_table takes starts in natural units

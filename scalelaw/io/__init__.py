@@ -1,10 +1,13 @@
-"""Read tables of runs: CSV, Parquet, JSON Lines, TensorBoard and W&B exports.
+"""Read tables of runs: CSV, Parquet, JSON Lines, nested JSON, TensorBoard and W&B exports.
 
 :func:`read_runs` is the one entry point: it picks the reader, renames
 columns (``columns={"their_name": "our_name"}``), parses counts written with
 unit suffixes (``"70M"``, ``"1.3B"``) and, for learning-curve logs with many
 rows per run, reduces each run to its final or best row with the rule
-recorded in ``DataFrame.attrs["reduction"]``.
+recorded in ``DataFrame.attrs["reduction"]``. Nested JSON run files (one
+object per file, or a list) are flattened with ``pandas.json_normalize``
+(:func:`read_json_runs`); :func:`tokens_from_compute` derives the token count
+from training compute (``C = 6 N D``).
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import pandas as pd
 from scalelaw import datasets
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
+from scalelaw.io._compute import looks_like_compute, tokens_from_compute
+from scalelaw.io._json import read_json_runs
 from scalelaw.io._logs import parse_units, read_tensorboard, read_wandb
 from scalelaw.io._tables import read_table
 from scalelaw.io._where import evaluate_where
 from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["evaluate_where", "filter_rows", "parse_units", "read_fit", "read_runs", "read_table",
-           "read_tensorboard", "read_wandb", "reduce_runs"]
+__all__ = ["evaluate_where", "filter_rows", "looks_like_compute", "parse_units", "read_fit",
+           "read_json_runs", "read_runs", "read_table", "read_tensorboard", "read_wandb",
+           "reduce_runs", "tokens_from_compute"]
 
 
 def reduce_runs(df: pd.DataFrame, *, run: str, y: str, rule: str = "final",
@@ -122,6 +128,8 @@ def read_runs(
     reduce: str | None = None,
     where: str | None = None,
     parse: bool = True,
+    json_fields: Mapping[str, str] | None = None,
+    record_path: str | None = None,
 ) -> pd.DataFrame:
     """Read runs from any supported log format, with renaming, a filter and reduction.
 
@@ -129,10 +137,13 @@ def read_runs(
     ----------
     path : str or path-like
         A CSV/TSV/Parquet/JSON Lines file, a W&B export, a TensorBoard event
-        file or log directory, or ``"dataset:NAME"`` for a bundled data set.
-    format : {"table", "wandb", "tensorboard"}, optional
-        Default: TensorBoard for directories and ``*tfevents*`` files, else a
-        W&B export if the columns look like one, else a plain table.
+        file or log directory, a nested JSON run file or a folder of them, or
+        ``"dataset:NAME"`` for a bundled data set.
+    format : {"table", "wandb", "tensorboard", "json"}, optional
+        Default: for a folder, TensorBoard when it holds ``*tfevents*`` files,
+        else nested JSON run files (``*.json``); ``json`` for a ``.json`` file
+        (an object, a list of objects or JSON Lines); else a W&B export if the
+        columns look like one, else a plain table.
     columns : mapping, optional
         Renames ``{"their_column": "our_column"}`` (applied first, so later
         arguments use the new names).
@@ -145,6 +156,11 @@ def read_runs(
         before the reduction (a long table keeps one metric, then its final row).
     parse : bool, default=True
         Parse counts with unit suffixes in text columns (:func:`parse_units`).
+    json_fields : mapping, optional
+        Nested JSON: ``{"dotted.path": "column"}`` fields to keep
+        (:func:`read_json_runs`; ``"results.0.loss"`` indexes a list).
+    record_path : str, optional
+        Nested JSON: one row per entry of this list in each run.
 
     Returns
     -------
@@ -163,7 +179,7 @@ def read_runs(
     if isinstance(path, str) and path.startswith("dataset:"):
         df, fmt = datasets.load(path.split(":", 1)[1]), "dataset"
     else:
-        df, fmt = _read_source(Path(path), format)
+        df, fmt = _read_source(Path(path), format, json_fields, record_path)
     attrs = dict(df.attrs)
     if columns:
         missing = [k for k in columns if k not in df.columns]
@@ -215,12 +231,26 @@ def filter_rows(df: pd.DataFrame, where: str) -> pd.DataFrame:
     return kept
 
 
-def _read_source(p: Path, fmt: str | None) -> tuple[pd.DataFrame, str]:
-    """Read a file or log directory; the format from the path and columns if not given."""
+def _read_source(p: Path, fmt: str | None, json_fields: Mapping[str, str] | None = None,
+                 record_path: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Read a file or folder; the format from the path and columns if not given."""
     if fmt is None:
-        fmt = "tensorboard" if (p.is_dir() or "tfevents" in p.name) else "table"
-    if fmt not in ("table", "wandb", "tensorboard"):
-        raise unknown_name("format", str(fmt), ["table", "tensorboard", "wandb"])
+        if p.is_dir():
+            fmt = "tensorboard" if any(p.rglob("*tfevents*")) else "json"
+        elif "tfevents" in p.name:
+            fmt = "tensorboard"
+        elif p.suffix.lower() == ".json":
+            fmt = "json"
+        else:
+            fmt = "table"
+    if fmt not in ("table", "wandb", "tensorboard", "json"):
+        raise unknown_name("format", str(fmt), ["json", "table", "tensorboard", "wandb"])
+    if (json_fields or record_path) and fmt != "json":
+        raise DataValidationError(
+            f"JSON fields and record paths apply to nested JSON run files; {str(p)!r} was "
+            f"read as {fmt}.", column="json_path")
+    if fmt == "json":
+        return read_json_runs(p, fields=json_fields, record_path=record_path), fmt
     if fmt == "tensorboard":
         return read_tensorboard(p), fmt
     if fmt == "wandb":

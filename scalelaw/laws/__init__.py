@@ -5,11 +5,14 @@ importable from here:
 
 * built-in: :class:`PowerLaw` (``power``), :class:`SaturatingPowerLaw`
   (``saturating_power``), :class:`ChinchillaLaw` (``chinchilla``),
-  :class:`KaplanLaw` (``kaplan``), :class:`BrokenPowerLaw`
+  :class:`KaplanLaw` (``kaplan``), :class:`GadreLaw` (``gadre``: one
+  exponent for parameters and data, Gadre et al. 2024), :class:`BrokenPowerLaw`
   (``broken_power``), :class:`M1Law` .. :class:`M4Law` (``m1`` .. ``m4``);
   bounded metrics :class:`SigmoidLogLaw` (``sigmoid_log``: accuracy or
   error against log compute) and :class:`LogitLinearLaw` (``logit_linear``:
-  against a score such as a loss);
+  against a score such as a loss), :class:`OlmoSigmoidLaw` (``olmo_sigmoid``:
+  the OLMo ladder's sigmoid in a task loss) and :class:`GadreErrorLaw`
+  (``gadre_error``: top-1 error against the loss);
 * user-defined: :class:`ExpressionLaw` (a formula string),
   :class:`CallableLaw` (a Python function), :class:`LmfitLaw` (an
   ``lmfit.Model`` with its ``lmfit.Parameters``);
@@ -23,13 +26,19 @@ Examples
 >>> get_law("saturating_power").param_names
 ('E', 'A', 'alpha')
 >>> len(list_laws())
-11
+14
 """
 
 from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
-from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
-from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
+from scalelaw.laws._bounded import GadreErrorLaw, LogitLinearLaw, OlmoSigmoidLaw, SigmoidLogLaw
+from scalelaw.laws._builtin import (
+    ChinchillaLaw,
+    GadreLaw,
+    KaplanLaw,
+    PowerLaw,
+    SaturatingPowerLaw,
+)
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw, parse_expression
 from scalelaw.laws._python import CallableLaw, LmfitLaw
@@ -42,6 +51,8 @@ __all__ = [
     "CallableLaw",
     "ChinchillaLaw",
     "ExpressionLaw",
+    "GadreErrorLaw",
+    "GadreLaw",
     "Inputs",
     "KaplanLaw",
     "LmfitLaw",
@@ -50,6 +61,7 @@ __all__ = [
     "M2Law",
     "M3Law",
     "M4Law",
+    "OlmoSigmoidLaw",
     "Param",
     "PowerLaw",
     "SaturatingPowerLaw",

@@ -9,7 +9,7 @@ import numpy as np
 
 from scalelaw.laws._base import Inputs, Param, ScalingLaw, _clip_theta, _convert, _loglinear
 
-__all__ = ["ChinchillaLaw", "KaplanLaw", "PowerLaw", "SaturatingPowerLaw"]
+__all__ = ["ChinchillaLaw", "GadreLaw", "KaplanLaw", "PowerLaw", "SaturatingPowerLaw"]
 
 
 @dataclass(frozen=True)
@@ -272,3 +272,58 @@ class KaplanLaw(ScalingLaw):
         return _clip_theta(self, np.array(starts))
 
 
+
+
+@dataclass(frozen=True)
+class GadreLaw(ScalingLaw):
+    r"""Loss law with a token multiplier of Gadre et al. (2024), in ``N`` and ``D``.
+
+    :math:`L = E + A N^{-\alpha} + B D^{-\alpha}`: Chinchilla with one
+    exponent for parameters and data. Gadre et al. write it in compute
+    ``C = 6 N D`` and the token multiplier ``M = D / N``:
+    :math:`L(C, M) = E + (a M^{\eta} + b M^{-\eta}) C^{-\alpha_C}` with
+    :math:`\eta = \alpha_C = \alpha / 2`, :math:`a = A\,6^{\alpha/2}`,
+    :math:`b = B\,6^{\alpha/2}` (substitute ``N = sqrt(C / 6M)``,
+    ``D = sqrt(C M / 6)``); their released fit uses ``N`` and ``M N`` as here.
+    Starts: a grid over ``alpha`` and ``E`` with ``A``, ``B`` from
+    non-negative least squares at each.
+
+    Examples
+    --------
+    >>> from scalelaw.laws import GadreLaw
+    >>> law = GadreLaw()
+    >>> law.param_names
+    ('E', 'A', 'B', 'alpha')
+    >>> p = {"E": 1.84, "A": 166.2, "B": 287.2, "alpha": 0.2729}
+    >>> print(f"{float(law(p, n_params=6.89e9, n_tokens=1.378e11)[0]):.3f}")
+    2.445
+    """
+
+    stackable: ClassVar[bool] = True
+    name: str = "gadre"
+    formula: str = "L = E + A * N**(-alpha) + B * D**(-alpha)"
+    inputs: tuple[str, ...] = ("n_params", "n_tokens")
+    params: tuple[Param, ...] = (
+        Param("E", 0.0, np.inf),
+        Param("A", 0.0, np.inf, log=True),
+        Param("B", 0.0, np.inf, log=True),
+        Param("alpha", 0.0, 10.0),
+    )
+
+    def evaluate(self, P, X):
+        e, a, b, alpha = P
+        return e + a * np.exp(-alpha * X.log(0)) + b * np.exp(-alpha * X.log(1))
+
+    def start_points(self, X, y, rng):
+        from scipy.optimize import nnls
+
+        u, v = X.log(0).ravel(), X.log(1).ravel()
+        starts = []
+        for alpha in (0.05, 0.1, 0.2, 0.3, 0.45, 0.7, 1.0):
+            basis = np.stack([np.exp(-alpha * u), np.exp(-alpha * v)], axis=1)
+            for frac in (0.0, 0.5, 0.8, 0.9, 0.95):
+                e = frac * float(np.min(y))
+                coef, _ = nnls(basis, y - e)
+                coef = np.maximum(coef, 1e-6 * max(float(np.mean(y - e)), 1e-12))
+                starts.append([e, np.log(coef[0]), np.log(coef[1]), alpha])
+        return _clip_theta(self, np.array(starts, dtype=np.float64))

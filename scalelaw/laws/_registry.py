@@ -10,8 +10,14 @@ from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
 from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import ScalingLaw
-from scalelaw.laws._bounded import LogitLinearLaw, SigmoidLogLaw
-from scalelaw.laws._builtin import ChinchillaLaw, KaplanLaw, PowerLaw, SaturatingPowerLaw
+from scalelaw.laws._bounded import GadreErrorLaw, LogitLinearLaw, OlmoSigmoidLaw, SigmoidLogLaw
+from scalelaw.laws._builtin import (
+    ChinchillaLaw,
+    GadreLaw,
+    KaplanLaw,
+    PowerLaw,
+    SaturatingPowerLaw,
+)
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw
 from scalelaw.laws._python import CallableLaw, LmfitLaw
@@ -31,6 +37,9 @@ LAWS: dict[str, type[ScalingLaw]] = {
     "m4": M4Law,
     "sigmoid_log": SigmoidLogLaw,
     "logit_linear": LogitLinearLaw,
+    "gadre": GadreLaw,
+    "olmo_sigmoid": OlmoSigmoidLaw,
+    "gadre_error": GadreErrorLaw,
 }
 
 

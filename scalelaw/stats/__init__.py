@@ -15,6 +15,7 @@ from scalelaw.stats._bootstrap import (
     percentile_bootstrap,
     percentile_interval,
 )
+from scalelaw.stats._draws import wald_draws
 from scalelaw.stats._equivalence import (
     VERDICTS,
     EquivalenceResult,
@@ -33,4 +34,5 @@ __all__: list[str] = [
     "percentile_bootstrap",
     "percentile_interval",
     "size_means",
+    "wald_draws",
 ]

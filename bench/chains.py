@@ -1,0 +1,312 @@
+"""Loss-to-metric chains: Gadre et al.'s published numbers, and interval coverage.
+
+1. Reproduction. Gadre et al. (2024, mlfoundations/scaling, MIT) fit their
+   loss law (``gadre``: Chinchilla with one exponent) on five small RedPajama
+   runs and their error law (``gadre_error``, ``Err = eps - k exp(-gamma L)``)
+   on those and the 1.4B run at 20 tokens per parameter, then forecast the C4
+   loss and the 17-task top-1 error of the 1.4B run at 640 tokens per parameter
+   and of the 6.9B run at 20. Published (their notebook, ``scaling_explorer``):
+   loss 0.7103 % and 0.7320 %, error 3.6365 % and 0.0464 % relative error.
+   Here: ``backtest_chain`` on the bundled data, least squares (``mse``, as
+   their ``curve_fit``), per corpus; the 46-task average beside it.
+2. Coverage on synthetic designs with known truth (the 90 % prediction
+   interval of held-out runs' accuracy), for the interval methods:
+   ``before`` (the previous code: Gaussian parameter draws of both steps,
+   a NaN covariance read as zero, the residual scales with normal
+   quantiles), ``param_t`` (both steps' parameters drawn from their
+   multivariate t, ``scalelaw.stats.wald_draws``, pushed through both laws),
+   ``composed`` (the library: each step's own forecast distribution,
+   composed), ``composed_cal_first`` (``calibrate="first"``) and
+   ``composed_cal`` (``calibrate=True``). Designs:
+   ``ladder`` (5 sizes x 5 token multipliers, the largest size held out, the
+   truth is Chinchilla and a logit-linear accuracy with a chance floor; both
+   laws right), ``small`` (8 runs, the largest held out, fitted with the
+   one-exponent ``gadre`` law while the truth has two exponents).
+3. Coverage on real runs (out of sample: chosen on nothing here): the Gadre
+   et al. testbed as a ladder. Per corpus, both steps are fitted on the four
+   small models at every token multiplier (32 runs), and the 1.4B and 6.9B
+   runs (3 per corpus) are forecast, per task for the 17 tasks (153 held-out
+   points) and for the two averages.
+
+Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200] [--parts ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalelaw
+from scalelaw import datasets
+from scalelaw.downstream import backtest_chain, fit_chain
+from scalelaw.forecast import log_residual_sd
+from scalelaw.laws import Inputs
+from scalelaw.stats import wald_draws
+
+PUBLISHED = {("open_lm_1b", "loss"): 0.7103, ("open_lm_7b", "loss"): 0.7320,
+             ("open_lm_1b", "err_17"): 3.6365, ("open_lm_7b", "err_17"): 0.0464}
+SMALL = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
+
+
+# ------------------------------------------------------------ interval methods
+def _rowwise(res, theta, inter):
+    class RowInputs(Inputs):
+        def __init__(self, cols):
+            self.cols, self._logs, self.n = list(cols), [None], cols[0].shape[1]
+
+    with np.errstate(all="ignore"):
+        v, _ = res.law.value_and_jacobian(theta, RowInputs([inter]), log=False, jac=False)
+    return np.broadcast_to(v, inter.shape)
+
+
+def _draw_chain(ch, at, n, rng, draws):
+    f, s = ch.first, ch.second
+    cols = [np.asarray(at[c], float) for c in f.x]
+    t1, t2 = draws(f), draws(s)
+    with np.errstate(all="ignore"):
+        inter, _ = f.law.value_and_jacobian(t1, Inputs(cols), log=False, jac=False)
+    return inter, t2
+
+
+def interval_before(ch, at, level, n, seed):
+    """The previous code: Gaussian draws (NaN covariance -> 0), normal scatter."""
+    rng = np.random.default_rng(seed)
+
+    def draws(r):
+        return rng.multivariate_normal(r.theta, np.nan_to_num(r.cov_internal), size=n,
+                                       method="eigh")
+    inter, t2 = _draw_chain(ch, at, n, rng, draws)
+    sd1, sd2 = (np.nan_to_num(log_residual_sd(r)) for r in (ch.first, ch.second))
+    io = inter * np.exp(sd1 * rng.standard_normal(inter.shape))
+    obs = _rowwise(ch.second, t2, io) * np.exp(sd2 * rng.standard_normal(inter.shape))
+    return np.nanpercentile(obs, [50 * (1 - level), 50 * (1 + level)], axis=0)
+
+
+def interval_param_t(ch, at, level, n, seed):
+    """Parameters of both steps from their multivariate t, through both laws."""
+    from scalelaw.inference import free_mask
+
+    rng = np.random.default_rng(seed)
+
+    def draws(r):
+        lo, hi = r.law.internal_bounds()
+        return wald_draws(r.theta, r.cov_internal, n, rng, vary=free_mask(r.law, r.theta)[0],
+                          dof=max(r.dof_resid, 1), lower=lo, upper=hi)
+    inter, t2 = _draw_chain(ch, at, n, rng, draws)
+    d1, d2 = (max(r.dof_resid, 1) for r in (ch.first, ch.second))
+    sd1, sd2 = (log_residual_sd(r) for r in (ch.first, ch.second))
+    io = inter * np.exp(sd1 * rng.standard_t(d1, size=inter.shape))
+    obs = _rowwise(ch.second, t2, io) * np.exp(sd2 * rng.standard_t(d2, size=inter.shape))
+    return np.nanpercentile(obs, [50 * (1 - level), 50 * (1 + level)], axis=0)
+
+
+def interval_composed(ch, at, level, n, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = ch.get_prediction(level, n_draws=n, random_state=seed, extrapolate=True,
+                              max_extrapolation=np.inf, **at)
+    return t.obs_ci_lower.to_numpy(), t.obs_ci_upper.to_numpy()
+
+
+# ------------------------------------------------------------------ synthetic
+def _truth_loss(n, d):
+    return 1.7 + 400 * n ** -0.34 + 410 * d ** -0.28
+
+
+def _truth_acc(loss):
+    return 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss)))
+
+
+def _design(kind, rng):
+    if kind == "ladder":
+        n = np.repeat(np.logspace(7.5, 9.5, 5), 5)
+        m = np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 5)
+    else:
+        n = np.array([1e7, 3e7, 1e8, 3e8, 1e7, 3e7, 1e9, 3e9])
+        m = np.array([20, 20, 20, 20, 320, 80, 20, 20.0])
+    loss = _truth_loss(n, n * m) * np.exp(rng.normal(0, 0.01, n.size))
+    acc = _truth_acc(loss) * np.exp(rng.normal(0, 0.02, n.size))
+    return pd.DataFrame({"n_params": n, "n_tokens": n * m, "loss": loss, "acc": acc})
+
+
+def synthetic(kind, reps, level=0.9, n_draws=2000):
+    methods = ("before", "param_t", "composed", "composed_cal_first", "composed_cal")
+    hits = dict.fromkeys(methods, 0)
+    widths = {m: [] for m in methods}
+    n_pts, refused = 0, dict.fromkeys(methods, 0)
+    first = "chinchilla" if kind == "ladder" else "gadre"
+    t0 = time.perf_counter()
+    for r in range(reps):
+        df = _design(kind, np.random.default_rng([2026, 12, r]))
+        test = (df.n_params >= df.n_params.max()).to_numpy()
+        train, held = df[~test], df[test]
+        at = {c: held[c].to_numpy() for c in ("n_params", "n_tokens")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ch = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
+                           intermediate="loss", second_law="logit_linear:floor=0.25",
+                           objective="mse_log")
+            chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
+                                   intermediate="loss", second_law="logit_linear:floor=0.25",
+                                   objective="mse_log", calibrate=cal)
+                      for m, cal in (("composed_cal_first", "first"), ("composed_cal", True))}
+            chains.update(before=ch, param_t=ch, composed=ch)
+        a = held["acc"].to_numpy()
+        n_pts += a.size
+        for m in methods:
+            fn = {"before": interval_before, "param_t": interval_param_t}.get(
+                m, interval_composed)
+            try:
+                lo, hi = fn(chains[m], at, level, n_draws, r)
+            except scalelaw.ScaleLawError:
+                refused[m] += a.size
+                continue
+            hits[m] += int(np.sum((lo <= a) & (a <= hi)))
+            widths[m].append(float(np.median(hi - lo)))
+    out = {"design": kind, "reps": reps, "n_points": n_pts, "level": level,
+           "seconds": round(time.perf_counter() - t0, 1), "methods": {}}
+    for m in methods:
+        scored = n_pts - refused[m]
+        out["methods"][m] = {
+            "coverage": hits[m] / scored if scored else float("nan"),
+            "n_scored": scored, "n_refused": refused[m],
+            "binomial_sd": float(np.sqrt(level * (1 - level) / max(scored, 1))),
+            "median_width": float(np.median(widths[m])) if widths[m] else float("nan"),
+        }
+    return out
+
+
+# ----------------------------------------------------------------------- real
+def reproduction():
+    df = datasets.load("gadre_overtraining")
+    out = []
+    for y in ("err_17", "err_avg"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bt = backtest_chain(df, x="n_params,n_tokens", via="loss", y=y, first_law="gadre",
+                                second_law="gadre_error", split_column="gadre_split",
+                                group="corpus", objective="mse")
+        for g in bt.groups:
+            for r in g.rows.itertuples():
+                model = df.loc[r.row, "model"]
+                rec = {"metric": y, "corpus": g.group, "model": model,
+                       "tokens_per_param": float(df.loc[r.row, "tokens_per_param"]),
+                       "loss_rel_error_pct": 100 * abs(r.via_rel_error),
+                       "metric_rel_error_pct": 100 * abs(r.predicted - r.actual) / r.actual,
+                       "metric_actual": r.actual, "metric_predicted": r.predicted,
+                       "pi_lower": r.lower, "pi_upper": r.upper, "covered": bool(r.covered)}
+                if g.group == "rpj" and y == "err_17":
+                    rec["published_loss_pct"] = PUBLISHED[(model, "loss")]
+                    rec["published_metric_pct"] = PUBLISHED[(model, "err_17")]
+                out.append(rec)
+    return out
+
+
+def gadre_ladder(cal, level=0.9, n_draws=2000):
+    df = datasets.load("gadre_overtraining")
+    df["ladder"] = np.where(df.model.isin(SMALL), "train", "test")
+    out = {}
+    for label, ys in (("per_task", [f"err_{t}" for t in datasets.GADRE_17_TASKS]),
+                      ("averages", ["err_17", "err_avg"])):
+        rows = []
+        t0 = time.perf_counter()
+        for y in ys:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bt = backtest_chain(df, x="n_params,n_tokens", via="loss", y=y,
+                                    first_law="gadre", second_law="gadre_error",
+                                    split_column="ladder", group="corpus", level=level,
+                                    n_draws=n_draws, calibrate=cal)
+            for g in bt.groups:
+                if g.status == "ok":
+                    rows.append(g.rows.assign(y=y, corpus=g.group))
+                    if not cal:
+                        before = interval_before(
+                            g.chain, {c: g.rows[c].to_numpy()
+                                      for c in ("n_params", "n_tokens")}, level, n_draws, 0)
+                        rows[-1] = rows[-1].assign(
+                            before_covered=(before[0] <= g.rows.actual)
+                            & (g.rows.actual <= before[1]))
+        r = pd.concat(rows, ignore_index=True)
+        tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
+        key = f"{label}_{tag}"
+        out[key] = {
+            "n_points": len(r), "coverage": float(r.covered.mean()),
+            "mae": float(r.abs_error.mean()),
+            "loss_pi_coverage": float(((r.via_lower <= r.via_actual)
+                                       & (r.via_actual <= r.via_upper)).mean()),
+            "loss_mean_abs_rel_error": float(r.via_rel_error.abs().mean()),
+            "median_width": float((r.upper - r.lower).median()),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        if not cal:
+            out[key]["coverage_before"] = float(r.before_covered.mean())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps-ladder", type=int, default=100)
+    ap.add_argument("--reps-small", type=int, default=200)
+    ap.add_argument("--parts", default="reproduction,synthetic,ladder",
+                    help="comma-separated parts to run (reproduction, synthetic or "
+                    "synthetic_ladder/synthetic_small, ladder, ladder_cal_first, ladder_cal); "
+                    "the others are kept from --json")
+    ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "chains.json"))
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    path = Path(args.json)
+    payload = json.loads(path.read_text()) if path.exists() else {}
+    payload.update(date=str(date.today()), machine=f"{platform.machine()}, 2-core CPU",
+                   scalelaw=scalelaw.__version__, numpy=np.__version__)
+    if "reproduction" in parts:
+        payload["reproduction"] = reproduction()
+    for kind, reps in (("ladder", args.reps_ladder), ("small", args.reps_small)):
+        if "synthetic" in parts or f"synthetic_{kind}" in parts:
+            payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps)
+    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True)):
+        if tag in parts:
+            payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    _report(payload)
+    print(f"wrote {args.json}")
+
+
+def _report(payload: dict) -> None:
+    rep = payload.get("reproduction", [])
+    print("1. Gadre et al. reproduction (relative errors, %):")
+    print(f"{'metric':<8} {'corpus':<12} {'model':<11} {'M':>4} {'loss':>7} {'metric':>7} "
+          f"{'published':>17} {'in PI':>6}")
+    for r in rep:
+        pub = (f"{r['published_loss_pct']:.4f}/{r['published_metric_pct']:.4f}"
+               if "published_loss_pct" in r else "")
+        print(f"{r['metric']:<8} {r['corpus']:<12} {r['model']:<11} "
+              f"{r['tokens_per_param']:>4.0f} {r['loss_rel_error_pct']:>7.4f} "
+              f"{r['metric_rel_error_pct']:>7.4f} {pub:>17} {r['covered']!s:>6}")
+    syn = payload.get("synthetic", {}).values()
+    print("\n2. Coverage of 90 % prediction intervals, synthetic designs with known truth:")
+    for s in syn:
+        for m, v in s["methods"].items():
+            print(f"{s['design']:<7} {m:<19} coverage {v['coverage']:.3f} "
+                  f"(n={v['n_scored']}, binomial sd {v['binomial_sd']:.3f}, refused "
+                  f"{v['n_refused']}) median width {v['median_width']:.4f}")
+    lad = payload.get("gadre_ladder", {})
+    print("\n3. Gadre et al. testbed as a ladder (fit <= 411M, forecast 1.4B and 6.9B):")
+    for k, v in lad.items():
+        print(f"{k:<24} n={v['n_points']:<4} coverage {v['coverage']:.3f}"
+              + (f" (before: {v['coverage_before']:.3f})" if "coverage_before" in v else "")
+              + f", MAE {v['mae']:.4f}, loss PI coverage {v['loss_pi_coverage']:.3f}, "
+              f"median width {v['median_width']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
