@@ -312,7 +312,8 @@ def sweep_results(out: str | Path) -> pd.DataFrame:
 #: Columns of :func:`final_metrics` (one row per run).
 FINAL_COLUMNS = ["run_id", "task", "task_id", "width", "depth", "n_params", "n_train", "seed",
                  "data_seed", "noise_seed", "lr", "status", "stop_step", "train_loss",
-                 "test_loss", "best_test_loss", "hardware", "version_scalelaw"]
+                 "test_loss", "best_test_loss", "val_loss", "best_val_loss", "hardware",
+                 "version_scalelaw"]
 
 
 def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -321,9 +322,11 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     ``train_loss`` and ``test_loss`` are the values at the run's last logged
     step (the training loss is that of the last batch in online mode);
     ``best_test_loss`` is the test loss at the best validation loss with early
-    stopping (NaN without it). A diverged run keeps its row, its status and
-    losses (NaN, or the blown-up values), and fits exclude it by its status, with
-    a count.
+    stopping (NaN without it); ``val_loss`` and ``best_val_loss`` are the
+    validation loss at the last logged step and at that best checkpoint (NaN
+    without a validation split, which early stopping turns on). A diverged run
+    keeps its row, its status and losses (NaN, or the blown-up values), and fits
+    exclude it by its status, with a count.
 
     Parameters
     ----------
@@ -351,7 +354,7 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(columns=FINAL_COLUMNS)
     meta_cols = [c for c in FINAL_COLUMNS if c in long.columns and c not in (
-        "train_loss", "test_loss", "best_test_loss")]
+        "train_loss", "test_loss", "best_test_loss", "val_loss", "best_val_loss")]
     meta = long.groupby("run_id", sort=False)[meta_cols[1:]].first()
     loss = long[long["metric"] == "loss"]
     last = loss[loss["step"] == loss.groupby("run_id")["step"].transform("max")]
@@ -361,7 +364,10 @@ def final_metrics(out: str | Path | pd.DataFrame) -> pd.DataFrame:
     frame["train_loss"] = wide.get("train", np.nan)
     frame["test_loss"] = wide.get("test", np.nan)
     best = long[(long["metric"] == "loss_best_val") & (long["split"] == "test")]
+    frame["val_loss"] = wide.get("val", np.nan)
     frame["best_test_loss"] = best.groupby("run_id")["value"].last()
+    best_val = long[(long["metric"] == "loss_best_val") & (long["split"] == "val")]
+    frame["best_val_loss"] = best_val.groupby("run_id")["value"].last()
     frame = frame.reset_index()
     for c in FINAL_COLUMNS:
         if c not in frame:

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.experiments._analysis import random_feature_checks, sweep_checks
+from scalelaw.experiments._analysis import lower_envelope, random_feature_checks, sweep_checks
 from scalelaw.experiments._lanes import SweepOutcome, run_lanes
 from scalelaw.experiments._protocols import PUBLISHED, SCALES, Study, StudySweep, study
 from scalelaw.experiments._report import summary_table, write_report
 from scalelaw.theory import TheoryCheck
 
-__all__ = ["PUBLISHED", "SCALES", "Study", "StudyResult", "StudySweep", "run_study", "study",
-           "summary_table"]
+__all__ = ["PUBLISHED", "SCALES", "Study", "StudyResult", "StudySweep", "lower_envelope",
+           "run_study", "study", "summary_table"]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.exceptions import DataValidationError
 from scalelaw.experiments._lanes import SweepOutcome
 from scalelaw.theory import (
     DEFAULT_TOLERANCE,
@@ -17,7 +18,7 @@ from scalelaw.theory import (
     with_dimension,
 )
 
-__all__ = ["random_feature_checks", "sweep_checks"]
+__all__ = ["lower_envelope", "random_feature_checks", "sweep_checks"]
 
 
 def _label(o: SweepOutcome) -> str:
@@ -32,12 +33,73 @@ def _label(o: SweepOutcome) -> str:
     return f"{task}: loss vs P ({data})"
 
 
-def _best_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """Sharma & Kaplan keep the best students of each size (the lower envelope):
-    here the lowest test loss of each width."""
-    ok = table[table["status"].astype(str) == "ok"]
-    idx = ok.groupby("width")["test_loss"].idxmin()
-    return ok.loc[idx.to_numpy()]
+def lower_envelope(table: pd.DataFrame, size: str = "width", *, select: str = "val_loss",
+                   loss: str = "test_loss") -> pd.DataFrame:
+    """Each size's best run, chosen on a validation loss; its test loss is what is fitted.
+
+    Sharma & Kaplan fit the lower envelope of their students (the best
+    seeds of each size). Choosing the best seed by the same test loss that is
+    then fitted biases the exponent and narrows its interval (the minimum of
+    noisy values reads low, most where the scatter is largest); choosing it on
+    a separate validation split leaves the chosen runs' test losses unbiased.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per run.
+    size : str, default="width"
+        The size column: one run is kept per value.
+    select : str, default="val_loss"
+        The validation loss that chooses the run.
+    loss : str, default="test_loss"
+        The loss that will be fitted (kept, never used to choose).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen rows (one per size that has a finite ``select`` and a
+        finite ``loss``), in the order of ``size``.
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing, or no size has a run with a finite validation loss.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"width": [8, 8, 16, 16], "val_loss": [0.2, 0.1, 0.05, 0.06],
+    ...                   "test_loss": [0.19, 0.12, 0.07, 0.04]})
+    >>> lower_envelope(t)["test_loss"].tolist()
+    [0.12, 0.07]
+    """
+    missing = [c for c in (size, select, loss) if c not in table.columns]
+    if missing:
+        raise DataValidationError(f"lower_envelope needs column(s) {missing}; columns "
+                                  f"present: {[str(c) for c in table.columns]}.",
+                                  column=missing[0])
+    sel = pd.to_numeric(table[select], errors="coerce")
+    fit = pd.to_numeric(table[loss], errors="coerce")
+    ok = table[np.isfinite(sel) & np.isfinite(fit)]
+    if ok.empty:
+        raise DataValidationError(f"No run has a finite {select!r} and {loss!r}: the lower "
+                                  "envelope is chosen on a validation split (train with one, "
+                                  "e.g. early_stopping=True).", column=select)
+    idx = pd.to_numeric(ok[select]).groupby(ok[size]).idxmin()
+    return table.loc[idx.to_numpy()].sort_values(size, kind="stable")
+
+
+def _usable(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Runs that finished (``ok`` or ``early_stopped``), and the count of the others."""
+    if "status" not in table.columns:
+        return table, 0
+    good = table["status"].astype(str).isin(("ok", "early_stopped"))
+    return table[good], int((~good).sum())
+
+
+def _loss_column(o: SweepOutcome) -> str:
+    """The test loss of record: at the best validation checkpoint with early stopping
+    (Bahri et al. A.5), else at the last step."""
+    return "best_test_loss" if o.sweep.config.get("early_stopping") else "test_loss"
 
 
 def sweep_checks(o: SweepOutcome) -> TheoryCheck:
@@ -45,24 +107,38 @@ def sweep_checks(o: SweepOutcome) -> TheoryCheck:
 
     Data scaling is compared with ``4/d`` for ``d`` measured on the data
     (nominal and representation ``d`` in ``details``); model scaling with
-    ``d`` measured on the students' last hidden layer; variance-limited
-    scaling with 1 (excess fitted against ``D - P - 1``).
+    ``d`` measured on the students' last hidden layer, on the lower envelope
+    chosen by validation loss (:func:`lower_envelope`); variance-limited
+    scaling with 1. With early stopping the test loss at the best validation
+    checkpoint is fitted (``best_test_loss``), else the last step's; runs that
+    did not finish (diverged) are excluded and counted in ``details``.
     """
     kind = o.sweep.kind
-    table = o.table
+    table, n_failed = _usable(o.table)
+    loss = _loss_column(o)
+    runs = {"n_runs": len(o.table), "n_excluded_failed": n_failed, "loss_column": loss,
+            "wall_time_s": o.wall_time_s}
     if kind == "variance_D":
-        check = check_scaling(table, "n_train", "test_loss", regime="auto")[0]
+        check = check_scaling(table, "n_train", loss, regime="auto")[0]
         return replace(check, group=_label(o), details=dict(
             check.details, sweep=o.sweep.name, nominal_dimension=o.sweep.nominal_dim,
-            n_runs=len(o.table), wall_time_s=o.wall_time_s))
+            **runs))
     if kind == "resolution_P":
-        table = _best_seeds(table)
+        select = "best_val_loss" if loss == "best_test_loss" else "val_loss"
+        if select in table.columns and np.isfinite(
+                pd.to_numeric(table[select], errors="coerce")).any():
+            table = lower_envelope(table, "width", select=select, loss=loss)
+            runs["envelope"] = (f"each width's best seed by {select} (a validation split); "
+                                f"the fit reads those runs' {loss}")
+        else:
+            runs["envelope"] = ("none: no validation loss, so every seed is fitted (choosing "
+                                "seeds on the test loss would bias the exponent)")
         primary = o.representation_id
-        check = check_scaling(table, "n_params", "test_loss", regime="resolution",
+        check = check_scaling(table, "n_params", loss, regime="resolution",
                               dimension=primary)[0]
     else:
         primary = o.data_id
-        check = check_scaling(table, "n_train", "test_loss", regime="auto",
+        check = check_scaling(table, "n_train", loss, regime="auto",
                               dimension=primary)[0]
     others: dict[str, Any] = {"nominal": float(o.sweep.nominal_dim)}
     if kind == "resolution_D" and o.representation_id is not None:
@@ -82,8 +158,7 @@ def sweep_checks(o: SweepOutcome) -> TheoryCheck:
                    nominal_dimension=o.sweep.nominal_dim,
                    data_id=None if o.data_id is None else o.data_id.to_dict(),
                    representation_id=None if o.representation_id is None
-                   else o.representation_id.to_dict(),
-                   n_runs=len(o.table), wall_time_s=o.wall_time_s)
+                   else o.representation_id.to_dict(), **runs)
     return replace(check, group=_label(o), details=details)
 
 

@@ -162,7 +162,10 @@ def _sharma_kaplan(scale: str, ks: list[int]) -> list[StudySweep]:
                "seeds": list(range({"test": 1, "paper": 10}.get(scale, 3))),
                "data_seeds": [0], "batch_size": 200, "lr": 1e-2 if
                scale == "paper" else 3e-3, "steps": steps, "n_test": 10_000 if scale != "test"
-               else 2000, "eval_steps": 3, "keep_weights": True}
+               else 2000, "eval_steps": 3, "keep_weights": True,
+               # a validation split chooses each width's best seed (the lower envelope):
+               # early stopping's split, with a patience longer than the 3 evaluations
+               "early_stopping": True, "patience": 10, "n_val": 1000}
         if scale == "paper":  # fresh teacher samples every step, as published
             cfg.update(online=True, n_train=[0])
         else:  # a fixed set >= 20x the largest student: the teacher runs once, not per step
