@@ -131,3 +131,71 @@ def test_final_metrics_carries_the_validation_losses():
     row = final_metrics(long).iloc[0]
     assert (row.test_loss, row.val_loss) == (0.4, 0.35)  # the last step
     assert (row.best_test_loss, row.best_val_loss) == (0.31, 0.24)  # the best checkpoint
+
+
+def _checks_like_the_demo():
+    """A resolution-limited d = 2 check, a variance-limited one and a random-feature one,
+    on tables with a known exponent (no training)."""
+    from dataclasses import replace
+
+    from scalelaw.theory import check_scaling
+
+    d = np.repeat(2.0 ** np.arange(4, 10), 3)
+    jitter = np.exp(0.02 * np.random.default_rng(3).standard_normal(d.size))
+    res = check_scaling(pd.DataFrame({"n_train": d, "n_params": 38_000.0,
+                                      "test_loss": 3 * d ** -2.0 * jitter}),
+                        "n_train", "test_loss", dimension=2)[0]
+    res = replace(res, group="bahri-d2, width 192: loss vs D",
+                  details={"nominal_dimension": 2})
+    dv = np.repeat(2.0 ** np.arange(11, 17), 3)
+    var = check_scaling(pd.DataFrame({"n_train": dv, "n_params": 121.0, "test_loss": 0.02
+                                      + 5 / dv * np.exp(0.02 * np.random.default_rng(4)
+                                                        .standard_normal(dv.size))}),
+                        "n_train", "test_loss", regime="variance")[0]
+    var = replace(var, group="bahri-d4-noise0.3, width 8: loss vs D",
+                  details={"nominal_dimension": 4})
+    rf = check_scaling(pd.DataFrame({"n_train": d, "loss": d ** -0.5 * jitter}), "n_train",
+                       "loss", regime="resolution", exponent=0.5)[0]
+    rf = replace(rf, group="random features: L(D, inf) vs D", details={"alpha_K": 0.5})
+    return [res, var, rf]
+
+
+def test_verdict_table_states_question_margin_numbers_and_the_papers_values():
+    from scalelaw.experiments._papers import verdict_table
+
+    checks = _checks_like_the_demo()
+    t = verdict_table(checks)
+    assert len(t) == 4  # bound and estimate, variance, exact
+    est = t[t.question.str.startswith("4/alpha = d")].iloc[0]
+    assert est.margin == "0.2" and est.band == "4 / (alpha d) in [0.8, 1.2]"
+    assert est.verdict == "consistent" and est.ours.startswith("4 / (alpha d) = 1")
+    # Bahri et al. Fig. 1b read 4/alpha_D = 3.3 at d = 2 (science notes 2.3): 1.65 x d,
+    # outside the band; Sharma & Kaplan Fig. 13 (MSE) read 4/alpha = 2.06 at k = 2: 1.03
+    assert "4/alpha_D = 3.3 at d = 2" in est.papers and "= 1.65, outside our band" in est.papers
+    assert "4/alpha_P = 2.06 at k = 2" in est.papers and "= 1.03, inside our band" in est.papers
+    v = t[t.question.str.contains("variance-limited")].iloc[0]
+    assert v.band == "alpha in [0.85, 1.15]" and v.verdict == "consistent"
+    # Bahri et al. Fig. 1a: teacher-student 1.02; all curves 0.98-1.11
+    assert "alpha = 1.02, inside" in v.papers and "alpha = 0.98-1.11, inside" in v.papers
+    # Fig. 2a legend values: alpha_D / alpha_K from 1.22/1.25 = 0.976 to 0.76/0.60 = 1.27
+    x = t[t.question.str.contains("alpha_K")].iloc[0]
+    assert "= 0.976-1.27, partly inside our band" in x.papers
+
+
+def test_report_carries_the_verdicts_and_the_sources(tmp_path):
+    import json
+
+    from scalelaw.experiments._report import write_report
+
+    checks = _checks_like_the_demo()
+    summary = write_report(tmp_path, title="t", checks=checks, meta={"scale": "test"},
+                           plots=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Verdicts: each question, its margin, our numbers and the papers'" in md
+    assert "alpha = 1 within +-0.15 (variance-limited)" in md
+    assert "Bahri et al. (2021) Fig. 1b" in (tmp_path / "report.html").read_text()
+    stored = json.loads((tmp_path / "summary.json").read_text())["verdicts"]
+    assert len(stored) == len(summary["verdicts"]) == 4
+    est = next(r for r in stored if r["kind"] == "estimate")
+    assert est["tolerance"] == 0.2 and est["band"] == [0.8, 1.2]
+    assert est["papers"][0]["value"] == [1.65, 1.65]

@@ -15,14 +15,23 @@ __all__ = ["PUBLISHED", "SCALES", "Study", "StudySweep", "study"]
 
 SCALES = ("test", "demo", "quick", "paper")
 
-#: Published reference numbers (shared science notes, section 0 and 1.6, 2.3).
+#: Published reference numbers (shared science notes, sections 0, 1.6 and 2.3): each
+#: entry names its figure; Bahri et al. Fig. 1b values are read from the plot (+-0.2),
+#: Sharma & Kaplan's are printed in their figure panels, Fig. 1a and 2a are legend values.
 PUBLISHED: dict[str, Any] = {
     "bahri_four_over_alpha_D": {  # Bahri et al. Fig. 1b, read from the plot (+-0.2)
         "source": "Bahri et al. (2021) Fig. 1b, teacher-student, 4/alpha_D by input dimension",
         "values": {2: 3.3, 3: 4.3, 4: 5.4, 5: 5.8, 6: 6.6, 7: 7.1, 8: 8.3, 9: 8.9}},
-    "bahri_variance_alpha_D": {
-        "source": "Bahri et al. (2021) Fig. 1a, variance-limited in D, teacher-student",
-        "values": {"teacher-student": 1.02}},
+    "bahri_variance_alpha_D": {  # Bahri et al. Fig. 1a legend values
+        "source": "Bahri et al. (2021) Fig. 1a, variance-limited in D (legend values)",
+        "values": {"teacher-student": 1.02, "all curves": (0.98, 1.11)}},
+    "bahri_rf_fig2a": {  # Bahri et al. Fig. 2a legend values, one per pool size
+        "source": "Bahri et al. (2021) Fig. 2a, linear random features on pooled MNIST, "
+                  "8 pool sizes (legend values)",
+        "values": {"alpha_D": (0.34, 0.43, 0.52, 0.61, 0.67, 0.76, 0.85, 1.22),
+                   "alpha_P": (0.34, 0.44, 0.52, 0.63, 0.70, 0.79, 0.92, 1.31),
+                   "alpha_K": (0.34, 0.42, 0.50, 0.51, 0.55, 0.60, 0.71, 1.25),
+                   "variance_alpha_D": (1.00, 1.01), "variance_alpha_P": (1.14, 1.15)}},
     "sk_four_over_alpha_mse": {  # Sharma & Kaplan Fig. 13
         "source": "Sharma & Kaplan (2022) Fig. 13, MSE teacher-student, 4/alpha by features k",
         "values": {2: 2.06, 3: 2.50, 4: 3.03, 5: 3.81, 6: 4.82, 7: 6.70, 8: 6.43, 9: 7.52,

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.experiments._papers import paper_values, verdict_table
+from scalelaw.experiments._protocols import PUBLISHED
 from scalelaw.results import to_jsonable
 from scalelaw.theory import TheoryCheck
 
@@ -28,7 +30,8 @@ def summary_table(checks: list[TheoryCheck]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``check, regime, alpha, interval, predicted, 4/alpha, d, verdict``.
+        Columns ``check, regime, alpha, interval, predicted, 4/alpha, d, margin,
+        verdict`` (the main question's margin, relative to the prediction).
     """
     rows = []
     for c in checks:
@@ -44,7 +47,9 @@ def summary_table(checks: list[TheoryCheck]) -> pd.DataFrame:
             "predicted": ("-" if c.predicted_alpha is None else
                           (">= " if res else "") + f"{c.predicted_alpha:.3f}"),
             "4/alpha": _fmt(4 / c.alpha, ".2f") if res and c.alpha > 0 else "-",
-            "d": d_txt if res else "-", "verdict": c.verdict})
+            "d": d_txt if res else "-",
+            "margin": "-" if c.tolerance is None else f"{c.tolerance:g}",
+            "verdict": c.verdict})
     return pd.DataFrame(rows)
 
 
@@ -94,11 +99,27 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _sources() -> list[str]:
+    return [f"- {v['source']}" for v in PUBLISHED.values()]
+
+
 def _comparison_md(comparison: pd.DataFrame | None) -> list[str]:
     if comparison is None or comparison.empty:
         return []
-    return ["", "## Against the published numbers", "", _md_table(comparison),
-            ""]
+    return ["", "## Against the published numbers", "", _md_table(comparison), "",
+            "Sources (shared science notes; Bahri et al. Fig. 1b read from the plot, "
+            "+-0.2):", "", *_sources(), ""]
+
+
+def _verdicts_md(verdicts: pd.DataFrame) -> list[str]:
+    if verdicts.empty:
+        return []
+    return ["", "## Verdicts: each question, its margin, our numbers and the papers'", "",
+            "Every question is an equivalence test: *consistent* when our interval lies "
+            "inside the band the margin allows, *inconsistent* when it lies entirely outside, "
+            "*inconclusive* when it straddles an end (named). The papers' values of the same "
+            "quantity are placed against our band (points or ranges without an interval: "
+            "placed, not judged).", "", _md_table(verdicts)]
 
 
 def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict[str, Any],
@@ -114,8 +135,13 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
     """
     out.mkdir(parents=True, exist_ok=True)
     summary = {"checks": [c.to_dict() for c in checks], **meta}
+    verdicts = verdict_table(checks)
+    summary["verdicts"] = [
+        {"check": str(c.group), **q.to_dict(), "papers": paper_values(c, q)}
+        for c in checks for q in c.questions]
     if comparison is not None:
         summary["published_comparison"] = comparison.to_dict(orient="records")
+        summary["published_sources"] = {k: v["source"] for k, v in PUBLISHED.items()}
     if seeds is not None:
         summary["seeds"] = {k: v for k, v in seeds.items() if k != "markdown"}
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
@@ -126,6 +152,7 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
           f"{meta.get('wall_time_s', 0):.0f} s on {meta.get('hardware', '')}.", "",
           "## Checks", "", _md_table(table), "", "### Why", ""]
     md += [f"- **{c.group}** ({c.verdict}): {c.reason}" for c in checks]
+    md += _verdicts_md(verdicts)
     md += _comparison_md(comparison)
     if seeds is not None:
         md += [""] + seeds["markdown"]
@@ -134,25 +161,32 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
     md += ["", "## How to read this", "", _HOW]
     (out / "report.md").write_text("\n".join(md) + "\n")
     (out / "report.html").write_text(_html(title, table, checks, comparison, images, meta,
-                                           seeds["markdown"] if seeds else None))
+                                           seeds["markdown"] if seeds else None, verdicts))
     return summary
 
 
 _HOW = (
-    "Resolution-limited scaling (Sharma & Kaplan 2020; Bahri et al. 2021) predicts "
-    "alpha >= 4/d for ReLU networks and the squared loss on data of intrinsic dimension d "
-    "(about 4/d for generic targets): *consistent* when the exponent's interval reaches 4/d. "
-    "Variance-limited scaling predicts alpha = 1 for the excess over the limit L_inf: "
-    "*consistent* when the interval contains 1 (excess fitted against D - P - 1, the "
-    "finite-sample factor of least squares). *Inconclusive* means the data cannot decide "
-    "(too few sizes in the window, too wide an interval, or a slice in the crossover). "
-    "Intrinsic dimensions are TwoNN estimates with bootstrap intervals; they read low above "
-    "~12 and on bounded cubes.")
+    "Each check asks stated questions, each an equivalence test with a margin relative to "
+    "the prediction. Resolution-limited scaling (Sharma & Kaplan 2020; Bahri et al. 2021) "
+    "predicts alpha >= 4/d for ReLU networks and the squared loss on data of intrinsic "
+    "dimension d, and about 4/d for generic targets: the bound asks whether 4 / (alpha d) "
+    "is at most 1.2, the estimate whether it lies in [0.8, 1.2]; the interval carries the "
+    "exponent's interval and the measured d's (with its known bias). The check's verdict is "
+    "the bound's. Variance-limited scaling predicts alpha = 1 exactly for the excess over "
+    "L_inf: is alpha inside [0.85, 1.15]? The random-feature model is exactly solvable: "
+    "alpha = alpha_K (the feature spectrum's decay) within 20 %, alpha_P = alpha_D, and "
+    "alpha = 1 in its variance-limited regimes (fitted against D - P - 1, least squares' "
+    "finite-sample factor, because the model is linear in its parameters). *Consistent*: "
+    "the interval lies inside the band; *inconsistent*: entirely outside; *inconclusive*: "
+    "it straddles an end (more sizes or seeds would decide), or the slice is in the "
+    "crossover, has too few sizes in its window, or its fit failed. Intrinsic dimensions "
+    "are TwoNN estimates with bootstrap intervals; they read low above ~12 and on bounded "
+    "cubes.")
 
 
 def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
           comparison: pd.DataFrame | None, images: list[str], meta: dict[str, Any],
-          seeds_md: list[str] | None = None) -> str:
+          seeds_md: list[str] | None = None, verdicts: pd.DataFrame | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
@@ -165,9 +199,14 @@ def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
     parts += [f"<li><b>{e(str(c.group))}</b> ({e(c.verdict)}): {e(c.reason)}</li>"
               for c in checks]
     parts.append("</ul>")
+    if verdicts is not None and not verdicts.empty:
+        parts += ["<h2>Verdicts: each question, its margin, our numbers and the papers'</h2>",
+                  verdicts.to_html(index=False, escape=True)]
     if comparison is not None and not comparison.empty:
         parts += ["<h2>Against the published numbers</h2>",
-                  comparison.to_html(index=False, escape=True)]
+                  comparison.to_html(index=False, escape=True), "<ul>"]
+        parts += [f"<li>{e(v['source'])}</li>" for v in PUBLISHED.values()]
+        parts.append("</ul>")
     if seeds_md:
         parts += [f"<h2>{e(seeds_md[0].lstrip('# '))}</h2>"]
         parts += [f"<p>{e(line.lstrip('- ').replace('**', ''))}</p>" for line in seeds_md[1:]
