@@ -48,6 +48,17 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
                  "four_over_alpha.png", "variance_limited.png"):
         assert (out / name).stat().st_size > 1000, name
     assert "<img" in (out / "report.html").read_text()
+    # every verdict states its question, margin and numbers, with the papers' values of
+    # the same quantity beside ours (Bahri et al. Fig. 1b at d = 2: 4/alpha_D = 3.3)
+    verdicts = summary["verdicts"]
+    assert len(verdicts) == sum(len(c["questions"]) for c in checks)
+    d2v = next(v for v in verdicts if v["check"].startswith("bahri-d2")
+               and v["kind"] == "estimate")
+    assert d2v["tolerance"] == 0.2 and d2v["band"] == [0.8, 1.2]
+    bahri = next(p for p in d2v["papers"] if p["source"] == "Bahri et al. (2021) Fig. 1b")
+    assert bahri["value"] == [1.65, 1.65]
+    assert "## Verdicts: each question" in (out / "report.md").read_text()
+    assert set(summary["phase_seconds"]) >= {"sweeps", "random_features", "seeds"}
     # the seed section: random-features double descent (n = 120) at widths 60, 120, 240;
     # the variance of min-norm least squares diverges at m = n, so its peak is there
     seeds = summary["seeds"]

@@ -97,12 +97,15 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
     out = Path(out)
     outcomes = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
                          progress=progress)
+    phases = {"sweeps": time.perf_counter() - t0}
     interrupted = any(o.interrupted for o in outcomes)
     checks = [sweep_checks(o) for o in outcomes if not o.interrupted and len(o.table)]
     alpha_k = None
     if st.random_features:
+        t1 = time.perf_counter()
         rf_checks, _, alpha_k = random_feature_checks(st.rf_settings)
         checks += rf_checks
+        phases["random_features"] = time.perf_counter() - t1
     meta = {
         "study": name, "scale": scale,
         "task": {o.sweep.name: (o.sweep.config.get("task") or o.sweep.config["task_config"])
@@ -117,16 +120,32 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
              "bahri": "Bahri et al. (2021): data scaling of teacher-student networks",
              "sharma-kaplan": "Sharma & Kaplan (2020): model scaling against the "
                               "intrinsic dimension"}[name]
-    seeds = None
+    meta["phase_seconds"] = phases
+    sections: dict[str, dict[str, Any]] = {}
     if name == "demo" and not interrupted:
-        from scalelaw.experiments._seeds import seed_section
+        import importlib
 
-        seeds = seed_section(out, scale, plots=plots)
+        for key, module, func in DEMO_SECTIONS:
+            t1 = time.perf_counter()
+            make = getattr(importlib.import_module(module), func)
+            sections[key] = make(out, scale, plots=plots)
+            phases[key] = time.perf_counter() - t1
         meta["wall_time_s"] = time.perf_counter() - t0
+    seeds = sections.pop("seeds", None)
     summary = write_report(out, title=title, checks=checks, meta=meta,
                            comparison=published_comparison(name, checks), plots=plots,
-                           seeds=seeds)
+                           seeds=seeds, sections=sections)
     return StudyResult(checks, summary, out, outcomes, interrupted)
+
+
+#: The demo's report sections after the sweeps, in order: (summary key, module,
+#: function ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images`` and
+#: its numbers). Each costs seconds at the demo scale; sections that do not fit the
+#: demo's time budget (``_llc_section``, ``_redshift_section``) are left to their
+#: own commands.
+DEMO_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("seeds", "scalelaw.experiments._seeds", "seed_section"),
+)
 
 
 def _hardware(outcomes: list[SweepOutcome]) -> str:

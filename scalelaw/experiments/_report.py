@@ -124,9 +124,12 @@ def _verdicts_md(verdicts: pd.DataFrame) -> list[str]:
 
 def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict[str, Any],
                  comparison: pd.DataFrame | None = None, plots: bool = True,
-                 seeds: dict[str, Any] | None = None) -> dict[str, Any]:
+                 seeds: dict[str, Any] | None = None,
+                 sections: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Write ``summary.json``, ``report.md``, ``report.html`` and the PNG plots
-    (with the demo's seed section when ``seeds`` is given).
+    (with the demo's seed section when ``seeds`` is given, and further sections:
+    ``sections`` maps a name to a dict with ``markdown`` (lines) and ``images``,
+    stored under that name in the summary without its markdown).
 
     Returns
     -------
@@ -142,8 +145,9 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
     if comparison is not None:
         summary["published_comparison"] = comparison.to_dict(orient="records")
         summary["published_sources"] = {k: v["source"] for k, v in PUBLISHED.items()}
-    if seeds is not None:
-        summary["seeds"] = {k: v for k, v in seeds.items() if k != "markdown"}
+    extra = {**({"seeds": seeds} if seeds is not None else {}), **(sections or {})}
+    for name, sec in extra.items():
+        summary[name] = {k: v for k, v in sec.items() if k != "markdown"}
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2) + "\n")
     images = _plots(out, checks, _groups(checks)) if plots else []
     table = summary_table(checks)
@@ -154,14 +158,15 @@ def write_report(out: Path, *, title: str, checks: list[TheoryCheck], meta: dict
     md += [f"- **{c.group}** ({c.verdict}): {c.reason}" for c in checks]
     md += _verdicts_md(verdicts)
     md += _comparison_md(comparison)
-    if seeds is not None:
-        md += [""] + seeds["markdown"]
-        images = images + seeds["images"]
+    for sec in extra.values():
+        md += [""] + sec["markdown"]
+        images = images + sec.get("images", [])
     md += ["", "## Plots", ""] + [f"![{p}]({p})" for p in images]
     md += ["", "## How to read this", "", _HOW]
     (out / "report.md").write_text("\n".join(md) + "\n")
     (out / "report.html").write_text(_html(title, table, checks, comparison, images, meta,
-                                           seeds["markdown"] if seeds else None, verdicts))
+                                           [sec["markdown"] for sec in extra.values()],
+                                           verdicts))
     return summary
 
 
@@ -186,7 +191,8 @@ _HOW = (
 
 def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
           comparison: pd.DataFrame | None, images: list[str], meta: dict[str, Any],
-          seeds_md: list[str] | None = None, verdicts: pd.DataFrame | None = None) -> str:
+          sections_md: list[list[str]] | None = None,
+          verdicts: pd.DataFrame | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
@@ -207,9 +213,9 @@ def _html(title: str, table: pd.DataFrame, checks: list[TheoryCheck],
                   comparison.to_html(index=False, escape=True), "<ul>"]
         parts += [f"<li>{e(v['source'])}</li>" for v in PUBLISHED.values()]
         parts.append("</ul>")
-    if seeds_md:
-        parts += [f"<h2>{e(seeds_md[0].lstrip('# '))}</h2>"]
-        parts += [f"<p>{e(line.lstrip('- ').replace('**', ''))}</p>" for line in seeds_md[1:]
+    for sec_md in sections_md or []:
+        parts += [f"<h2>{e(sec_md[0].lstrip('# '))}</h2>"]
+        parts += [f"<p>{e(line.lstrip('- ').replace('**', ''))}</p>" for line in sec_md[1:]
                   if line]
     parts += ["<h2>Plots</h2>"] + [f"<img src='{e(p)}' alt='{e(p)}'>" for p in images]
     parts += [f"<h2>How to read this</h2><p>{e(_HOW)}</p></body></html>"]
