@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.experiments._analysis import lower_envelope, random_feature_checks, sweep_checks
-from scalelaw.experiments._lanes import SweepOutcome, run_lanes
+from scalelaw.experiments._analysis import lower_envelope, sweep_checks
+from scalelaw.experiments._lanes import SectionJob, SweepOutcome, run_lanes
 from scalelaw.experiments._protocols import PUBLISHED, SCALES, Study, StudySweep, study
 from scalelaw.experiments._report import summary_table, write_report
 from scalelaw.theory import TheoryCheck
@@ -95,17 +95,27 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
     t0 = time.perf_counter()
     st = study(name, scale)
     out = Path(out)
-    outcomes = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
-                         progress=progress)
-    phases = {"sweeps": time.perf_counter() - t0}
+    jobs = []
+    if st.random_features:
+        jobs.append(SectionJob("random_features", "scalelaw.experiments._analysis",
+                               "random_feature_section", {"settings": st.rf_settings}))
+    if name == "demo":
+        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots})
+                 for key, module, func in DEMO_SECTIONS]
+    results = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
+                        progress=progress, sections=jobs)
+    outcomes: list[SweepOutcome] = results[:len(st.sweeps)]
+    sections = {j.name: r for j, r in zip(jobs, results[len(st.sweeps):], strict=True)}
+    phases = {"lanes": time.perf_counter() - t0}
+    phases.update({k: float(v.pop("lane_seconds", np.nan)) for k, v in sections.items()})
+    phases.update({f"sweep {o.sweep.name}": o.wall_time_s for o in outcomes})
     interrupted = any(o.interrupted for o in outcomes)
     checks = [sweep_checks(o) for o in outcomes if not o.interrupted and len(o.table)]
     alpha_k = None
-    if st.random_features:
-        t1 = time.perf_counter()
-        rf_checks, _, alpha_k = random_feature_checks(st.rf_settings)
-        checks += rf_checks
-        phases["random_features"] = time.perf_counter() - t1
+    if "random_features" in sections:
+        rf = sections.pop("random_features")
+        checks += rf["checks"]
+        alpha_k = rf["alpha_K"]
     meta = {
         "study": name, "scale": scale,
         "task": {o.sweep.name: (o.sweep.config.get("task") or o.sweep.config["task_config"])
@@ -121,16 +131,6 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
              "sharma-kaplan": "Sharma & Kaplan (2020): model scaling against the "
                               "intrinsic dimension"}[name]
     meta["phase_seconds"] = phases
-    sections: dict[str, dict[str, Any]] = {}
-    if name == "demo" and not interrupted:
-        import importlib
-
-        for key, module, func in DEMO_SECTIONS:
-            t1 = time.perf_counter()
-            make = getattr(importlib.import_module(module), func)
-            sections[key] = make(out, scale, plots=plots)
-            phases[key] = time.perf_counter() - t1
-        meta["wall_time_s"] = time.perf_counter() - t0
     seeds = sections.pop("seeds", None)
     summary = write_report(out, title=title, checks=checks, meta=meta,
                            comparison=published_comparison(name, checks), plots=plots,
@@ -138,11 +138,10 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
     return StudyResult(checks, summary, out, outcomes, interrupted)
 
 
-#: The demo's report sections after the sweeps, in order: (summary key, module,
-#: function ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images`` and
-#: its numbers). Each costs seconds at the demo scale; sections that do not fit the
-#: demo's time budget (``_llc_section``, ``_redshift_section``) are left to their
-#: own commands.
+#: The demo's report sections, in order: (summary key, module, function
+#: ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images`` and its
+#: numbers). They run in the lanes (:class:`SectionJob`) once the sweeps have
+#: started, each lane taking the next job when free.
 DEMO_SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("seeds", "scalelaw.experiments._seeds", "seed_section"),
 )
@@ -189,9 +188,10 @@ def published_comparison(name: str, checks: list[TheoryCheck]) -> pd.DataFrame:
         if c.regime == "resolution" and "vs D" in str(c.group):
             row["4/alpha_D (Bahri Fig. 1b)"] = PUBLISHED["bahri_four_over_alpha_D"][
                 "values"].get(d)
-        if "vs P" in str(c.group):
-            row["4/alpha (S&K Fig. 13, MSE)"] = PUBLISHED["sk_four_over_alpha_mse"][
+        if c.regime == "resolution":  # model scaling at k = d features (beside data scaling too)
+            row["4/alpha_P (S&K Fig. 13, MSE)"] = PUBLISHED["sk_four_over_alpha_mse"][
                 "values"].get(d)
+        if "vs P" in str(c.group):
             row["ID (S&K Fig. 5, CE)"] = PUBLISHED["sk_id_ce"]["values"].get(d)
         if c.regime == "variance":
             row["4/alpha (ours)"] = None

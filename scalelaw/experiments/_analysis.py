@@ -18,7 +18,7 @@ from scalelaw.theory import (
     with_dimension,
 )
 
-__all__ = ["lower_envelope", "random_feature_checks", "sweep_checks"]
+__all__ = ["lower_envelope", "random_feature_checks", "random_feature_section", "sweep_checks"]
 
 
 def _label(o: SweepOutcome) -> str:
@@ -211,6 +211,19 @@ def random_feature_checks(settings: dict[str, Any] | None = None
         checks[1] = replace(res_p, questions=(*res_p.questions, same),
                             reason=f"{res_p.reason} | equal: {same.verdict}: {same.reason}")
     return checks, tables, float(alpha_k)
+
+
+def random_feature_section(out: Any = None, *, settings: dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
+    """:func:`random_feature_checks` as a study's lane job (``out`` is unused).
+
+    Returns
+    -------
+    dict
+        ``checks`` and ``alpha_K``.
+    """
+    checks, _, alpha_k = random_feature_checks(settings)
+    return {"checks": checks, "alpha_K": alpha_k}
 
 
 def summary_rows(checks: list[TheoryCheck]) -> pd.DataFrame:

@@ -5,6 +5,8 @@ share; on CUDA one lane). A lane trains its sweep through the sweep store, so
 an interrupted study loses no finished run and a rerun into the same
 directory resumes; then it measures the intrinsic dimension of the task's
 data and of the students' last hidden layers, and returns the final table.
+A lane that has finished its sweeps computes the study's report sections
+(:class:`SectionJob`) while the other lanes still train.
 """
 
 from __future__ import annotations
@@ -26,7 +28,27 @@ from scalelaw.exceptions import ScaleLawError
 from scalelaw.experiments._protocols import StudySweep
 from scalelaw.intrinsic_dim import IDResult
 
-__all__ = ["SweepOutcome", "run_lanes"]
+__all__ = ["SectionJob", "SweepOutcome", "run_lanes"]
+
+
+@dataclass(frozen=True)
+class SectionJob:
+    """A report section computed in a lane: ``module.func(out, **kwargs)``.
+
+    Attributes
+    ----------
+    name : str
+        Its key in the study's summary.
+    module, func : str
+        Where the function is (imported in the lane).
+    kwargs : dict
+        Keyword arguments besides the study's directory.
+    """
+
+    name: str
+    module: str
+    func: str
+    kwargs: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,9 +82,26 @@ class SweepOutcome:
     interrupted: bool
 
 
-def _lane(sweep: StudySweep, out: str, device: str | None, threads: int,
-          n_inputs: int) -> SweepOutcome:
-    """Train one sweep, then measure: runs in a lane's process."""
+def _section(job: SectionJob, out: str, threads: int) -> dict[str, Any]:
+    """Compute a report section in a lane's process, on ``threads`` threads."""
+    import importlib
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    with threadpool_limits(threads):
+        res = getattr(importlib.import_module(job.module), job.func)(Path(out), **job.kwargs)
+    res["lane_seconds"] = time.perf_counter() - t0
+    return res
+
+
+def _lane(sweep: StudySweep | SectionJob, out: str, device: str | None, threads: int,
+          n_inputs: int) -> SweepOutcome | dict[str, Any]:
+    """Train one sweep, then measure (or compute a section): runs in a lane's process."""
+    if isinstance(sweep, SectionJob):
+        return _section(sweep, out, threads)
     from teacher_student.sweep import (
         SweepConfig,
         final_metrics,
@@ -109,8 +148,10 @@ def _models_to_measure(table: pd.DataFrame, sweep: StudySweep) -> list[str]:
 
 def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
               lanes: int | None = None, n_inputs: int = 10_000,
-              progress: bool = True) -> list[SweepOutcome]:
-    """Run the sweeps (in the order given, longest first) in parallel processes.
+              progress: bool = True, sections: list[SectionJob] | None = None
+              ) -> list[Any]:
+    """Run the sweeps (in the order given, longest first), then the sections, in parallel
+    processes: a lane takes the next job as soon as it is free.
 
     Parameters
     ----------
@@ -127,11 +168,15 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
         Fresh inputs for the intrinsic dimensions.
     progress : bool, default=True
         Show a progress bar of finished runs with the elapsed time.
+    sections : list of SectionJob, optional
+        Report sections, computed in the lanes after the sweeps have started
+        (each writes into ``out``).
 
     Returns
     -------
-    list of SweepOutcome
-        In the order of ``sweeps``.
+    list
+        A :class:`SweepOutcome` per sweep (in the order of ``sweeps``), then each
+        section's dict (in the order of ``sections``).
 
     Raises
     ------
@@ -141,20 +186,22 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     cuda = device == "cuda" or (device is None and _cuda_available())
     n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
-    n_lanes = 1 if cuda else max(1, min(lanes or n_cpu, len(sweeps)))
+    jobs: list[StudySweep | SectionJob] = [*sweeps, *(sections or [])]
+    n_lanes = 1 if cuda else max(1, min(lanes or n_cpu, len(jobs)))
     threads = max(1, n_cpu // n_lanes)
     dirs = {s.name: out / "sweeps" / s.name for s in sweeps}
     jobs_dir = out / "sweeps" / ".jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
     bar = _progress_bar(sum(_n_runs(s) for s in sweeps), progress)
-    queue = list(sweeps)
+    queue = list(jobs)
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
-    results: dict[str, SweepOutcome] = {}
+    results: dict[str, Any] = {}
     try:
         while queue or running:
             while queue and len(running) < n_lanes:
                 s = queue.pop(0)
-                running[s.name] = _start(s, dirs[s.name], jobs_dir, device, threads, n_inputs)
+                running[s.name] = _start(s, dirs.get(s.name, out), jobs_dir, device, threads,
+                                         n_inputs)
             time.sleep(0.5)
             for name, (proc, result_path) in list(running.items()):
                 if proc.poll() is None:
@@ -162,7 +209,7 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
                 del running[name]
                 results[name] = _collect(name, proc, result_path)
             bar.n = _finished(dirs)
-            bar.set_postfix_str(f"{len(results)}/{len(sweeps)} sweeps", refresh=True)
+            bar.set_postfix_str(f"{len(results)}/{len(jobs)} jobs", refresh=True)
     except (KeyboardInterrupt, ScaleLawError):
         for proc, _ in running.values():  # each lane saves its finished runs and exits
             with contextlib.suppress(ProcessLookupError):
@@ -172,11 +219,11 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
         raise
     finally:
         bar.close()
-    return [results[s.name] for s in sweeps]
+    return [results[s.name] for s in jobs]
 
 
-def _start(s: StudySweep, sweep_dir: Path, jobs_dir: Path, device: str | None, threads: int,
-           n_inputs: int) -> tuple[subprocess.Popen[bytes], Path]:
+def _start(s: StudySweep | SectionJob, sweep_dir: Path, jobs_dir: Path, device: str | None,
+           threads: int, n_inputs: int) -> tuple[subprocess.Popen[bytes], Path]:
     job = jobs_dir / f"{s.name}.job.pkl"
     result = jobs_dir / f"{s.name}.result.pkl"
     result.unlink(missing_ok=True)
@@ -189,12 +236,12 @@ def _start(s: StudySweep, sweep_dir: Path, jobs_dir: Path, device: str | None, t
     return proc, result
 
 
-def _collect(name: str, proc: subprocess.Popen[bytes], result: Path) -> SweepOutcome:
+def _collect(name: str, proc: subprocess.Popen[bytes], result: Path) -> Any:
     if proc.returncode == 0 and result.is_file():
         return pickle.loads(result.read_bytes())
     log = result.with_name(f"{name}.log")
     tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.is_file() else []
-    raise TaskError(f"Sweep {name!r} failed (exit status {proc.returncode}); its log "
+    raise TaskError(f"Lane job {name!r} failed (exit status {proc.returncode}); its log "
                     f"{str(log)!r} ends: {' | '.join(tail)}")
 
 
