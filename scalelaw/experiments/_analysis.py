@@ -102,6 +102,18 @@ def _loss_column(o: SweepOutcome) -> str:
     return "best_test_loss" if o.sweep.config.get("early_stopping") else "test_loss"
 
 
+def _variance_design(o: SweepOutcome) -> str:
+    """What the variance-limited slice can and cannot decide, in words."""
+    c = o.sweep.config
+    noise = (c.get("task_config") or {}).get("label_noise", 0.0)
+    n_seeds = len(c.get("data_seeds", [0])) * len(c.get("seeds", [0]))
+    return (f"{n_seeds} data seeds, label noise sd {noise:g} (test loss against the clean "
+            "teacher) so that the noise's 1/D excess stands above the seed-to-seed scatter "
+            "of the students' final loss; L_inf is fitted, the weak point at this size: "
+            "an interval across an end of the band is evidence neither way, more seeds "
+            "would decide (scalelaw reproduce bahri runs 16)")
+
+
 def sweep_checks(o: SweepOutcome) -> TheoryCheck:
     """The theory check of one sweep of a study.
 
@@ -120,9 +132,10 @@ def sweep_checks(o: SweepOutcome) -> TheoryCheck:
             "wall_time_s": o.wall_time_s}
     if kind == "variance_D":
         check = check_scaling(table, "n_train", loss, regime="auto")[0]
-        return replace(check, group=_label(o), details=dict(
-            check.details, sweep=o.sweep.name, nominal_dimension=o.sweep.nominal_dim,
-            **runs))
+        design = _variance_design(o)
+        return replace(check, group=_label(o), reason=f"{check.reason} | design: {design}",
+                       details=dict(check.details, sweep=o.sweep.name, design=design,
+                                    nominal_dimension=o.sweep.nominal_dim, **runs))
     if kind == "resolution_P":
         select = "best_val_loss" if loss == "best_test_loss" else "val_loss"
         if select in table.columns and np.isfinite(
