@@ -100,8 +100,8 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
         jobs.append(SectionJob("random_features", "scalelaw.experiments._analysis",
                                "random_feature_section", {"settings": st.rf_settings}))
     if name == "demo":
-        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots})
-                 for key, module, func in DEMO_SECTIONS]
+        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots}, after)
+                 for key, module, func, after in DEMO_SECTIONS]
     results = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
                         progress=progress, sections=jobs)
     outcomes: list[SweepOutcome] = results[:len(st.sweeps)]
@@ -140,10 +140,11 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
 
 #: The demo's report sections, in order: (summary key, module, function
 #: ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images`` and its
-#: numbers). They run in the lanes (:class:`SectionJob`) once the sweeps have
-#: started, each lane taking the next job when free.
-DEMO_SECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("seeds", "scalelaw.experiments._seeds", "seed_section"),
+#: numbers, the sweeps it reads). They run in the lanes (:class:`SectionJob`) once
+#: the sweeps have started (and those it reads have finished), each lane taking
+#: the next job when free.
+DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("seeds", "scalelaw.experiments._seeds", "seed_section", ()),
 )
 
 

@@ -43,12 +43,16 @@ class SectionJob:
         Where the function is (imported in the lane).
     kwargs : dict
         Keyword arguments besides the study's directory.
+    after : tuple of str
+        Sweeps (by name) that must have finished before it starts (a section
+        that reads their stores).
     """
 
     name: str
     module: str
     func: str
     kwargs: dict[str, Any]
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,11 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
     jobs: list[StudySweep | SectionJob] = [*sweeps, *(sections or [])]
+    names = {s.name for s in sweeps}
+    for j in sections or []:
+        if not set(j.after) <= names:
+            raise ValueError(f"Section {j.name!r} waits for sweeps {sorted(set(j.after) - names)} "
+                             f"that the study does not run (it runs {sorted(names)}).")
     n_lanes = 1 if cuda else max(1, min(lanes or n_cpu, len(jobs)))
     threads = max(1, n_cpu // n_lanes)
     dirs = {s.name: out / "sweeps" / s.name for s in sweeps}
@@ -198,8 +207,13 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     results: dict[str, Any] = {}
     try:
         while queue or running:
-            while queue and len(running) < n_lanes:
-                s = queue.pop(0)
+            while len(running) < n_lanes:
+                ready = [j for j in queue if all(a in results for a in
+                                                 getattr(j, "after", ()))]
+                if not ready:
+                    break
+                s = ready[0]
+                queue.remove(s)
                 running[s.name] = _start(s, dirs.get(s.name, out), jobs_dir, device, threads,
                                          n_inputs)
             time.sleep(0.5)
