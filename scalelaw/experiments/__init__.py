@@ -145,6 +145,7 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
 #: the next job when free.
 DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("seeds", "scalelaw.experiments._seeds", "seed_section", ()),
+    ("redshift", "scalelaw.experiments._demo_sections", "redshift", ()),
 )
 
 

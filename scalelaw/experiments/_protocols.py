@@ -124,7 +124,7 @@ def _variance(*, data_seeds: int, steps: int, sizes: list[int], n_test: int = 10
 
     task = get_task("bahri-d4").to_dict()
     task.pop("task_id", None)
-    task.update(name=f"bahri-d4-noise{label_noise:g}", label_noise=label_noise)
+    task.update(name=f"bahri-d4-noise{float(label_noise)}", label_noise=label_noise)
     return {"task_config": task, "widths": [8], "depths": [2], "n_train": sizes,
             "seeds": [0], "data_seeds": list(range(data_seeds)), "steps": steps,
             "lr": 3e-3, "batch_size": 512, "n_test": n_test, "eval_steps": 3}
