@@ -107,13 +107,14 @@ def _resolution(task: str, sizes: list[int], *, steps: int, lr: float, seeds: in
 
 #: The variance-limited slice: width 8 (P = 121) on bahri-d4 with Gaussian label noise
 #: of sd 1.0 (test loss against the clean teacher), D = 4096..131072 (34P..1083P).
-#: Measured on 2 cores with 8 data seeds (2026-12-06): the width-8 students' final
-#: loss scatters across data seeds (some end in a basin 2-3x worse), by about 3e-4 at
-#: large D; with noise sd 0.3 the 1/D excess falls below that scatter above D = 16k
-#: (D = 2048..65536 read 1.41 [1.01, 1.81]); with sd 1.0 the excess is 11x larger and
-#: the same cost read 1.20 [1.00, 1.40]; still inconclusive at the upper end (a
-#: floor that sd 1.0 adds at large D and a steeper start make the fitted L_inf the
-#: weak point). More seeds would decide; the demo's time does not allow them.
+#: Measured on 2 cores with 8 data seeds (2026-12-06, bench/variance_slice.py): the
+#: width-8 students' final loss scatters across data seeds (some end in a basin 2-3x
+#: worse; sd about 2e-4 at D >= 2^17); with noise sd 0.3 the 1/D excess falls below
+#: that scatter above D = 16k (D = 2048..65536 read 1.41 [1.01, 1.81]); with sd 1.0
+#: the excess is 9x larger at D = 4096 and the same runs and steps read
+#: 1.20 [1.00, 1.40]: still inconclusive at the upper end (the loss flattens at the
+#: largest D, so the fitted L_inf is the weak point). More seeds would decide; the
+#: demo's time does not allow them.
 VARIANCE_LABEL_NOISE = 1.0
 VARIANCE_SIZES = (4096, 131072)
 
