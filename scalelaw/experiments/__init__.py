@@ -98,10 +98,11 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
     jobs = []
     if st.random_features:
         jobs.append(SectionJob("random_features", "scalelaw.experiments._analysis",
-                               "random_feature_section", {"settings": st.rf_settings}))
+                               "random_feature_section", {"settings": st.rf_settings},
+                               est_seconds=10.0))
     if name == "demo":
-        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots}, after)
-                 for key, module, func, after in DEMO_SECTIONS]
+        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots}, after, est)
+                 for key, module, func, after, est in DEMO_SECTIONS]
     results = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
                         progress=progress, sections=jobs)
     outcomes: list[SweepOutcome] = results[:len(st.sweeps)]
@@ -138,14 +139,14 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
     return StudyResult(checks, summary, out, outcomes, interrupted)
 
 
-#: The demo's report sections, in order: (summary key, module, function
-#: ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images`` and its
-#: numbers, the sweeps it reads). They run in the lanes (:class:`SectionJob`) once
-#: the sweeps have started (and those it reads have finished), each lane taking
-#: the next job when free.
-DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("seeds", "scalelaw.experiments._seeds", "seed_section", ()),
-    ("redshift", "scalelaw.experiments._demo_sections", "redshift", ()),
+#: The demo's report sections, in the report's order: (summary key, module,
+#: function ``f(out, scale, *, plots)`` returning ``markdown`` lines, ``images``
+#: and its numbers; the sweeps it reads; rough seconds on one thread at the demo
+#: scale). They run in the lanes (:class:`SectionJob`) beside the sweeps, longest
+#: first (a section that reads a sweep once it has finished).
+DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
+    ("seeds", "scalelaw.experiments._seeds", "seed_section", (), 45.0),
+    ("redshift", "scalelaw.experiments._demo_sections", "redshift", (), 30.0),
 )
 
 

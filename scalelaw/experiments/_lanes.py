@@ -46,6 +46,8 @@ class SectionJob:
     after : tuple of str
         Sweeps (by name) that must have finished before it starts (a section
         that reads their stores).
+    est_seconds : float
+        Rough cost at the demo scale on one thread (longest jobs start first).
     """
 
     name: str
@@ -53,6 +55,7 @@ class SectionJob:
     func: str
     kwargs: dict[str, Any]
     after: tuple[str, ...] = ()
+    est_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,8 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
               lanes: int | None = None, n_inputs: int = 10_000,
               progress: bool = True, sections: list[SectionJob] | None = None
               ) -> list[Any]:
-    """Run the sweeps (in the order given, longest first), then the sections, in parallel
-    processes: a lane takes the next job as soon as it is free.
+    """Run the sweeps and the sections in parallel processes, longest first (by
+    ``est_seconds``): a lane takes the next job as soon as it is free.
 
     Parameters
     ----------
@@ -190,7 +193,9 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     cuda = device == "cuda" or (device is None and _cuda_available())
     n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
-    jobs: list[StudySweep | SectionJob] = [*sweeps, *(sections or [])]
+    # longest first (a lane takes the next job when free), sweeps before sections of equal cost
+    jobs: list[StudySweep | SectionJob] = sorted([*sweeps, *(sections or [])],
+                                                 key=lambda j: -j.est_seconds)
     names = {s.name for s in sweeps}
     for j in sections or []:
         if not set(j.after) <= names:
@@ -233,7 +238,7 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
         raise
     finally:
         bar.close()
-    return [results[s.name] for s in jobs]
+    return [results[s.name] for s in [*sweeps, *(sections or [])]]
 
 
 def _start(s: StudySweep | SectionJob, sweep_dir: Path, jobs_dir: Path, device: str | None,
