@@ -210,6 +210,11 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     queue = list(jobs)
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     results: dict[str, Any] = {}
+    for j in [j for j in queue if isinstance(j, SectionJob)]:
+        cached = _cached_section(j, jobs_dir)
+        if cached is not None:  # a rerun resumes: a finished section is not computed again
+            results[j.name] = cached
+            queue.remove(j)
     try:
         while queue or running:
             while len(running) < n_lanes:
@@ -241,11 +246,22 @@ def run_lanes(sweeps: list[StudySweep], out: Path, *, device: str | None = None,
     return [results[s.name] for s in [*sweeps, *(sections or [])]]
 
 
+def _cached_section(j: SectionJob, jobs_dir: Path) -> dict[str, Any] | None:
+    """The stored result of the same section job (same settings), if it finished."""
+    spec, result = jobs_dir / f"{j.name}.section.pkl", jobs_dir / f"{j.name}.result.pkl"
+    if spec.is_file() and result.is_file() and spec.read_bytes() == pickle.dumps(j):
+        res = pickle.loads(result.read_bytes())
+        return res if isinstance(res, dict) else None
+    return None
+
+
 def _start(s: StudySweep | SectionJob, sweep_dir: Path, jobs_dir: Path, device: str | None,
            threads: int, n_inputs: int) -> tuple[subprocess.Popen[bytes], Path]:
     job = jobs_dir / f"{s.name}.job.pkl"
     result = jobs_dir / f"{s.name}.result.pkl"
     result.unlink(missing_ok=True)
+    if isinstance(s, SectionJob):
+        (jobs_dir / f"{s.name}.section.pkl").write_bytes(pickle.dumps(s))
     job.write_bytes(pickle.dumps((s, str(sweep_dir), device, threads, n_inputs)))
     log = (jobs_dir / f"{s.name}.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "scalelaw.experiments._worker", str(job),
