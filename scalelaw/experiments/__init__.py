@@ -147,6 +147,7 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
 DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
     ("seeds", "scalelaw.experiments._seeds", "seed_section", (), 45.0),
     ("redshift", "scalelaw.experiments._demo_sections", "redshift", (), 30.0),
+    ("llc", "scalelaw.experiments._demo_sections", "llc", (), 50.0),
 )
 
 
