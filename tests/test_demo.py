@@ -64,11 +64,7 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
             b = next(p for p in v["papers"] if p["source"] == "Bahri et al. (2021) Fig. 1b")
             assert b["value"][0] == pytest.approx({2: 3.3, 4: 5.4, 6: 6.6}[d] / d)
     assert "## Verdicts: each question" in (out / "report.md").read_text()
-    assert set(summary["phase_seconds"]) >= {"lanes", "random_features", "seeds", "redshift"}
-    # the simplicity-bias section: tanh's mean frequency rises with depth (Teney et al.
-    # 2024's ordering; its own tests check the orderings), the plot is written
-    assert summary["redshift"]["rises"]["tanh"]["ratio"] > 1.0
-    assert (out / "redshift.png").stat().st_size > 1000
+    assert set(summary["phase_seconds"]) >= {"lanes", "random_features", "seeds"}
     # the seed section: random-features double descent (n = 120) at widths 60, 120, 240;
     # the variance of min-norm least squares diverges at m = n, so its peak is there
     seeds = summary["seeds"]

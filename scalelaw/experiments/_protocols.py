@@ -131,6 +131,13 @@ def _variance(*, data_seeds: int, steps: int, sizes: list[int], n_test: int = 10
             "lr": 3e-3, "batch_size": 512, "n_test": n_test, "eval_steps": 3}
 
 
+#: Seconds per run and step in a demo lane (one thread, beside another lane), measured
+#: on the 2-core machine (2026-12-06): width-192 students at batch 64 (data scaling,
+#: about 15 s more for the intrinsic dimensions), width-8 at batch 512. The lanes
+#: start the longest jobs first.
+_RUN_STEP_S = {"width192": 1.2e-3, "width8": 2.4e-4}
+
+
 def _pow2(lo: int, hi: int) -> list[int]:
     out, v = [], lo
     while v <= hi:
@@ -160,7 +167,8 @@ def _bahri(scale: str, dims: list[int]) -> list[StudySweep]:
                               lr=1e-3 if d == 2 else 3e-3, seeds=4 if d == 3 else 2)
         models = {"test": 1, "demo": 2, "quick": 4, "paper": 8}[scale]
         out.append(StudySweep(f"resolution_D-d{d}", "resolution_D", cfg, d, models,
-                              est_seconds=cfg["steps"] * 0.005))
+                              est_seconds=_RUN_STEP_S["width192"] * cfg["steps"]
+                              * len(cfg["n_train"]) * len(cfg["seeds"]) + 15.0))
     return out
 
 
@@ -172,7 +180,8 @@ def _variance_sweep(scale: str) -> StudySweep:
                         steps=10_000 if scale != "paper" else 40_000,
                         sizes=_pow2(*VARIANCE_SIZES))
     return StudySweep("variance_D-d4", "variance_D", cfg, 4, 0,
-                      est_seconds=cfg["steps"] * 0.01 * len(cfg["data_seeds"]) / 8)
+                      est_seconds=_RUN_STEP_S["width8"] * cfg["steps"] * len(cfg["n_train"])
+                      * len(cfg["data_seeds"]))
 
 
 def _sharma_kaplan(scale: str, ks: list[int]) -> list[StudySweep]:
