@@ -43,7 +43,10 @@ def main() -> None:
     res = {
         "run": {"date": date.today().isoformat(), "machine": f"{platform.machine()}, "
                 f"{len(os.sched_getaffinity(0))}-core CPU", "hardware": summary["hardware"],
-                "versions": summary["versions"], "command": "scalelaw demo (defaults)"},
+                "versions": summary["versions"], "command": "scalelaw demo (defaults)",
+                "revision": subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True,
+                                           check=False).stdout.strip()},
         "wall_s": wall, "demo_wall_time_s": summary["wall_time_s"],
         "phase_seconds": summary["phase_seconds"],
         "checks": [{"check": c["group"], "regime": c["regime"], "alpha": c["alpha"],
