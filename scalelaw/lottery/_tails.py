@@ -112,8 +112,8 @@ def moment_tail_index(x: np.ndarray, *, k: int | None = None) -> float:
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> round(moment_tail_index(rng.pareto(1.5, 2000) + 1), 1)  # xi = 1/1.5
-    0.7
+    >>> bool(0.55 < moment_tail_index(rng.pareto(1.5, 2000) + 1) < 0.85)  # xi = 1/1.5
+    True
     """
     x = _sample(x)
     return float(_moment_rows(np.sort(x)[None, :], k or tail_size(x.size))[0])

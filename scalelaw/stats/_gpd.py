@@ -36,7 +36,7 @@ from scalelaw.exceptions import DataValidationError
 __all__ = ["GPDFit", "fit_gpd", "gpd_profile_loglik"]
 
 #: Coarse grid of ``t = theta * max(y)`` that brackets the profile maximum.
-_T_GRID = np.r_[-np.geomspace(0.999, 1e-3, 14), 0.0, np.geomspace(1e-3, 1e7, 36)]
+_T_GRID = np.r_[-np.geomspace(0.999, 1e-3, 14), 0.0, np.geomspace(1e-3, 1e30, 100)]
 #: Largest shape searched for an interval's upper end (a heavier tail reads ``inf``).
 _XI_MAX = 50.0
 #: Shapes closer than this to 0 are evaluated at +-this (the profile is continuous there).
