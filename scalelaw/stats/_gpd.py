@@ -21,8 +21,12 @@ boundary (a uniform tail ending at the sample maximum) is reported as
 The interval of ``xi`` is the profile-likelihood (likelihood-ratio)
 interval: for fixed ``xi`` the best ``sigma`` solves a monotone equation in
 ``theta`` (``mean(theta y / (1 + theta y)) = xi / (1 + xi)``), and the ends
-are where the profile drops by half the chi-squared(1) quantile, both found
-with ``scipy.optimize.elementwise.find_root``.
+are where the profile drops by half the chi-squared(1) quantile times the
+Bartlett factor ``1 + BARTLETT_B / k``, both found with
+``scipy.optimize.elementwise.find_root``. The likelihood-ratio statistic's
+mean exceeds 1 at small ``k`` (``1 + b / k``, ``b`` about 5 over ``xi`` in
+[-0.2, 1] and ``k`` from 20 to 212, by simulation); uncorrected, the 95 %
+interval covered 92-94 % of generalised Pareto samples at ``k = 40``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 
 from scalelaw.exceptions import DataValidationError
 
-__all__ = ["GPDFit", "fit_gpd", "gpd_profile_loglik"]
+__all__ = ["BARTLETT_B", "GPDFit", "fit_gpd", "gpd_profile_loglik"]
 
 #: Coarse grid of ``t = theta * max(y)`` that brackets the profile maximum.
 _T_GRID = np.r_[-np.geomspace(0.999, 1e-3, 14), 0.0, np.geomspace(1e-3, 1e30, 100)]
@@ -41,6 +45,8 @@ _T_GRID = np.r_[-np.geomspace(0.999, 1e-3, 14), 0.0, np.geomspace(1e-3, 1e30, 10
 _XI_MAX = 50.0
 #: Shapes closer than this to 0 are evaluated at +-this (the profile is continuous there).
 _XI_ZERO = 1e-7
+#: Bartlett correction of the likelihood-ratio cut: E[2 (l_max - l(xi))] = 1 + b / k.
+BARTLETT_B = 5.0
 
 
 @dataclass(frozen=True)
@@ -133,8 +139,8 @@ def fit_gpd(exceedances: np.ndarray, *, level: float | None = 0.95) -> GPDFit:
         Exceedances over a threshold (finite, non-negative, ``k >= 2``); each
         row is one sample (a bootstrap batch, or replicated simulations).
     level : float or None, default=0.95
-        Coverage of the profile-likelihood interval of the shape; ``None``
-        skips it (faster).
+        Coverage of the profile-likelihood interval of the shape (with the
+        Bartlett factor, see the module notes); ``None`` skips it (faster).
 
     Returns
     -------
@@ -249,7 +255,7 @@ def _profile_interval(y: np.ndarray, xi_hat: np.ndarray, loglik: np.ndarray,
     from scipy.optimize import elementwise
 
     z, ymax = _scaled(y)
-    cut = loglik - 0.5 * stats.chi2.ppf(level, 1)
+    cut = loglik - 0.5 * stats.chi2.ppf(level, 1) * (1.0 + BARTLETT_B / y.shape[1])
     rows = np.arange(y.shape[0], dtype=float)
 
     def drop(xi: np.ndarray, row: np.ndarray) -> np.ndarray:
