@@ -268,7 +268,7 @@ def test_lottery_settings_renamed_and_checked():
                           ({"transform": "sqrt"}, "transform"), ({"level": 95}, "level"),
                           ({"random_state": -1}, "random_state")):
         with pytest.raises(DataValidationError, match=match):
-            analyze_lottery(df, "loss", **kwargs)
+            analyze_lottery(df, "loss", **({"n_boot": 20} | kwargs))
 
 
 def test_lottery_refuses_negative_sizes_and_huge_values():
@@ -280,3 +280,21 @@ def test_lottery_refuses_negative_sizes_and_huge_values():
     with pytest.raises(DataValidationError, match=r"loss: row 0 is 1e\+308") as e:
         analyze_lottery(huge, "loss")
     assert e.value.column == "loss"
+
+
+def test_plot_tail_index_shows_both_estimators_and_the_margins():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from scalelaw.lottery import BOUNDED_MAX_XI, LIGHT_MAX_XI
+    from scalelaw.plotting import plot_tail_index
+
+    rng = np.random.default_rng(13)
+    df = pd.DataFrame({"loss": rng.normal(1, 0.1, 120), "n": [10] * 60 + [100] * 60})
+    res = analyze_lottery(df, "loss", size="n", n_boot=20)
+    ax = plot_tail_index(res).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"upper tail, moment", "upper tail, GPD", "lower tail, moment",
+            "lower tail, GPD"} <= set(labels)
+    levels = {line.get_ydata()[0] for line in ax.get_lines() if len(line.get_ydata()) == 2}
+    assert {0.0, LIGHT_MAX_XI, BOUNDED_MAX_XI} <= levels

@@ -63,8 +63,8 @@ def test_profile_loglik_matches_a_fixed_shape_fit():
         if s is not None:  # scipy's fixed-shape fit: the same maximum over the scale
             assert ll == pytest.approx(stats.genpareto.logpdf(y, xi, 0, s).sum(), abs=1e-5)
         # a maximum over the scale: no scale on a grid does better
-        grid = np.geomspace(0.05, 50, 2000) * y.mean()
-        best = max(stats.genpareto.logpdf(y, xi, 0, g).sum() for g in grid)
+        grid = np.geomspace(0.05, 50, 400) * y.mean()
+        best = stats.genpareto.logpdf(y[:, None], xi, 0, grid).sum(axis=0).max()
         assert ll >= best - 1e-6
 
 

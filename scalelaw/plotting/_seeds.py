@@ -90,15 +90,26 @@ def plot_tail_index(result: LotteryResult, *, ax: Any = None) -> Any:
     """
     fig, ax = _axes(ax)
     pos, log = _positions(result)
+    drawn = 0
     for tail, color, shift in (("upper", "C3", 1.0), ("lower", "C0", -1.0)):
         for est, marker, off in (("", "o", 0.02), ("_gpd", "s", 0.05)):
             xi = np.array([getattr(g, f"xi_{tail}{est}") for g in result.groups], dtype=float)
             ci = np.array([getattr(g, f"xi_{tail}{est}_ci") for g in result.groups],
                           dtype=float)
             x = pos * (1 + shift * off) if log else pos + shift * off * 5
+            ok = np.isfinite(xi) & np.isfinite(ci).all(axis=1)
+            if not ok.any():
+                continue
+            drawn += 1
             label = f"{tail} tail, {'moment' if not est else 'GPD'}"
-            ax.errorbar(x, xi, yerr=[xi - ci[:, 0], ci[:, 1] - xi], fmt=marker, color=color,
-                        mfc="white" if est else color, capsize=3, label=label)
+            # an interval without an upper end (inf) is drawn to the top of the axes
+            hi = np.where(np.isinf(ci[ok, 1]), np.nanmax(np.r_[xi[ok], 3.0]), ci[ok, 1])
+            ax.errorbar(x[ok], xi[ok], yerr=[xi[ok] - ci[ok, 0], hi - xi[ok]], fmt=marker,
+                        color=color, mfc="white" if est else color, capsize=3, label=label)
+    if not drawn:
+        ax.text(0.5, 0.5, "no tail index: too few runs per size", transform=ax.transAxes,
+                ha="center", va="center")
+        log = False
     ax.axhline(0.0, color="k", lw=0.8)
     ax.axhline(LIGHT_MAX_XI, color="0.4", lw=0.8, ls="--", label=f"light margin {LIGHT_MAX_XI}")
     ax.axhline(BOUNDED_MAX_XI, color="0.4", lw=0.8, ls=":",
