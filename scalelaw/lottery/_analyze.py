@@ -14,7 +14,7 @@ from scalelaw._validation import RandomStateLike, check_random_state
 from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
 from scalelaw.lottery._best_of_k import best_of_k, extrapolate_best_of_k
 from scalelaw.lottery._outliers import find_outliers, robust_scale
-from scalelaw.lottery._tails import COVERAGE_NOTE, MIN_RUNS_FOR_TAIL, fit_tail, tail_ratio
+from scalelaw.lottery._tails import COVERAGE_NOTE, MIN_RUNS_FOR_TAIL, fit_tails, tail_ratio
 from scalelaw.lottery._transforms import (
     TRANSFORMS,
     binomial_sd,
@@ -198,19 +198,23 @@ def _share_ci(k: int, n: int, level: float) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _tail(x: np.ndarray, rng: np.random.Generator, n_boot: int, level: float) -> dict:
+def _tails(x: np.ndarray, rng: np.random.Generator, n_boot: int, level: float
+           ) -> tuple[dict, dict]:
+    """Both tails of one group (the upper tail of ``x`` and of ``-x``), fitted together."""
     nan2 = (float("nan"), float("nan"))
     if x.size < MIN_RUNS_FOR_XI or np.ptp(x) == 0:
         why = (f"{x.size} runs: a tail index needs at least {MIN_RUNS_FOR_XI}"
                if x.size < MIN_RUNS_FOR_XI else "every run has the same value")
-        return {"xi": float("nan"), "ci": nan2, "gpd": float("nan"), "gpd_ci": nan2,
-                "cls": "undecided", "reason": why, "k": 0, "boots": np.full(n_boot, np.nan)}
+        empty = {"xi": float("nan"), "ci": nan2, "gpd": float("nan"), "gpd_ci": nan2,
+                 "cls": "undecided", "reason": why, "k": 0, "boots": np.full(n_boot, np.nan)}
+        return empty, dict(empty)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = fit_tail(x, level=level, n_boot=n_boot, random_state=rng)
-    return {"xi": fit.xi_moment, "ci": fit.xi_moment_ci, "gpd": fit.xi_gpd,
-            "gpd_ci": fit.xi_gpd_ci, "cls": fit.tail_class, "reason": fit.reason,
-            "k": fit.tail_size, "boots": fit.boots}
+        fits = fit_tails(np.stack([x, -x]), level=level, n_boot=n_boot, random_state=rng)
+    up, lo = ({"xi": f.xi_moment, "ci": f.xi_moment_ci, "gpd": f.xi_gpd, "gpd_ci": f.xi_gpd_ci,
+               "cls": f.tail_class, "reason": f.reason, "k": f.tail_size, "boots": f.boots}
+              for f in fits)
+    return up, lo
 
 
 def _best_of_k(raw: np.ndarray, transform: str, higher_is_better: bool
@@ -244,8 +248,7 @@ def _group(raw: np.ndarray, rows: np.ndarray, size: float | None, *, transform: 
     bulk = x[~fail_mask]
     n_fail = int(fail_mask.sum())
     share_ci = _share_ci(n_fail, x.size, level) if x.size else None
-    up = _tail(bulk, rng, n_boot, level)
-    lo = _tail(-bulk, rng, n_boot, level)
+    up, lo = _tails(bulk, rng, n_boot, level)
     ks, bok, bok_plugin, ek, extra = _best_of_k(raw[~fail_mask], transform, higher_is_better)
     null_sd = ratio = None
     sd = float(np.std(bulk, ddof=1)) if bulk.size > 1 else float("nan")

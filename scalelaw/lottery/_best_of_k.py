@@ -12,6 +12,8 @@ mapped back to the metric's own scale.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import special
 
@@ -126,6 +128,12 @@ def expected_max_pareto(alpha: float, k: int) -> float:
                         - special.gammaln(k + 1 - 1 / alpha)))
 
 
+@functools.lru_cache(maxsize=1)
+def _legendre() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes on (-1, 1) for the best-of-k integral (computed once)."""
+    return np.polynomial.legendre.leggauss(400)
+
+
 def _tail_quantile(xs: np.ndarray, k: int):
     """Quantile function of the sorted sample ``xs``: empirical up to the ``(k + 1)``-th
     largest value, a generalised Pareto fit to the ``k`` exceedances above it."""
@@ -197,8 +205,7 @@ def extrapolate_best_of_k(x: np.ndarray, ks: int | list[int] | np.ndarray, *,
     def back(v: np.ndarray) -> np.ndarray:  # oriented analysis scale -> metric scale
         return inverse_transform(sign * v, transform)
 
-    # Gauss-Legendre on w in (0, 1), dense near 1 where the maximum lives
-    nodes, weights = np.polynomial.legendre.leggauss(400)
+    nodes, weights = _legendre()
     out = []
     for k_runs in _ks(ks):
         # the mean of the maximum is infinite: a GPD tail with xi >= 1 on the metric's

@@ -204,11 +204,17 @@ def _profile_xi(xi: np.ndarray, z: np.ndarray, ymax: np.ndarray) -> np.ndarray:
         tz = t[..., None] * zz
         return (tz / (1.0 + tz)).mean(axis=-1) - c
 
-    start_lo = np.where(x > 0, 0.0, -0.5)
-    start_hi = np.where(x > 0, 1.0, 0.0)
-    br = elementwise.bracket_root(score, start_lo, start_hi, xmin=np.full_like(x, -1 + 1e-13),
-                                  args=(rows, target))
-    sol = elementwise.find_root(score, br.bracket, args=(rows, target),
+    # brackets known in closed form: the score rises from -inf at t = -1 (the largest
+    # exceedance has z = 1) through -c at t = 0 towards 1 - (share of z = 0) - c, and
+    # mean(1 / (1 + t z)) < share0 + mean(1[z > 0] / z) / t bounds where it crosses 0
+    share0 = (z <= 0).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        inv = np.where(z > 0, 1.0 / np.where(z > 0, z, 1.0), 0.0).mean(axis=1)
+    room = 1.0 / (1.0 + x) - share0
+    top = np.where(room > 0, 1.01 * inv / np.where(room > 0, room, 1.0) + 1.0, 1e30)
+    lo = np.where(x > 0, 0.0, -1.0 + 1e-13)
+    hi = np.where(x > 0, top, 0.0)
+    sol = elementwise.find_root(score, (lo, hi), args=(rows, target),
                                 tolerances={"xatol": 1e-14, "xrtol": 1e-13})
     t = sol.x
     with np.errstate(all="ignore"):
