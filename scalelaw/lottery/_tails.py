@@ -4,8 +4,8 @@ Location- and scale-invariant tools (shared science notes, Part II section 1):
 
 * the tail: the top ``k`` values, ``k = tail_size(n) = min(0.2 n, 3 sqrt(n))``
   (40 of 200, 95 of 1,000, 212 of 5,000): a fixed 20 % reads Student-t(5)
-  (``xi = 0.2``) at 0.04-0.05 at n = 1,000-5,000, the shrinking share at
-  0.08-0.12 (its second-order bias shrinks with the threshold);
+  (``xi = 0.2``) at 0.04-0.06 at n = 1,000-5,000 (GPD fit), the shrinking
+  share at 0.08-0.13 (its second-order bias shrinks with the threshold);
 * the moment (Dekkers-Einmahl-de Haan) estimator on ``x - median(x)``
   (location and scale invariant), with a bootstrap interval;
 * a generalised Pareto maximum-likelihood fit to the exceedances over the
@@ -52,7 +52,7 @@ LIGHT_MAX_XI = 0.1
 BOUNDED_MAX_XI = -0.35
 #: What the intervals cover, measured (bench/tail_calibration.py, 95 % intervals).
 COVERAGE_NOTE = (
-    "xi intervals cover sampling error of the tail above the threshold: 93-96 % (GPD "
+    "xi intervals cover sampling error of the tail above the threshold: 94-98 % (GPD "
     "profile) on generalised Pareto samples; on Student-t, lognormal and normal samples "
     "the tail index converges slowly (second-order bias), so they cover the true xi far "
     "less often (see bench/RESULTS.md, tail calibration)")
