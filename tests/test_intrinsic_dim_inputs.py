@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from scalelaw.intrinsic_dim import (
     estimate_intrinsic_dims,
 )
 
-pytest.importorskip("skdim")
+pytestmark = pytest.mark.skipif(find_spec("skdim") is None, reason="needs scikit-dimension")
 
 GRID = np.array(list(itertools.product(range(20), range(20))), dtype=float)
 LATTICE = np.array(list(itertools.product(range(3), repeat=4)), dtype=float)

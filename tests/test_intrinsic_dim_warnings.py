@@ -12,10 +12,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib.util import find_spec
 
 import pytest
 
-pytest.importorskip("skdim")
+pytestmark = pytest.mark.skipif(find_spec("skdim") is None, reason="needs scikit-dimension")
 
 _CODE = textwrap.dedent("""
     import sys, warnings
