@@ -160,6 +160,12 @@ def test_cli_id_refuses_retired_lpca_as_usage(tmp_path, capsys):
     assert main(["id", str(tmp_path / "ok.npy"), "--method", "lpca"]) == 2
     err = capsys.readouterr().err
     assert "global_pca" in err and "linear span" in err and "Traceback" not in err
+    # check --id-data too, before the table is read
+    assert main(["check", str(tmp_path / "never-read.csv"), "--x", "n_train", "--y", "loss",
+                 "--id-data", str(tmp_path / "ok.npy"), "--method", "lpca"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "never-read" not in err
+    assert "global_pca" in err.strip().splitlines()[-1]  # usage, then the reason
 
 
 @pytest.mark.parametrize("option, value", [("--k", "2"), ("--n-boot", "0"),

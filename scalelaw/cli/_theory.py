@@ -99,11 +99,17 @@ def _dimension_arg(args: argparse.Namespace) -> Any:
     if args.id_data is None:
         return None
     from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
+    from scalelaw.intrinsic_dim._estimators import check_method
 
+    try:
+        check_method(args.method)
+    except DataValidationError as exc:  # the retired "lpca": a usage error, explained
+        raise UsageError(f"--method {args.method}: {exc}") from None
     res = estimate_intrinsic_dim(read_points(args.id_data), args.method,
                                  random_state=args.seed)
     print(f"intrinsic dimension of {args.id_data}: {res.dimension:.2f} "
-          f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}] ({res.method})", file=sys.stderr)
+          f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}] ({res.method}; interval covering "
+          f"{res.interval_covers})", file=sys.stderr)
     return res
 
 
@@ -181,8 +187,8 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="intrinsic dimension for 4/d (nominal)")
     p.add_argument("--id-data", default=None, metavar="FILE",
                    help="measure d on these points (.npy/.npz/.parquet/.csv) instead")
-    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"],
-                   help="estimator for --id-data")
+    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "global_pca", "lpca"],
+                   help="estimator for --id-data (lpca is retired: now global_pca)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed for --id-data")
     p.add_argument("--window", default="auto", metavar="auto|all|LO,HI",
                    help="sizes to fit (default: the stated rule; see the README)")
