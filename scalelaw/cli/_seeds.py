@@ -107,6 +107,11 @@ def _cmd_variance(args: argparse.Namespace) -> int:
           f"{' x '.join(f'{k} {v}' for k, v in res.results[0].levels.items())}; "
           "unbiased components, averaged over examples)")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if res.peak is not None:
+        pk = res.peak
+        ci = f" [{pk.size_ci[0]:g}, {pk.size_ci[1]:g}]" if pk.size_ci else ""
+        print(f"\nPeak of the variance: size {pk.size:g}{ci} ({pk.level:.0%} bootstrap over "
+              f"the crossed draws), {pk.verdict}: {pk.reason}")
     if args.json:
         _write_json(res.to_dict(), args.json)
     if args.plot:

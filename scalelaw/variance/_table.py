@@ -11,17 +11,20 @@ import pandas as pd
 
 from scalelaw.exceptions import DataValidationError
 from scalelaw.variance._anova import VarianceComponents, crossed_components, nested_components
+from scalelaw.variance._peak import MIN_PEAK_SIZES, VariancePeak, variance_peak
 
 __all__ = ["VarianceResult", "decompose_table"]
 
 
 @dataclass(frozen=True)
 class VarianceResult:
-    """One :class:`VarianceComponents` per model size, and the settings."""
+    """One :class:`VarianceComponents` per model size, the settings, and the variance's peak
+    across sizes (crossed designs with three or more sizes; :func:`variance_peak`)."""
 
     sizes: list[float | None]
     results: list[VarianceComponents]
     settings: dict[str, Any]
+    peak: VariancePeak | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per size: every component, ``total``, ``bias2``, ``interaction_share``.
@@ -44,10 +47,12 @@ class VarianceResult:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"groups": [{"size", ...components}], "settings": {...}}``."""
+        """``{"groups": [{"size", ...components}], "settings": {...}}``, and ``"peak"``
+        (:meth:`VariancePeak.to_dict`) when there is one."""
         pairs = zip(self.sizes, self.results, strict=True)
-        return {"groups": [{"size": s} | r.to_dict() for s, r in pairs],
-                "settings": self.settings}
+        out = {"groups": [{"size": s} | r.to_dict() for s, r in pairs],
+               "settings": self.settings}
+        return out | ({"peak": self.peak.to_dict()} if self.peak is not None else {})
 
 
 def _cube(d: pd.DataFrame, prediction: str, factors: list[str], example: str,
@@ -160,7 +165,7 @@ def decompose_table(
                                   f", expected a finite number ({bad.size} such rows)",
                                   column=prediction, rows=bad.tolist())
     sizes = sorted(df[size].unique()) if size is not None else [None]
-    out = []
+    out, cubes = [], []
     for s in sizes:
         d = df if s is None else df[df[size] == s]
         where = "the table" if s is None else f"{size} = {s}"
@@ -169,6 +174,7 @@ def decompose_table(
             d = d.assign(**{factors[1]: d.groupby(factors[0])[factors[1]].rank(method="dense")})
         cube, tgt = _cube(d, prediction, list(factors), example, target, where)
         if design == "crossed":
+            cubes.append(cube)
             out.append(crossed_components(cube, factors=tuple(factors), target=tgt))
         else:
             out.append(nested_components(cube, factors=(factors[0], factors[1]), target=tgt))
@@ -177,4 +183,8 @@ def decompose_table(
     settings = {"prediction": prediction, "factors": list(factors), "example": example,
                 "target": target, "size": size, "design": design, "n_rows": len(df),
                 "scalelaw": __version__}
-    return VarianceResult([None if s is None else float(s) for s in sizes], out, settings)
+    peak = None
+    if design == "crossed" and size is not None and len(sizes) >= MIN_PEAK_SIZES:
+        peak = variance_peak(cubes, [float(s) for s in sizes], factors=tuple(factors))
+    return VarianceResult([None if s is None else float(s) for s in sizes], out, settings,
+                          peak)
