@@ -127,3 +127,25 @@ def test_cli_reports_the_peak(tmp_path, capsys) -> None:
     assert {"size", "size_ci", "falls_after", "verdict", "component", "reason"} <= set(peak)
     assert peak["size"] == 30 and peak["falls_after"] is True
     assert peak["component"] == "data_seed:init_seed"
+
+
+def test_section_on_the_model_and_students(tmp_path) -> None:
+    """The report section at its test scale: the model's variance peaks at p = n and matches
+    its closed form; the students' crossed width sweep is decomposed and its peak reported."""
+    pytest.importorskip("torch")
+    from scalelaw.experiments._variance_peak_section import variance_peak_section
+
+    sec = variance_peak_section(tmp_path, "test", plots=True)
+    model = sec["model"]
+    assert model["peak"]["size"] == model["n_train"]
+    assert model["peak"]["verdict"] == "unimodal"
+    for row in model["rows"]:  # 4 x 4 x 2 draws: one design's sd is ~15 % of the variance
+        assert row["variance"] == pytest.approx(row["variance_limit"], rel=0.5)
+    students = sec["students"]
+    assert [r["width"] for r in students["rows"]] == [2, 8, 24, 64]
+    assert students["peak"]["verdict"] in ("unimodal", "increasing", "decreasing", "undecided")
+    assert students["rows"][-1]["train_loss"] < students["rows"][0]["train_loss"]
+    assert (tmp_path / "variance_peak.png").stat().st_size > 10_000
+    assert sec["markdown"][0].startswith("## Variance across seeds")
+    again = variance_peak_section(tmp_path, "test", plots=False)  # the sweep resumes
+    assert again["students"]["rows"] == students["rows"]
