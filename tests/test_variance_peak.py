@@ -88,26 +88,28 @@ def test_reproducible_with_a_seed() -> None:
 
 
 #: Verdict calibration, fast subset (the full table: bench/variance_closed_forms.py, in
-#: bench/RESULTS.md). n = 40, d = 120, 3 x 3 x 2 crossed draws per size, fresh seeds.
+#: bench/RESULTS.md). n = 40, d = 120, 5 x 5 x 3 crossed draws per size, fresh seeds.
 CAL_SIZES = [10, 20, 30, 40, 60, 80, 120]
 
 
 @pytest.mark.parametrize(("ridge", "truth"), [(0.01, "unimodal"), ("optimal", "increasing")])
 def test_verdict_rates_on_known_shapes(ridge, truth) -> None:
     """Near-ridgeless ridge peaks at p = n (unimodal); the optimal ridge's variance rises
-    with p (Lin & Dobriban). With 15 replicates, a correct rate of 13/15 or more is
-    expected: the bench measured 1.00 for both at 3 x 3 x 2 (P(<= 12 of 15) < 0.01 for any
-    true rate >= 0.97); a wrong definite verdict (not 'undecided') at most once."""
+    with p (Lin & Dobriban). With 10 replicates of 5 x 5 x 3 draws, 9 or more correct
+    verdicts are expected: the bench measured 60 correct of 60 for both at this design
+    (P(<= 8 of 10) is 0.004 at a true rate of 0.99, 0.09 at 0.95); a wrong definite
+    verdict (not 'undecided') at most once. (With 3 x 3 x 2 draws the bootstrap over so
+    few levels is coarse: 'undecided' in up to 22 % of replicates in the bench.)"""
     ref = OrthogonalFeaturesRidge(40, 120, ridge=ridge)
     assert ref.limits(40).variance > ref.limits(120).variance if truth == "unimodal" else \
         ref.limits(120).variance > ref.limits(60).variance
     verdicts = []
-    for r in range(15):
+    for r in range(10):
         model = OrthogonalFeaturesRidge(40, 120, ridge=ridge, seed=30_000 + r)
-        cubes = [model.crossed_predictions(p, n_data=3, n_init=3, n_noise=2)
+        cubes = [model.crossed_predictions(p, n_data=5, n_init=5, n_noise=3)
                  for p in CAL_SIZES]
         verdicts.append(variance_peak(cubes, CAL_SIZES, n_boot=300, random_state=r).verdict)
-    assert verdicts.count(truth) >= 13, verdicts
+    assert verdicts.count(truth) >= 9, verdicts
     assert len(verdicts) - verdicts.count(truth) - verdicts.count("undecided") <= 1, verdicts
 
 

@@ -34,7 +34,8 @@ SCALES: dict[str, dict[str, Any]] = {
     "demo": {"rf": {"n_train": 40, "dim": 120, "ridge": 0.01,
                     "sizes": [10, 20, 30, 40, 50, 60, 80, 120], "levels": (6, 6, 3)},
              "sweep": {"task": "bahri-d4", "label_noise": 0.3,
-                       "widths": [2, 4, 8, 12, 16, 24, 32, 64], "n_train": 64, "steps": 2000,
+                       "widths": [2, 4, 8, 12, 16, 24, 32, 64, 128, 256], "n_train": 64,
+                       "steps": 2000,
                        "lr": 1e-2, "seeds": 3, "n_probe": 400},
              "n_boot": 1000},
 }
@@ -115,7 +116,7 @@ def variance_peak_section(out: str | Path, scale: str = "demo", *, plots: bool =
         resumes) and the plot.
     scale : {"test", "demo"}, default="demo"
         ``demo``: 8 sizes of the random-features model (6 x 6 x 3 draws each)
-        and 8 widths x 27 crossed runs of 2000 full-batch Adam steps.
+        and 10 widths x 27 crossed runs of 2000 full-batch Adam steps.
     plots : bool, default=True
         Write ``variance_peak.png``.
     progress : bool, default=False
@@ -203,6 +204,8 @@ def _figure(model: dict[str, Any], students: dict[str, Any]) -> Any:
     ax.plot([r["n_features"] for r in rows], [r["data:init"] for r in rows], "o", color="C1",
             label="data:init, Monte Carlo")
     _mark(ax, model["peak"], model["n_train"], "p = n")
+    # data:init vanishes at p = d (the features span the inputs): keep the axis on the total
+    ax.set_ylim(min(cv["variance"]) / 30, max(cv["variance"]) * 2)
     ax.set(xscale="log", yscale="log", xlabel="random features p",
            ylabel="variance of the prediction",
            title=f"ridge {model['ridge']} on orthogonal random features (n = "
@@ -215,7 +218,9 @@ def _figure(model: dict[str, Any], students: dict[str, Any]) -> Any:
                                                                 "noise_seed")]
     for k in comps:
         ax.plot(x, np.clip([r[k] for r in rows], 1e-6, None), "-", lw=0.8, label=k)
-    ax.plot(x, [r["variance"] for r in rows], "ko-", label="variance (total)")
+    total = [r["variance"] for r in rows]
+    ax.plot(x, total, "ko-", label="variance (total)")
+    ax.set_ylim(min(total) / 30, max(total) * 2)  # components far below the total are noise
     _mark(ax, students["peak"], students["interpolation_n_params"], "interpolates")
     ax.set(xscale="log", yscale="log", xlabel="parameters",
            title=f"students, {students['task']} (n = {students['n_train']})")
