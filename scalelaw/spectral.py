@@ -706,7 +706,6 @@ class SpectralPrediction:
                  f"predicted data exponent alpha_D = {a:.3f} (sub-windows "
                  f"[{self.alpha_ci[0]:.3f}, {self.alpha_ci[1]:.3f}]) over P = "
                  f"{self.window[0]:g}-{self.window[1]:g}"]
-        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, measured: Any = None) -> Any:
@@ -767,8 +766,8 @@ def predict_exponent(eigenvalues: Any, target_power: Any, *, degeneracy: Any = N
     noise : float, default=0.0
         Label-noise standard deviation.
     window : (float, float), optional
-        Training-set sizes over which the exponent is read; default
-        ``k_range`` (the modes the spectrum resolves).
+        Training-set sizes over which the exponent is read; default the decade
+        ``(k_hi / 30, k_hi / 3)`` below the last resolved mode ``k_hi``.
     k_range : (float, float), optional
         Modes the decay exponents are fitted on; default ``(3, K / 10)``.
     tail : {"none", "power"}, default="none"
@@ -810,8 +809,10 @@ def predict_exponent(eigenvalues: Any, target_power: Any, *, degeneracy: Any = N
             notes.append(f"the eigenvalues decay as k^-{decay.exponent:.2f}, no faster than "
                          "1/k: the continued spectrum has no finite trace, and the curve "
                          "depends on where the continuation stops")
-    lo, hi = (decay.k_range if window is None else
-              _check_window(window))
+    if window is None:  # a decade inside the resolved modes
+        lo, hi = max(1.0, decay.k_range[1] / 30.0), decay.k_range[1] / 3.0
+    else:
+        lo, hi = _check_window(window)
     top = float(g.sum()) if tail == "power" else n_modes
     p_max = max(hi * 4.0, min(top, hi * 100.0))
     grid = np.unique(np.concatenate([np.geomspace(1.0, p_max, n_grid),

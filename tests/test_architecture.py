@@ -28,7 +28,7 @@ LAYERS = [
     ["scalelaw.results"],
     ["scalelaw.fitting"],
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
-     "scalelaw.datasets", "scalelaw.intrinsic_dim", "scalelaw.downstream"],
+     "scalelaw.datasets", "scalelaw.intrinsic_dim", "scalelaw.downstream", "scalelaw.spectral"],
     ["scalelaw.theory"],
     ["scalelaw.io"],
     ["scalelaw.lottery", "scalelaw.variance"],

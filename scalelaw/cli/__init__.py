@@ -25,6 +25,7 @@ from scalelaw.cli._common import UsageError
 from scalelaw.cli._experiments import _add_demo_parser, _add_reproduce_parser
 from scalelaw.cli._fit import _add_backtest_parser, _add_fit_parser, _add_forecast_parser
 from scalelaw.cli._seeds import _add_lottery_parser, _add_variance_parser
+from scalelaw.cli._spectral import _add_spectrum_parser
 from scalelaw.cli._teacher import _add_sweep_parser, _add_tasks_parser
 from scalelaw.cli._theory import _add_check_parser, _add_id_parser
 from scalelaw.exceptions import ScaleLawError, ScaleLawWarning
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 _SUBCOMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     _add_fit_parser, _add_backtest_parser, _add_forecast_parser, _add_tasks_parser,
     _add_sweep_parser, _add_id_parser, _add_check_parser, _add_lottery_parser,
-    _add_variance_parser, _add_demo_parser, _add_reproduce_parser,
+    _add_variance_parser, _add_demo_parser, _add_reproduce_parser, _add_spectrum_parser,
 ]
 
 
