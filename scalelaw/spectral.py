@@ -715,10 +715,11 @@ class SpectralPrediction:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            fig, ax = plt.subplots(figsize=(5.5, 4.0))
+            from matplotlib.figure import Figure  # not pyplot: nothing global
+
+            fig = Figure(figsize=(5.5, 4.0))
+            ax = fig.subplots()
         else:
             fig = ax.figure
         c = self.curve
