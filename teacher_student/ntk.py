@@ -13,16 +13,22 @@ regression with that kernel (Bordelon, Canatar & Pehlevan 2020). At
 initialisation this is the lazy (kernel) limit of the student; after
 training, the kernel the student has learned (the "after kernel").
 
-Memory and time, for ``n`` inputs and ``P`` parameters (``b`` bytes per number,
-8 in float64): the Gram matrix and its eigen-decomposition take about
-``3 n^2 x 8`` bytes (numpy, float64), the Jacobian ``n P b`` bytes when it is
-kept whole, or ``2 c P b`` when the Gram matrix is built block by block from
-chunks of ``c`` inputs (each chunk's Jacobian is then computed ``n / (2c)``
-times more often). Time grows as ``n^2 P`` (the products) plus ``n^3`` (the
-eigen-decomposition): a width-192, depth-2 student (``P`` = 38k on 4 inputs)
-on ``n`` = 2,000 inputs takes a few seconds on 2 CPU cores. A size that would
-not fit in the memory available (or in ``max_memory``) is refused before any
-work, with the largest ``n`` that would.
+Memory and time, for ``n`` inputs, ``P`` parameters and ``U`` units (the
+layers' fan-in plus fan-out, summed), with ``b`` bytes per number (8 in
+float64). The default (``method="layers"``) uses the MLP's structure:
+``K = sum_l (H_l H_l^T + 1) * (D_l D_l^T)`` from the layers' inputs ``H_l`` and
+back-propagated signals ``D_l`` (one ``torch.func.vjp``), in ``n^2 U`` time
+and about ``5 n^2 x 8 + 2 n U b`` bytes (the Gram matrix, two per-layer
+products, the eigen-decomposition) -- no ``n x P`` Jacobian. The generic route
+(``method="jacobian"``: ``vmap`` of ``jacrev``) keeps the Jacobian, ``n P b``
+bytes (or ``2 c P b`` block by block from chunks of ``c`` inputs, each chunk's
+Jacobian then computed ``n / (2c)`` times), and takes ``n^2 P`` time: for a
+width-192, depth-2 student (``P`` = 38k on 4 inputs, ``U`` = 581) that is 65
+times the layer route's work. The eigen-decomposition adds ``n^3``. A size that
+would not fit in the memory available (or in ``max_memory``) is refused
+before any work, with the largest ``n`` that would; on 24 GiB the layer route
+takes ``n`` up to about 20,000 (where the eigen-decomposition alone would take
+hours on 2 CPU cores; ``n`` = 2,000-4,000 is the practical range there).
 
 The linearised network ``f0(x) + J(x) (w - w0)`` is in
 :mod:`teacher_student.linearised`.
@@ -187,7 +193,8 @@ def available_memory(device: str | None = None) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))  # pragma: no cover
 
 
-def ntk_memory(n: int, n_param: int, *, itemsize: int = 8, chunk: int | None = None) -> int:
+def ntk_memory(n: int, n_param: int, *, itemsize: int = 8, chunk: int | None = None,
+               n_units: int | None = None) -> int:
     """Bytes an empirical NTK on ``n`` inputs needs (see the module docstring).
 
     Parameters
@@ -197,22 +204,29 @@ def ntk_memory(n: int, n_param: int, *, itemsize: int = 8, chunk: int | None = N
     n_param : int
         Parameters of the network.
     itemsize : int, default=8
-        Bytes per number of the Jacobian (8: float64).
+        Bytes per number of the computation (8: float64).
     chunk : int, optional
-        Inputs per Jacobian chunk when the Gram matrix is built block by block;
-        default: the Jacobian is kept whole.
+        Jacobian route: inputs per chunk when the Gram matrix is built block by
+        block; default: the Jacobian is kept whole.
+    n_units : int, optional
+        Layer route (``method="layers"``): the inputs' and hidden layers' widths
+        plus the output width, summed over layers.
 
     Returns
     -------
     int
-        ``3 n^2 8`` (Gram and eigen-decomposition) plus ``n P itemsize`` or
-        ``2 chunk P itemsize``.
+        Layer route: ``5 n^2 x 8 + 2 n U itemsize`` (the Gram matrix, two
+        per-layer products, the eigen-decomposition; activations and
+        back-propagated signals). Jacobian route: ``3 n^2 x 8`` plus
+        ``n P itemsize`` or ``2 chunk P itemsize``.
 
     Examples
     --------
-    >>> ntk_memory(2000, 38_000) / 2**30   # GiB
+    >>> ntk_memory(2000, 38_000) / 2**30   # GiB, the Jacobian kept whole
     0.65...
     """
+    if n_units is not None:
+        return int(5 * n * n * 8 + 2 * n * n_units * itemsize)
     jac = n * n_param * itemsize if chunk is None else 2 * min(chunk, n) * n_param * itemsize
     return int(3 * n * n * 8 + jac)
 
@@ -228,6 +242,33 @@ def _jac_chunk(params: list[Any], x: Any, activation: str) -> Any:
 
     jac = vmap(jacrev(one), in_dims=(None, 0))(params, x)
     return torch.cat([j.reshape(x.shape[0], -1) for j in jac], dim=1)
+
+
+def _layer_factors(params: list[Any], x: Any, activation: str) -> list[tuple[Any, Any]]:
+    """Per layer, the inputs ``H`` (n x fan_in) and the back-propagated signals
+    ``D = df/dz`` (n x fan_out) of the output with respect to the layer's
+    pre-activations, from one ``torch.func.vjp`` of the summed output (each
+    output depends on its own row only)."""
+    import torch
+    from torch.func import vjp
+
+    act = {"relu": torch.relu, "tanh": torch.tanh,
+           "gelu": torch.nn.functional.gelu}[activation]
+    n_layers = len(params) // 2
+
+    def forward(*eps: Any) -> tuple[Any, list[Any]]:
+        h, inputs = x, []
+        for k in range(n_layers):
+            inputs.append(h)
+            z = h @ params[2 * k] + params[2 * k + 1] + eps[k]
+            h = act(z) if k < n_layers - 1 else z
+        return h, inputs
+
+    eps = tuple(torch.zeros((x.shape[0], params[2 * k].shape[1]), dtype=x.dtype,
+                            device=x.device) for k in range(n_layers))
+    out, pull, inputs = vjp(forward, *eps, has_aux=True)
+    deltas = pull(torch.ones_like(out))
+    return list(zip(inputs, deltas, strict=True))
 
 
 def _prepare(weights: Sequence[Any], x: Any, activation: str, device: str | None,
@@ -290,12 +331,18 @@ def jacobian(weights: Sequence[Any], x: Any, *, activation: str = "relu",
 
 def empirical_ntk(weights: Sequence[Any], x: Any, *, activation: str = "relu",
                   device: str | None = None, dtype: str = "float64", chunk: int = 256,
-                  max_memory: int | None = None) -> np.ndarray:
+                  max_memory: int | None = None, method: str = "layers") -> np.ndarray:
     """The empirical NTK Gram matrix ``J J^T`` of a one-output MLP on ``n`` inputs.
 
-    The Jacobian is kept whole when it fits, otherwise the Gram matrix is
-    built block by block from chunks of ``chunk`` inputs (see the module
-    docstring for the memory and time this takes).
+    ``method="layers"`` (default) uses the MLP's structure: the gradient of
+    layer ``l``'s weights is the outer product of its input ``h`` and the
+    back-propagated signal ``d = df/dz_l``, so ``K = sum_l (H_l H_l^T + 1) *
+    (D_l D_l^T)`` (elementwise product; ``+ 1`` for the bias), with every ``D_l``
+    from one ``torch.func.vjp``: ``n^2`` times the summed widths in time, no
+    ``n x P`` Jacobian. ``method="jacobian"`` forms ``J`` (``vmap`` of
+    ``jacrev``) and ``J J^T``: ``n^2 P``; the Jacobian is kept whole when it
+    fits, otherwise the Gram matrix is built block by block from chunks of
+    ``chunk`` inputs (see the module docstring for the memory this takes).
 
     Parameters
     ----------
@@ -315,6 +362,8 @@ def empirical_ntk(weights: Sequence[Any], x: Any, *, activation: str = "relu",
     max_memory : int, optional
         Bytes the computation may use; default :data:`MEMORY_SHARE` of
         :func:`available_memory`.
+    method : {"layers", "jacobian"}, default="layers"
+        How the Gram matrix is formed (equal to round-off).
 
     Returns
     -------
@@ -333,11 +382,14 @@ def empirical_ntk(weights: Sequence[Any], x: Any, *, activation: str = "relu",
     >>> empirical_ntk(w, np.array([[1.0, 2.0], [1.0, -1.0]]), device="cpu").round(6).tolist()
     [[11.0, 4.0], [4.0, 4.0]]
     """
-    return _gram(weights, x, activation, device, dtype, chunk, max_memory).cpu().numpy()
+    if method not in ("layers", "jacobian"):
+        raise TaskConfigError(f"method must be 'layers' or 'jacobian'; got {method!r}.")
+    return _gram(weights, x, activation, device, dtype, chunk, max_memory,
+                 method).cpu().numpy()
 
 
 def _gram(weights: Sequence[Any], x: Any, activation: str, device: str | None, dtype: str,
-          chunk: int, max_memory: int | None) -> Any:
+          chunk: int, max_memory: int | None, method: str = "layers") -> Any:
     """The Gram matrix as a float64 tensor on the device (see :func:`empirical_ntk`)."""
     import torch
 
@@ -346,6 +398,21 @@ def _gram(weights: Sequence[Any], x: Any, activation: str, device: str | None, d
     item = xt.element_size()
     budget = int(max_memory) if max_memory is not None else int(
         MEMORY_SHARE * available_memory(str(xt.device)))
+    if method == "layers":
+        units = sum(int(params[k].shape[0] + params[k].shape[1])
+                    for k in range(0, len(params), 2))
+        need = ntk_memory(n, n_p, itemsize=item, n_units=units)
+        if need > budget:
+            n_max = int(math.sqrt(budget / 40.0))
+            raise TaskConfigError(
+                f"An empirical NTK on n = {n:,} inputs needs {need / 2**30:.2f} GiB (the "
+                f"Gram matrix, two per-layer products and the eigen-decomposition, 5 n^2 x 8 "
+                f"bytes); {budget / 2**30:.2f} GiB may be used: use n <= {n_max:,}.")
+        gram = torch.zeros((n, n), dtype=torch.float64, device=xt.device)
+        with torch.no_grad():
+            for h, d in _layer_factors(params, xt, activation):
+                gram += ((h @ h.T + 1.0) * (d @ d.T)).to(torch.float64)
+        return gram
     whole = ntk_memory(n, n_p, itemsize=item) <= budget
     if not whole and ntk_memory(n, n_p, itemsize=item, chunk=chunk) > budget:
         n_max = int(math.sqrt(max(budget - 2 * chunk * n_p * item, 0) / 24.0))

@@ -50,21 +50,34 @@ def test_entk_equals_the_explicit_jacobian_product():
         x = rng.uniform(-0.5, 0.5, size=(11, 3))
         j = _explicit_jacobian(w, x)
         np.testing.assert_allclose(jacobian(w, x, device="cpu", chunk=4), j, atol=1e-13)
-        k = empirical_ntk(w, x, device="cpu", chunk=4)
+        k = empirical_ntk(w, x, device="cpu", chunk=4)  # the layer route (default)
         np.testing.assert_allclose(k, j @ j.T, rtol=1e-12, atol=1e-13)  # float64 round-off
+        kj = empirical_ntk(w, x, device="cpu", chunk=4, method="jacobian")
+        np.testing.assert_allclose(kj, j @ j.T, rtol=1e-12, atol=1e-13)
         # the block-by-block Gram (when the whole Jacobian would not fit) is the same
         n_p = j.shape[1]
         budget = ntk_memory(11, n_p, chunk=4) + 1
         assert ntk_memory(11, n_p) > budget
-        kb = empirical_ntk(w, x, device="cpu", chunk=4, max_memory=budget)
+        kb = empirical_ntk(w, x, device="cpu", chunk=4, max_memory=budget, method="jacobian")
         np.testing.assert_allclose(kb, k, rtol=1e-12, atol=1e-13)
+
+
+def test_entk_of_other_activations_equals_the_jacobian_route():
+    rng = np.random.default_rng(2)
+    w = _tiny(width=6, depth=2)
+    x = rng.uniform(-0.5, 0.5, size=(9, 3))
+    for act in ("tanh", "gelu"):
+        a = empirical_ntk(w, x, activation=act, device="cpu")
+        b = empirical_ntk(w, x, activation=act, device="cpu", method="jacobian")
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
 def test_entk_refuses_sizes_that_do_not_fit():
     w = _tiny()
     x = np.zeros((500, 3))
-    with pytest.raises(TaskConfigError, match=r"needs .* GiB.*use n <= \d+"):
-        empirical_ntk(w, x, device="cpu", max_memory=10**6)
+    for method in ("layers", "jacobian"):
+        with pytest.raises(TaskConfigError, match=r"needs .* GiB.*use n <= \d+"):
+            empirical_ntk(w, x, device="cpu", max_memory=10**6, method=method)
 
 
 def test_entk_refuses_bad_inputs():
