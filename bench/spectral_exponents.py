@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,7 @@ import numpy as np
 TASKS = [f"bahri-d{d}" for d in range(2, 7)] + [f"sk-k{k}-mse" for k in range(3, 7)]
 N_INIT = 4          # initial seeds (each its own draw of inputs)
 N_TRAINED_DRAWS = 2  # input draws per trained student
+N_CHECK_TASKS = ("bahri-d4", "sk-k4-mse")  # also with --n-check inputs (sensitivity to n)
 
 
 def sweep_config(task: str) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def stage_train(out: Path, deadline: float) -> bool:
         if time.time() > deadline:
             return False
         t0 = time.perf_counter()
-        rep = run_sweep(cfg, d, device="cpu", progress=False, threads=2)
+        rep = run_sweep(cfg, d, device="cpu", progress=False)  # the sweeps' thread policy
         times.setdefault("train_s", {})[task] = times.get("train_s", {}).get(task, 0.0) + \
             time.perf_counter() - t0
         _save(out / "timings.json", times)
@@ -115,11 +117,13 @@ def _trained_runs(table: Any, window_hi: float) -> list[str]:
     return list(ok[ok["n_train"] == top].sort_values("seed")["run_id"])
 
 
-def stage_spectra(out: Path, n: int, deadline: float) -> bool:
+def stage_spectra(out: Path, n: int, n_check: int, deadline: float) -> bool:
     """Every spectrum of every task (one JSON each); False when stopped by the deadline."""
+    import torch
+
     from teacher_student.ntk import init_spectrum, student_spectrum
     from teacher_student.suite import get_task
-    from teacher_student.sweep import load_weights
+    from teacher_student.sweep import default_threads, load_weights
 
     for task in TASKS:
         d = out / "sweeps" / task
@@ -132,19 +136,24 @@ def stage_spectra(out: Path, n: int, deadline: float) -> bool:
         for rid in _trained_runs(meas["table"], window[1]):
             for r in range(N_TRAINED_DRAWS):
                 jobs.append((f"trained_{rid}_draw{r}", ("trained", rid, r)))
+        if task in N_CHECK_TASKS:  # the same first spectra with n_check inputs
+            jobs += [(f"{name}_n{n_check}", (*job, "n_check")) for name, job in jobs
+                     if name in ("init_seed0", "init_seed1") or name.endswith("draw0")]
         for name, job in jobs:
             path = out / "spectra" / task / f"{name}.json"
             if path.is_file():
                 continue
             if time.time() > deadline:
                 return False
+            torch.set_num_threads(default_threads())  # as the sweeps do
             t0 = time.perf_counter()
+            n_job = n_check if job[-1] == "n_check" else n
             if job[0] == "init":
                 s = init_spectrum(get_task(task), cfg["widths"][0], cfg["depths"][0],
-                                  seed=job[1], n=n, replicate=job[1], window=window,
+                                  seed=job[1], n=n_job, replicate=job[1], window=window,
                                   device="cpu")
             else:
-                s = student_spectrum(get_task(task), load_weights(d, job[1]), n=n,
+                s = student_spectrum(get_task(task), load_weights(d, job[1]), n=n_job,
                                      replicate=job[2], window=window, device="cpu",
                                      label={"run_id": job[1], "state": "trained"})
             res = s.to_dict()
@@ -185,7 +194,8 @@ def stage_report(out: Path, json_path: Path, n: int) -> list[dict[str, Any]]:
                                "measured_verdict_4_over_d": meas["verdict"],
                                "train_s": times.get("train_s", {}).get(task)}
         for state in ("init", "trained"):
-            files = sorted((out / "spectra" / task).glob(f"{state}_*.json"))
+            files = sorted(f for f in (out / "spectra" / task).glob(f"{state}_*.json")
+                           if not re.search(r"_n\d+$", f.stem))
             res = [json.loads(f.read_text()) for f in files]
             a_mean, a_ci = _t_interval([r["predicted_alpha"] for r in res])
             b_mean, b_ci = _t_interval([r["decay_exponent"] for r in res])
@@ -195,6 +205,21 @@ def stage_report(out: Path, json_path: Path, n: int) -> list[dict[str, Any]]:
                           "tail_values": [r["tail_exponent"] for r in res],
                           "n_spectra": len(res), "seconds": sum(r["seconds"] for r in res),
                           "warnings": sorted({w for r in res for w in r["warnings"]})}
+        checks = sorted(f for f in (out / "spectra" / task).glob("*.json")
+                        if re.search(r"_n\d+$", f.stem))
+        if checks:
+            pairs = []
+            for f in checks:
+                base = out / "spectra" / task / (f.stem.rsplit("_n", 1)[0] + ".json")
+                big, small = json.loads(f.read_text()), json.loads(base.read_text())
+                pairs.append({"spectrum": base.stem, "n": small["settings"]["n"],
+                              "alpha": small["predicted_alpha"],
+                              "n_check": big["settings"]["n"],
+                              "alpha_check": big["predicted_alpha"],
+                              "decay": small["decay_exponent"],
+                              "decay_check": big["decay_exponent"],
+                              "seconds": small["seconds"], "seconds_check": big["seconds"]})
+            row["n_sensitivity"] = pairs
         m_lo = meas["alpha_ci"][0]
         row["beats_init"] = ("yes" if m_lo > row["init"]["alpha_ci"][1] else
                              "no" if meas["alpha_ci"][1] < row["init"]["alpha_ci"][0]
@@ -229,6 +254,8 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/spectral_exponents_runs")
     ap.add_argument("--json", default="bench/results/spectral_exponents.json")
     ap.add_argument("--n", type=int, default=2000, help="inputs of each Gram matrix")
+    ap.add_argument("--n-check", type=int, default=4000,
+                    help="inputs of the sensitivity spectra (two tasks)")
     ap.add_argument("--max-minutes", type=float, default=13.0)
     args = ap.parse_args()
     from teacher_student.population import tune_cpu_allocator
@@ -240,7 +267,7 @@ def main() -> None:
     if args.stage in ("all", "train"):
         done = stage_train(out, deadline)
     if done and args.stage in ("all", "spectra"):
-        done = stage_spectra(out, args.n, deadline)
+        done = stage_spectra(out, args.n, args.n_check, deadline)
     if not done:
         print("stopped at the time limit; rerun the same command to continue")
         return
