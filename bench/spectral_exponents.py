@@ -104,8 +104,10 @@ def _measured(sweep_dir: Path, task: str) -> dict[str, Any]:
     table = final_metrics(sweep_dir)
     nominal = get_task(task).intrinsic_dim
     c = check_scaling(table, "n_train", "test_loss", regime="auto", dimension=nominal)[0]
-    return {"alpha": c.alpha, "alpha_ci": list(c.alpha_ci), "window": list(c.window),
-            "regime": c.regime, "verdict": c.verdict, "table": table}
+    window = list(c.window) if np.all(np.isfinite(c.window)) else [
+        float(table["n_train"].min()), float(table["n_train"].max())]  # no fit: every size
+    return {"alpha": c.alpha, "alpha_ci": list(c.alpha_ci), "window": window,
+            "regime": c.regime, "verdict": c.verdict, "reason": c.reason, "table": table}
 
 
 def _trained_runs(table: Any, window_hi: float) -> list[str]:
@@ -192,6 +194,7 @@ def stage_report(out: Path, json_path: Path, n: int) -> list[dict[str, Any]]:
                                "measured_alpha": meas["alpha"],
                                "measured_ci": meas["alpha_ci"], "window": meas["window"],
                                "measured_verdict_4_over_d": meas["verdict"],
+                               "measured_reason": meas["reason"],
                                "train_s": times.get("train_s", {}).get(task)}
         for state in ("init", "trained"):
             files = sorted(f for f in (out / "spectra" / task).glob(f"{state}_*.json")
