@@ -493,7 +493,9 @@ def student_spectrum(task: Task, weights: Sequence[Any], *, n: int = 2000, repli
     Parameters
     ----------
     task : Task
-        A one-output (MSE) task; the target is its noiseless teacher.
+        A one-output (MSE) task; the target is its noiseless teacher, and its
+        label noise (``label_noise``, a standard deviation) enters the
+        predicted error.
     weights : sequence of arrays
         The student ``[W_1, b_1, ..., W_L, b_L]`` (initial or trained).
     n : int, default=2000
@@ -535,7 +537,10 @@ def student_spectrum(task: Task, weights: Sequence[Any], *, n: int = 2000, repli
     y = teacher_outputs(task, x)[:, 0]
     gram = _gram(weights, x, activation, device, dtype, 256, max_memory)
     lam, v = _spectrum(gram, y)
-    pred = predict_exponent(lam, v, window=window, k_range=k_range, tail=tail)
+    # the task's Gaussian label noise enters the kernel regression's error (tested
+    # against the clean teacher, as the sweeps' test loss)
+    pred = predict_exponent(lam, v, window=window, k_range=k_range, tail=tail,
+                            noise=task.label_noise)
     n_p = sum(int(np.asarray(w).size) for w in weights)
     return StudentSpectrum(lam, v, pred, {
         "task": task.name, "task_id": task.task_id, "n": n, "replicate": int(replicate),
