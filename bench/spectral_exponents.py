@@ -24,7 +24,8 @@ Stages (each resumable; ``--max-minutes`` stops between sweeps or spectra):
 ``train`` (the sweeps), ``spectra`` (one JSON per spectrum), ``report``.
 
 Run: .venv/bin/python bench/spectral_exponents.py [--stage all|train|spectra|report]
-     [--out bench/results/spectral_exponents_runs] [--n 2000] [--max-minutes 13]
+     [--out bench/results/spectral_exponents_runs] [--n 2000] [--n-check 4000|0]
+     [--max-minutes 13]
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def stage_spectra(out: Path, n: int, n_check: int, deadline: float) -> bool:
         for rid in _trained_runs(meas["table"], window[1]):
             for r in range(N_TRAINED_DRAWS):
                 jobs.append((f"trained_{rid}_draw{r}", ("trained", rid, r)))
-        if task in N_CHECK_TASKS:  # the same first spectra with n_check inputs
+        if task in N_CHECK_TASKS and n_check > 0:  # the first spectra with n_check inputs
             jobs += [(f"{name}_n{n_check}", (*job, "n_check")) for name, job in jobs
                      if name in ("init_seed0", "init_seed1") or name.endswith("draw0")]
         for name, job in jobs:
@@ -258,7 +259,7 @@ def main() -> None:
     ap.add_argument("--json", default="bench/results/spectral_exponents.json")
     ap.add_argument("--n", type=int, default=2000, help="inputs of each Gram matrix")
     ap.add_argument("--n-check", type=int, default=4000,
-                    help="inputs of the sensitivity spectra (two tasks)")
+                    help="inputs of the sensitivity spectra (two tasks); 0 skips them")
     ap.add_argument("--max-minutes", type=float, default=13.0)
     args = ap.parse_args()
     from teacher_student.population import tune_cpu_allocator
