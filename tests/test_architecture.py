@@ -29,7 +29,7 @@ LAYERS = [
     ["scalelaw.fitting"],
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
      "scalelaw.synthetic_variance", "scalelaw.datasets", "scalelaw.intrinsic_dim",
-     "scalelaw.downstream", "scalelaw.planning"],
+     "scalelaw.downstream", "scalelaw.planning", "scalelaw.spectral"],
     ["scalelaw.theory"],
     ["scalelaw.io"],
     ["scalelaw.lottery", "scalelaw.variance", "scalelaw.slt", "scalelaw.redshift"],

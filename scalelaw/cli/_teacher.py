@@ -104,6 +104,16 @@ def _cmd_sweep_results(args: argparse.Namespace) -> int:
         raise DataValidationError("Choose one of --final (one row per run) and "
                                   "--predictions (one row per run and probe example).",
                                   column="predictions")
+    if args.linearised and args.predictions:
+        raise DataValidationError("--linearised gives one row per run; it does not go with "
+                                  "--predictions.", column="linearised")
+    if args.linearised:
+        from teacher_student.linearised import write_linearised_results
+
+        n_rows, n_runs = write_linearised_results(args.dir, args.out, progress=True)
+        print(f"wrote {n_rows} runs with l_inf (the linearised network's test loss) to "
+              f"{args.out}")
+        return 0
     if args.predictions:
         from teacher_student.predictions import write_prediction_table
 
@@ -143,5 +153,9 @@ def _add_sweep_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     sres.add_argument("--predictions", action="store_true",
                       help="one row per run and probe example (a sweep with predictions = "
                            "\"float16\"), ready for scalelaw variance")
+    sres.add_argument("--linearised", action="store_true",
+                      help="one row per run plus l_inf: the test loss of each student's "
+                           "linearised network trained like it from the same "
+                           "initialisation (trains them), for scalelaw check --l-inf l_inf")
     sres.set_defaults(func=_cmd_sweep_results, needs_torch=False)
 
