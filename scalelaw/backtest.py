@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._validation import check_level, unknown_name
+from scalelaw._validation import check_columns, check_level, unknown_name
 from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ScaleLawError
 from scalelaw.fitting import calibrate, fit, group_labels, normalised_scale
 from scalelaw.fitting._data import as_frame
 from scalelaw.laws import get_law
 from scalelaw.results import FitResult
 
-__all__ = ["MIN_EXTRA_ROWS", "BacktestResult", "backtest"]
+__all__ = ["MIN_EXTRA_ROWS", "UNIT_FREE_LAWS", "BacktestResult", "backtest"]
 
 #: A group is scored only with at least (free parameters + this) training rows: with
 #: fewer the fit has almost no residual degrees of freedom and its forecast interval
@@ -38,6 +38,12 @@ MIN_EXTRA_ROWS = 2
 #: moves), each of at least MIN_BATCH_GROUPS groups (so a batch stays worth it).
 BATCH_PARTS_PER_JOB = 4
 MIN_BATCH_GROUPS = 8
+#: Laws whose log-space fit does not depend on the target's unit: multiplying the loss by
+#: ``c`` multiplies their amplitudes (``A``, ``B``, ``E``, ``a``, ``b``, ``beta``,
+#: ``eps_inf``, ``eps_0``) and every forecast by ``c`` and leaves the exponents alone.
+#: Kaplan's law (no amplitude), formulas and M4 with a fixed ``eps_0`` are not.
+UNIT_FREE_LAWS = frozenset({"power", "saturating_power", "chinchilla", "broken_power",
+                            "gadre", "m1", "m2", "m3", "m4"})
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,8 @@ def backtest(
     """
     data = as_frame(data)
     xs = [x] if isinstance(x, str) else list(x)
+    check_columns(data, xs, role="x")
+    check_columns(data, [y], role="y")
     level = check_level(level)
     if (holdout_largest is None) == (split_column is None):
         raise DataValidationError(
@@ -218,9 +226,11 @@ def backtest(
         groups = [(key, data[(labels == key).to_numpy()])
                   for key in pd.unique(labels.to_numpy())]
     min_rows = _min_train_rows(law, xs)
+    unit_free = _unit_free(law, xs, objective)
     _warn_duplicates(groups, xs, y)
     tasks = [(frame.reset_index(drop=True), key, law, xs, y, holdout_largest, split_column,
-              level, objective, delta, max_extrapolation, min_rows) for key, frame in groups]
+              level, objective, delta, max_extrapolation, min_rows, unit_free)
+             for key, frame in groups]
     results = _run_groups(tasks, n_jobs, progress, batch=batch)
     rows = [r for r, _ in results]
     points = [t for _, t in results if t is not None]
@@ -247,6 +257,42 @@ def _min_train_rows(law: str, xs: list[str]) -> int:
     n_par = max((int(np.count_nonzero(np.subtract(*get_law(n, inputs=xs).internal_bounds())
                                       < 0)) for n in names), default=1)
     return n_par + MIN_EXTRA_ROWS
+
+
+def _unit_free(law: str, xs: list[str], objective: str) -> bool:
+    """Whether every law the backtest may fit ignores the target's unit (log objectives)."""
+    from scalelaw.fitting import AUTO_CANDIDATES
+    from scalelaw.optim.objective import is_log
+
+    if not is_log(objective):
+        return False
+    names = AUTO_CANDIDATES.get(len(xs), ()) if law == "auto" else (law,)
+    laws = [get_law(n, inputs=xs) for n in names]
+    return bool(laws) and all(lw.name in UNIT_FREE_LAWS and getattr(lw, "eps_0", None) is None
+                              for lw in laws)
+
+
+def _in_unit(train: pd.DataFrame, test: pd.DataFrame, y: str
+             ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Both parts with the target divided by the training rows' geometric mean.
+
+    Log-space fits of a law in :data:`UNIT_FREE_LAWS` are unchanged by the
+    target's unit in exact arithmetic, but not in the optimiser's: its
+    coordinates for ``E`` or ``eps_inf`` and its tolerances are absolute, so a
+    loss given in another unit (x 1e300) chose another law and scored worse.
+    Fitted in this unit, a group's forecasts and scores do not depend on it.
+    """
+    if not pd.api.types.is_numeric_dtype(train[y]) or not pd.api.types.is_numeric_dtype(
+            test[y]):
+        return train, test, 1.0  # text in the target: the fit reports it as given
+    v = train[y].to_numpy(dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0)
+    if not ok.any():
+        return train, test, 1.0
+    unit = float(np.exp(np.mean(np.log(v[ok]))))
+    if not (np.isfinite(unit) and unit > 0):
+        return train, test, 1.0
+    return (train.assign(**{y: train[y] / unit}), test.assign(**{y: test[y] / unit}), unit)
 
 
 def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: str) -> None:
@@ -322,9 +368,10 @@ def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool,
 
 def _prepare_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str],
                    holdout_largest: int | None, split_column: str | None,
-                   min_rows: int) -> tuple[dict[str, Any], pd.DataFrame | None,
-                                           pd.DataFrame | None]:
-    """The group's row of the table, and its training and held-out rows (None: not scored)."""
+                   min_rows: int, y: str | None = None
+                   ) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None, float]:
+    """The group's row of the table, its training and held-out rows (None: not scored),
+    and the unit of the target they are in (with ``y``: see :func:`_in_unit`)."""
     row: dict[str, Any] = {"group": None if key is None else _plain(key), "law": law,
                            "rmsle": np.nan, "are": np.nan, "pi_coverage": np.nan,
                            "n_train": 0, "n_test": 0, "n_excluded": 0, "status": "ok",
@@ -333,31 +380,34 @@ def _prepare_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str],
         row["status"] = (f"not scorable: {len(frame)} row(s), but --holdout-largest "
                          f"{holdout_largest} needs more rows than it holds out")
         row["n_test"] = len(frame)
-        return row, None, None
+        return row, None, None, 1.0
     try:
         train_mask = _split(frame, xs, holdout_largest, split_column)
     except ScaleLawError as exc:
         row["status"] = f"failed: {exc}"
-        return row, None, None
+        return row, None, None, 1.0
     train, test = frame[train_mask], frame[~train_mask]
     row["n_train"], row["n_test"] = len(train), len(test)
     if len(test) == 0:
         row["status"] = "not scorable: no held-out rows"
-        return row, None, None
+        return row, None, None, 1.0
     if len(train) < min_rows:
         row["status"] = (f"not scorable: {len(train)} training row(s); at least {min_rows} "
                          f"are needed (the law's free parameters + {MIN_EXTRA_ROWS})")
-        return row, None, None
-    return row, train, test
+        return row, None, None, 1.0
+    if y is None:
+        return row, train, test, 1.0
+    return (row, *_in_unit(train, test, y))
 
 
 def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: str,
                     holdout_largest: int | None, split_column: str | None, level: float,
                     objective: str, delta: float, max_extrapolation: float,
-                    min_rows: int = 1) -> tuple[dict[str, Any], pd.DataFrame | None]:
+                    min_rows: int = 1, unit_free: bool = False
+                    ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Score one group; the row says why when it cannot be scored."""
-    row, train, test = _prepare_group(frame, key, law, xs, holdout_largest, split_column,
-                                      min_rows)
+    row, train, test, unit = _prepare_group(frame, key, law, xs, holdout_largest,
+                                            split_column, min_rows, y if unit_free else None)
     if train is None:
         return row, None
     with warnings.catch_warnings(record=True) as caught:
@@ -368,7 +418,8 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
                 res = calibrate(res)
         except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
             res = exc
-    return _score_group(row, res, list(caught), test, law, xs, y, level, max_extrapolation)
+    return _score_group(row, res, list(caught), test, law, xs, y, level, max_extrapolation,
+                        unit)
 
 
 def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFrame | None]]:
@@ -384,8 +435,9 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
     law, xs, y, level, objective, delta, max_extrapolation = (
         tasks[0][2], tasks[0][3], tasks[0][4], tasks[0][7], tasks[0][8], tasks[0][9],
         tasks[0][10])
-    prepared = [_prepare_group(t[0], t[1], law, xs, t[5], t[6], t[11]) for t in tasks]
-    todo = [i for i, (_, train, _) in enumerate(prepared) if train is not None]
+    prepared = [_prepare_group(t[0], t[1], law, xs, t[5], t[6], t[11],
+                               y if t[12] else None) for t in tasks]
+    todo = [i for i, (_, train, _, _) in enumerate(prepared) if train is not None]
     trains = [prepared[i][1] for i in todo]
     if law == "auto":
         fitted = fit_auto_tables(trains, x=xs, y=y, objective=objective, delta=delta)
@@ -408,19 +460,21 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
             outcome[i] = res
             caught[i] += warned
     out = []
-    for i, (row, train, test) in enumerate(prepared):
+    for i, (row, train, test, unit) in enumerate(prepared):
         if train is None:
             out.append((row, None))
             continue
         out.append(_score_group(row, outcome[i], caught[i], test, law, xs, y, level,
-                                max_extrapolation))
+                                max_extrapolation, unit))
     return out
 
 
 def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMessage],
                  test: pd.DataFrame, law: str, xs: list[str], y: str, level: float,
-                 max_extrapolation: float) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Forecast the held-out rows with a fit (or record why the group failed)."""
+                 max_extrapolation: float, unit: float = 1.0
+                 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Forecast the held-out rows with a fit (or record why the group failed); the
+    forecasts go back to the target's own unit (the fit may be in another)."""
     if not isinstance(res, FitResult):
         row["status"] = f"failed: {type(res).__name__}: {res}"
         row["warnings"] = _summarise(caught)
@@ -450,7 +504,9 @@ def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMes
     row["are"] = float(np.mean(np.abs(mean - obs) / obs))
     inside = (obs >= tab["obs_ci_lower"].to_numpy()) & (obs <= tab["obs_ci_upper"].to_numpy())
     row["pi_coverage"] = float(np.mean(inside))
-    tab[y] = obs
+    for col in ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"):
+        tab[col] = tab[col] * unit
+    tab[y] = obs * unit
     tab["inside"] = inside
     tab["group"] = row["group"]
     return row, tab

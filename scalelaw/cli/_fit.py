@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scalelaw.cli._common import (
@@ -214,13 +215,32 @@ def _read_points(path: str) -> pd.DataFrame:
     return table
 
 
+def _point_column(table: pd.DataFrame, col: str, path: str) -> Any:
+    """An input column of --at-file as floats, or one line naming the rows that are not."""
+    from scalelaw._validation import describe_rows
+
+    values = pd.to_numeric(table[col], errors="coerce")
+    bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        rows = list(table.index[bad])
+        raise DataValidationError(
+            f"--at-file {path!r}: column {col!r} has "
+            f"{describe_rows(rows, list(table[col].to_numpy()[bad]))} that are not finite "
+            "numbers (text, missing or infinite); every point needs a number.",
+            column=col, rows=rows)
+    return values.to_numpy(dtype=float)
+
+
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import scalelaw as sl
     from scalelaw.io import read_fit
 
     if not args.at and not args.budget and not args.at_file:
         raise UsageError("give --at COL=V,..., --at-file FILE and/or --budget FLOPS.")
+    if args.at and args.at_file:
+        raise UsageError("give --at or --at-file, not both (put every point in the file).")
     _check_writable(args.json, "--json")
+    points = [_parse_point(text) for text in args.at]
     points_file = _read_points(args.at_file) if args.at_file else None
     res = read_fit(args.fit_json, args.group)
     if points_file is not None:
@@ -229,18 +249,17 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             raise DataValidationError(
                 f"--at-file {args.at_file!r} lacks the fit's input column(s) {missing} "
                 f"(it has {list(points_file.columns)}).", column=missing[0])
+        file_cols = {c: _point_column(points_file, c, args.at_file) for c in res.x}
     if res.calibration is None:
         print("forecast: the fit carries no extrapolation calibration; calibrating it now "
               "(refits on its own data)", file=sys.stderr)
         res = sl.calibrate(res)
     guard = {"extrapolate": args.extrapolate, "max_extrapolation": args.max_extrapolation}
     frames = []
-    for text in args.at:
-        point = _parse_point(text)
+    for point in points:
         frames.append(res.get_prediction(args.level, **guard, **point))
     if points_file is not None:
-        cols = {c: points_file[c].to_numpy(dtype=float) for c in res.x}
-        tab = res.get_prediction(args.level, **guard, **cols)
+        tab = res.get_prediction(args.level, **guard, **file_cols)
         other = points_file.drop(columns=list(res.x)).reset_index(drop=True)
         frames.append(pd.concat([other, tab.reset_index(drop=True)], axis=1))
     if args.budget:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scalelaw.cli._common import _check_out_dir, _check_writable
 from scalelaw.exceptions import DataValidationError
 
 
@@ -73,6 +74,7 @@ def _add_tasks_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _cmd_sweep_run(args: argparse.Namespace) -> int:
     from teacher_student.sweep import SweepConfig, install_sigterm_handler, run_sweep
 
+    _check_out_dir(args.out, "--out")
     cfg = SweepConfig.from_file(args.config)
     install_sigterm_handler()
     # an application: it tunes the process's allocator (run_sweep's docstring says why)
@@ -107,6 +109,10 @@ def _cmd_sweep_results(args: argparse.Namespace) -> int:
     if args.linearised and args.predictions:
         raise DataValidationError("--linearised gives one row per run; it does not go with "
                                   "--predictions.", column="linearised")
+    if Path(args.out).suffix not in (".csv", ".parquet"):
+        raise DataValidationError(f"--out must end in .csv or .parquet; got {args.out!r}.",
+                                  column="out")
+    _check_writable(args.out, "--out")
     if args.linearised:
         from teacher_student.linearised import write_linearised_results
 
