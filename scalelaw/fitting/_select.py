@@ -19,8 +19,8 @@ from scalelaw.fitting._data import prepare_data
 from scalelaw.fitting._extrapolation import DEFAULT_CUTS, backtest_errors, check_cuts
 from scalelaw.fitting._single import fit_table
 from scalelaw.forecast import calibration_from_errors, log_residual_sd
-from scalelaw.laws import get_law
-from scalelaw.results import FitResult
+from scalelaw.laws import average_names, get_law
+from scalelaw.results import CombinedFit, FitResult, combine
 
 __all__ = ["AUTO_CANDIDATES", "AVERAGE_TIES", "DEFAULT_LAW", "MARGIN_Z", "SCORE_CUTS",
            "LawSelection", "fit_auto", "select_law"]
@@ -45,6 +45,9 @@ AVERAGE_TIES: dict[int, bool] = {1: True, 2: False}
 MARGIN_Z = 1.645
 #: Paired bootstrap replicas (over held-out points within each cut) for that error.
 MARGIN_BOOT = 300
+#: A combination's members are calibrated on their own backtest errors ("own") or,
+#: as a single chosen law, on those of every candidate ("pooled").
+MEMBER_CALIBRATION = "own"
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,8 @@ class LawSelection:
     Attributes
     ----------
     chosen : str
-        Name of the chosen law (``"average:a+b"`` for an average of the tied
-        candidates, see :class:`~scalelaw.laws.AverageLaw`).
+        Name of the chosen law (``"average:a+b"`` for the combination of the
+        tied candidates, see :class:`~scalelaw.CombinedFit`).
     table : pandas.DataFrame
         One row per candidate: ``law``, ``score`` (held-out RMSLE averaged
         over cuts; lower is better), ``n_params``, ``n_points``, ``n_cuts``,
@@ -125,7 +128,7 @@ def select_law(
     forecast errors along a curve are smooth). Two inputs: the default law
     (:data:`DEFAULT_LAW`, Chinchilla) is kept unless the best beats it
     clearly. One input: the candidates not clearly worse than the best are
-    averaged (:class:`~scalelaw.laws.AverageLaw`, the geometric mean of their
+    combined (:class:`~scalelaw.CombinedFit`, the geometric mean of their
     forecasts, each law fitted alone); a clear winner is chosen alone.
     ``margin`` records the numbers. With ``candidates`` that do not include
     the default (two inputs), the lowest score wins.
@@ -344,17 +347,15 @@ def _ar1_inflation(u: np.ndarray) -> float:
 
 def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, level: float,
              weights: Any, random_state: Any, drop_invalid: bool, keep: list[str],
-             n_threads: int | None) -> FitResult:
+             n_threads: int | None) -> FitResult | CombinedFit:
     """``law="auto"``: choose by held-out-scale validation, fit the choice, calibrate.
-
-    The calibration pools the backtest errors of all candidates (see
-    :func:`select_law`), so the result's prediction intervals carry the
-    disagreement between plausible laws.
 
     Returns
     -------
-    FitResult
-        The chosen law's fit; ``settings["auto"]`` holds the selection.
+    FitResult or CombinedFit
+        The chosen law's fit, or the combination of the tied candidates'
+        fits; ``settings["auto"]`` holds the selection. See
+        :func:`auto_result` for the calibration.
     """
     if len(x) not in AUTO_CANDIDATES:
         raise DataValidationError(
@@ -367,19 +368,47 @@ def fit_auto(data: Any, *, x: list[str], y: str, objective: str, delta: float, l
                             drop_invalid=drop_invalid)
     sel = select_law(frame, x=x, y=y, objective=objective, delta=delta,
                      weights="weight", n_threads=n_threads)  # the user's weights
-    res = fit_table(get_law(sel.chosen, inputs=x), data, x=x, y=y, objective=objective,
-                    delta=delta, level=level, weights=weights, starts=None, p0=None,
-                    random_state=random_state, drop_invalid=drop_invalid, keep=keep,
-                    n_threads=n_threads)
-    return auto_result(res, sel)
+    fits = [fit_table(get_law(name, inputs=x), data, x=x, y=y, objective=objective,
+                      delta=delta, level=level, weights=weights, starts=None, p0=None,
+                      random_state=random_state, drop_invalid=drop_invalid, keep=keep,
+                      n_threads=n_threads) for name in chosen_names(sel)]
+    return auto_result(fits, sel)
 
 
-def auto_result(res: FitResult, sel: LawSelection) -> FitResult:
-    """The chosen law's fit with the selection recorded and the pooled calibration."""
+def chosen_names(sel: LawSelection) -> list[str]:
+    """The laws a selection fits: the chosen one, or the members of a combination."""
+    return average_names(sel.chosen) or [sel.chosen]
+
+
+def auto_result(fits: list[FitResult], sel: LawSelection) -> FitResult | CombinedFit:
+    """The chosen law's fit, or the tied candidates' combination, with its calibration.
+
+    One law: its calibration pools the backtest errors of all candidates, so
+    its prediction intervals carry the disagreement between plausible laws
+    (and not the optimism of picking the law with the smallest backtest
+    errors). A combination: each member is calibrated on its own backtest
+    errors (those that scored it); the disagreement between members enters
+    the combination's intervals directly.
+    """
+    if len(fits) == 1:
+        frames = [e for e in sel.errors.values() if len(e)]
+        pooled = (pd.concat(frames, ignore_index=True) if frames
+                  else pd.DataFrame(columns=["cut", "distance", "log_error"], dtype=float))
+        cal = calibration_from_errors(log_residual_sd(fits[0]), pooled, sel.cuts,
+                                      source=f"pooled backtests of {len(sel.errors)} "
+                                      "candidate laws")
+        return replace(fits[0], settings={**fits[0].settings, "auto": sel.to_dict()},
+                       calibration=cal)
+    members = []
     frames = [e for e in sel.errors.values() if len(e)]
-    pooled = (pd.concat(frames, ignore_index=True) if frames
-              else pd.DataFrame(columns=["cut", "distance", "log_error"], dtype=float))
-    cal = calibration_from_errors(log_residual_sd(res), pooled, sel.cuts,
-                                  source=f"pooled backtests of {len(sel.errors)} "
-                                  "candidate laws")
-    return replace(res, settings={**res.settings, "auto": sel.to_dict()}, calibration=cal)
+    for name, res in zip(chosen_names(sel), fits, strict=True):
+        if MEMBER_CALIBRATION == "pooled" and frames:
+            err, source = (pd.concat(frames, ignore_index=True),
+                           f"pooled backtests of {len(sel.errors)} candidate laws")
+        else:
+            err = sel.errors.get(name, pd.DataFrame(columns=["cut", "distance", "log_error"],
+                                                    dtype=float))
+            source = "own backtests while choosing the law"
+        cal = calibration_from_errors(log_residual_sd(res), err, sel.cuts, source=source)
+        members.append(replace(res, calibration=cal))
+    return combine(members, settings={"auto": sel.to_dict()})

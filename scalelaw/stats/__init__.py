@@ -6,6 +6,11 @@ generalised-Pareto fit, parameter draws and equivalence verdicts from here
 rather than keeping a private copy. This package imports only NumPy, SciPy
 and pandas, and nothing else from scalelaw except :mod:`scalelaw.exceptions`
 and :mod:`scalelaw._validation`.
+
+* :func:`mixture_interval`: the central interval of a weighted mixture of
+  forecast distributions (combinations of fitted laws).
 """
 
-__all__: list[str] = []
+from scalelaw.stats._mixture import mixture_interval
+
+__all__: list[str] = ["mixture_interval"]
