@@ -37,8 +37,8 @@ from scalelaw.forecast import ExtrapolationCalibration
 from scalelaw.inference import Diagnostic
 from scalelaw.io import read_runs
 from scalelaw.laws import ScalingLaw, get_law, list_laws
-from scalelaw.plotting import plot_fit
-from scalelaw.results import FitResult, GroupedFitResult
+from scalelaw.plotting import plot_backtest, plot_fit
+from scalelaw.results import CombinedFit, FitResult, GroupedFitResult, combine
 
 try:
     __version__ = _metadata.version("scalelaw")
@@ -48,6 +48,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - source checkout
 __all__ = [
     "BacktestResult",
     "BootstrapWarning",
+    "CombinedFit",
     "ConvergenceWarning",
     "DataValidationError",
     "Diagnostic",
@@ -68,6 +69,7 @@ __all__ = [
     "__version__",
     "backtest",
     "calibrate",
+    "combine",
     "compute_optimal",
     "datasets",
     "fit",
@@ -76,6 +78,7 @@ __all__ = [
     "isoflop_profile",
     "laws",
     "list_laws",
+    "plot_backtest",
     "plot_fit",
     "prepare_data",
     "propose_runs",
