@@ -58,6 +58,18 @@ def _row(bt, law, objective, jobs, times, path):
                                         strict=True))}
 
 
+def _save(args, curves, rows):
+    """Write the rows measured so far (a run cut short keeps what it measured)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({
+        "date": str(date.today()), "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "commit": commit, "n_curves": len(curves), "repeats": args.repeats,
+        "rows": rows}, indent=1, default=float) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="first N curves")
@@ -89,6 +101,7 @@ def main() -> None:
                   f"(runs {', '.join(f'{t:.1f}' for t in times)})  RMSLE "
                   f"{bt.overall['rmsle_mean']:.4f}  PI90 {bt.overall['pi_coverage']:.3f}",
                   flush=True)
+            _save(args, curves, rows)
             if objective == "huber_log" and not args.no_baseline:
                 objective_module.HUBER_LEAST_SQUARES = False  # the search before
                 try:
@@ -128,14 +141,7 @@ def main() -> None:
     for r in rows:
         if r["law"] == "auto":
             print(f"auto ({r['objective']}, {r['path']}) chose: {r['chosen']}")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({
-        "date": str(date.today()), "machine": platform.platform(),
-        "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "commit": commit, "n_curves": len(curves), "repeats": args.repeats,
-        "rows": rows}, indent=1, default=float) + "\n")
+    _save(args, curves, rows)
 
 
 if __name__ == "__main__":
