@@ -183,7 +183,7 @@ def test_a_candidate_scored_on_other_points_counts_as_tied():
 
 def test_auto_with_a_tie_and_bootstrap_bootstraps_each_member():
     df = _table(seed=5, n_rows=36, noise=0.02)
-    res = sl.fit("auto", df, x="n", y="L", objective="mse_log", bootstrap=12,
+    res = sl.fit("auto", df, x="n", y="L", objective="mse_log", bootstrap=6,
                  random_state=3)
     auto = res.settings["auto"]
     # on this curve two candidates tie (m3 and m4 are clearly worse): a combination
@@ -192,12 +192,12 @@ def test_auto_with_a_tie_and_bootstrap_bootstraps_each_member():
     for name, member in zip(auto["margin"]["tied"], res.members, strict=True):
         alone = sl.fit(name, df, x="n", y="L", objective="mse_log")
         np.testing.assert_array_equal(member.theta, alone.theta)  # its own fit
-        assert member.bootstrap is not None and len(member.bootstrap) == 12
+        assert member.bootstrap is not None and len(member.bootstrap) == 6
         # calibrated on the backtests that scored it while choosing
         assert "own backtests" in member.calibration.source
     tab = res.get_prediction(0.9, n=[1e8])
     assert np.all(np.isfinite(tab.drop(columns="n").to_numpy()))
-    again = res.with_bootstrap(12, random_state=3)
+    again = res.with_bootstrap(6, random_state=3)
     assert again.equals(res)  # one seed: the same replicas
 
 
