@@ -121,10 +121,10 @@ def main() -> None:
             print(f"{name:<6} {kind:<14} n={n_designs:<5} (SE {se:.3f})  "
                   + "  ".join(f"{k}: {v['2x']:.3f}/{v['10x']:.3f}" for k, v in rates.items()),
                   flush=True)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({
-        "date": str(date.today()), "machine": platform.platform(),
-        "seconds": time.perf_counter() - t0, "rows": out}, indent=1) + "\n")
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps({  # after each row: a cut run keeps them
+                "date": str(date.today()), "machine": platform.platform(),
+                "seconds": time.perf_counter() - t0, "rows": out}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
