@@ -181,6 +181,19 @@ def test_a_candidate_scored_on_other_points_counts_as_tied():
     assert "scored on other points" in sel.reason
 
 
+def test_bootstrap_of_a_combination_bootstraps_each_member():
+    df = _table(seed=5, n_rows=16, lo=3, hi=5, noise=0.02)
+    avg = sl.fit("average:power+saturating_power", df, x="n", y="L", objective="mse_log",
+                 bootstrap=5, random_state=3)
+    for name, member in zip(("power", "saturating_power"), avg.members, strict=True):
+        alone = sl.fit(name, df, x="n", y="L", objective="mse_log")
+        np.testing.assert_array_equal(member.theta, alone.theta)  # its own fit
+        assert member.bootstrap is not None and len(member.bootstrap) == 5
+    assert np.all(np.isfinite(avg.conf_int().to_numpy()))
+    assert avg.with_bootstrap(5, random_state=3).equals(avg)  # one seed: the same replicas
+
+
+@pytest.mark.slow
 def test_auto_with_a_tie_and_bootstrap_bootstraps_each_member():
     df = _table(seed=5, n_rows=36, noise=0.02)
     res = sl.fit("auto", df, x="n", y="L", objective="mse_log", bootstrap=6,
