@@ -37,7 +37,8 @@ law; 1/2, 1/2: their combination, whose forecast is the geometric mean). Rules:
 * ``default_or_average``: Chinchilla if it is not worse on the inner cuts, else the
   combination (never Kaplan alone);
 * ``ratio<r>``: Kaplan alone only when its inner score is below r x Chinchilla's
-  *and* clearly lower (1.645 SE); otherwise Chinchilla;
+  *and* clearly lower (1.645 SE); otherwise Chinchilla (``ratio0.25`` is the rule
+  ``scalelaw`` adopted: ``scalelaw.fitting.MARGIN_RATIO``);
 * ``no_floor``: Kaplan alone only when Chinchilla's own fit to all the training runs
   puts its irreducible loss E at zero (its bound: the runs show no floor, which
   Kaplan's law lacks) *and* Kaplan's inner score is clearly lower; otherwise
