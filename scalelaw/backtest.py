@@ -539,6 +539,9 @@ def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMes
     tab["inside"] = inside
     tab["heldout"] = True
     fitted = _fitted_rows(res, train, xs, y, level)
+    tab.attrs = {}  # a combination's attrs hold arrays, which pandas cannot compare
+    if fitted is not None:
+        fitted.attrs = {}
     out = pd.concat([fitted, tab], ignore_index=True) if fitted is not None else tab
     out["group"] = row["group"]
     out["law"] = row["law"]

@@ -226,6 +226,16 @@ def test_combination_backtests_alike_one_by_one_and_batched():
     pd.testing.assert_frame_equal(one.points, many.points)
 
 
+def test_combination_backtest_with_as_many_training_as_held_out_rows():
+    # the fitted and forecast tables then have attrs of equal shapes, whose member
+    # arrays pandas compared when joining them (ValueError before the fix)
+    df = _table(seed=6, n_rows=10, lo=3, hi=5)
+    bt = sl.backtest(df, "average:power+saturating_power", x="n", y="L", holdout_largest=5,
+                     objective="mse_log")
+    assert bt.overall["n_groups"] == 1 and len(bt.points) == 10
+    assert int(bt.points["heldout"].sum()) == 5
+
+
 def test_average_on_the_command_line_saves_and_forecasts(tmp_path, capsys):
     df = _table(seed=4, n_rows=20, lo=3, hi=5, noise=0.02)
     data = tmp_path / "runs.csv"
