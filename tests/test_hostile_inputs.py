@@ -58,6 +58,36 @@ def _fit_json(path: Path) -> str:
     return out.read_text()
 
 
+def _npy(make: Callable[[np.random.Generator], np.ndarray], keep: float = 1.0
+         ) -> Callable[[Path], bytes]:
+    """A ``.npy`` file of ``make(rng)`` (pickles allowed), cut to ``keep`` of its bytes."""
+    def write(path: Path) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, make(np.random.default_rng(0)), allow_pickle=True)
+        data = buf.getvalue()
+        return data[: int(len(data) * keep)]
+    return write
+
+
+def _seed_runs(**edits: tuple[int, object]) -> str:
+    """Outcomes of 20 seeds at 3 sizes (for lottery), with ``column=(row, value)`` edits."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"size": np.repeat([10, 20, 40], 20), "seed": np.tile(range(20), 3),
+                       "loss": rng.normal(1, 0.1, 60)}).astype(object)
+    for col, (row, value) in edits.items():
+        df.loc[row, col] = value
+    return _csv(df)
+
+
+def _predictions(one_level: bool = False) -> str:
+    """Crossed data x init predictions at 3 sizes (for variance)."""
+    rng = np.random.default_rng(2)
+    rows = [(s, d, 0 if one_level else i, e, rng.normal()) for s in (8, 16, 32)
+            for d in range(3) for i in range(3) for e in range(5)]
+    return _csv(pd.DataFrame(rows, columns=["size", "data_seed", "init_seed", "example",
+                                            "prediction"]))
+
+
 #: File name -> content (text, bytes, or a function of the file's path).
 FILES: dict[str, str | bytes | Callable[[Path], str | bytes]] = {
     "empty.csv": "",
@@ -85,6 +115,18 @@ FILES: dict[str, str | bytes | Callable[[Path], str | bytes]] = {
     "huge_width.toml": 'task = "bahri-d4"\nwidths = [1000000]\nn_train = [64]\nseeds = [0]\n',
     "huge_n.toml": 'task = "bahri-d4"\nwidths = [8]\nn_train = [10000000000]\nseeds = [0]\n',
     "broken.toml": 'task = "bahri-d4"\nwidths = [8\n',
+    # points (id)
+    "object.npy": _npy(lambda r: np.array([{"a": 1}], dtype=object)),
+    "truncated.npy": _npy(lambda r: r.normal(size=(200, 3)), keep=0.3),
+    "grid.npy": _npy(lambda r: np.stack(np.meshgrid(np.arange(20.0), np.arange(20.0)),
+                                        -1).reshape(-1, 2)),
+    "complex.npy": _npy(lambda r: r.normal(size=(50, 3)) + 1j),
+    "points.npy": _npy(lambda r: r.normal(size=(200, 3))),
+    # seed outcomes (lottery) and predictions (variance)
+    "lottery.csv": _seed_runs(),
+    "lottery_negative.csv": _seed_runs(size=(5, -10)),
+    "predictions.csv": _predictions(),
+    "predictions_one_level.csv": _predictions(one_level=True),
 }
 
 
@@ -122,6 +164,9 @@ class Case:
 FIT = "fit {d}/%s --law power --x n_train --y loss"
 CHECK = "check {d}/%s --x n_train --y loss --regime resolution --dimension 4"
 BACKTEST = "backtest {d}/%s --law power --x n_train --y loss --holdout-largest 2 --jobs 1"
+LOTTERY = "lottery {d}/%s --value loss --size size --seed seed"
+VARIANCE = ("variance {d}/%s --prediction prediction --factors data_seed,init_seed "
+            "--example example --size size")
 CHAIN = "chain {d}/%s --x n_params,n_tokens --via loss --y err --holdout-largest 2"
 
 CASES: list[Case] = [
@@ -248,6 +293,29 @@ CASES: list[Case] = [
          ("{d}/demo",), needs="torch"),
     Case("reproduce/out-is-file", "reproduce bahri --out {d}/a_file", 1,
          r"--out '.*a_file' is a file", needs="torch"),
+    # id
+    Case("id/object", "id {d}/object.npy", 1, r"object\.npy.*Python objects.*never loaded"),
+    Case("id/truncated", "id {d}/truncated.npy", 1, r"truncated\.npy.*truncated"),
+    Case("id/empty", "id {d}/empty.csv", 1, r"empty\.csv.*is empty"),
+    Case("id/ties", "id {d}/grid.npy", 1, r"grid\.npy: 400 of 400 distinct points"),
+    Case("id/complex", "id {d}/complex.npy", 1, r"complex\.npy.*complex numbers"),
+    Case("id/retired-method", "id {d}/points.npy --method lpca", 2, r"--method lpca"),
+    Case("id/unwritable", "id {d}/points.npy --json {d}/a_file/i.json", 1,
+         r"a_file/i\.json", ("{d}/a_file/i.json",)),
+    # lottery
+    Case("lottery/negative", LOTTERY % "lottery_negative.csv", 1,
+         r"size: row 5 has size -10; a model size must be positive"),
+    Case("lottery/n-test-zero", LOTTERY % "lottery.csv" + " --n-test 0", 2, r"--n-test"),
+    Case("lottery/empty", "lottery {d}/empty.csv --value loss", 1, r"empty\.csv.*is empty"),
+    # variance
+    Case("variance/one-level", VARIANCE % "predictions_one_level.csv", 1,
+         r"factor 'init_seed' has 1 level"),
+    Case("variance/repeated-factor",
+         VARIANCE.replace("data_seed,init_seed", "data_seed,data_seed") % "predictions.csv",
+         2, r"--factors"),
+    Case("variance/negative-threshold", VARIANCE % "predictions.csv" + " --threshold -1", 2,
+         r"--threshold"),
+    Case("variance/empty", VARIANCE % "empty.csv", 1, r"empty\.csv.*is empty"),
 ]
 
 
