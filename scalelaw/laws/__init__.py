@@ -29,7 +29,7 @@ Examples
 14
 """
 
-from scalelaw.laws._average import AverageLaw
+from scalelaw.laws._average import AverageLaw, refuse_joint_refit
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
 from scalelaw.laws._bounded import GadreErrorLaw, LogitLinearLaw, OlmoSigmoidLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import (
@@ -71,4 +71,5 @@ __all__ = [
     "law_from_spec",
     "list_laws",
     "parse_expression",
+    "refuse_joint_refit",
 ]

@@ -33,8 +33,7 @@ from scalelaw.inference import (
     bootstrap_replicas,
     profile_intervals,
 )
-from scalelaw.laws import AverageLaw, Inputs, ScalingLaw
-from scalelaw.laws._average import refuse_joint_refit
+from scalelaw.laws import AverageLaw, Inputs, ScalingLaw, refuse_joint_refit
 from scalelaw.optim import Objective
 from scalelaw.results._export import to_lmfit_parameters
 from scalelaw.results._json import fit_from_dict, fit_to_dict
