@@ -6,6 +6,9 @@ generalised-Pareto fit, parameter draws and equivalence verdicts from here
 rather than keeping a private copy. This package imports only NumPy, SciPy
 and pandas, and nothing else from scalelaw except :mod:`scalelaw.exceptions`
 and :mod:`scalelaw._validation`.
+
+* :func:`fit_gpd`, :func:`gpd_profile_loglik`, :class:`GPDFit`: generalised
+  Pareto maximum likelihood (batched) and profile-likelihood intervals.
 """
 
 from scalelaw.stats._aggregate import aggregate_by_size, size_means
@@ -22,15 +25,19 @@ from scalelaw.stats._equivalence import (
     equivalence_codes,
     equivalence_verdict,
 )
+from scalelaw.stats._gpd import GPDFit, fit_gpd, gpd_profile_loglik
 
 __all__: list[str] = [
     "VERDICTS",
     "BootstrapResult",
     "EquivalenceResult",
+    "GPDFit",
     "aggregate_by_size",
     "bootstrap_counts",
     "equivalence_codes",
     "equivalence_verdict",
+    "fit_gpd",
+    "gpd_profile_loglik",
     "percentile_bootstrap",
     "percentile_interval",
     "size_means",
