@@ -113,7 +113,7 @@ def measure_representations(
     ----------
     sweep_dir : str or Path
         A sweep run with ``keep_weights = true``.
-    method : {"twonn", "mle", "lpca"}, default="twonn"
+    method : {"twonn", "mle", "global_pca"}, default="twonn"
         Estimator (:func:`scalelaw.intrinsic_dim.estimate_intrinsic_dim`).
     n_inputs : int, default=10000
         Fresh inputs per model (Sharma & Kaplan use 10,000 or more).
@@ -206,7 +206,7 @@ def task_data_dim(task: Task, *, method: Method = "twonn", n_inputs: int = 10_00
     ----------
     task : Task
         The task.
-    method : {"twonn", "mle", "lpca"}, default="twonn"
+    method : {"twonn", "mle", "global_pca"}, default="twonn"
         Estimator.
     n_inputs : int, default=10000
         Inputs drawn (the stream of :data:`INPUT_STREAM_SEED`).
