@@ -216,7 +216,7 @@ def _read_points(path: str) -> pd.DataFrame:
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import scalelaw as sl
-    from scalelaw.io import read_fit
+    from scalelaw.results import read_fit
 
     if not args.at and not args.budget and not args.at_file:
         raise UsageError("give --at COL=V,..., --at-file FILE and/or --budget FLOPS.")

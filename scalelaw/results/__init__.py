@@ -11,6 +11,7 @@ from scalelaw.inference import Diagnostic
 from scalelaw.results._fit import FitResult
 from scalelaw.results._grouped import GroupedFitResult
 from scalelaw.results._json import SCHEMA_VERSION, from_jsonable, to_jsonable
+from scalelaw.results._read import read_fit
 
 __all__ = ["SCHEMA_VERSION", "Diagnostic", "FitResult", "GroupedFitResult", "from_jsonable",
-           "to_jsonable"]
+           "read_fit", "to_jsonable"]
