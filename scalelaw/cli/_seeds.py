@@ -154,6 +154,11 @@ def _cmd_variance(args: argparse.Namespace) -> int:
               "(interaction_share NaN)")
     print("note: interaction_share is computed from the components clipped at 0, so it lies "
           "in [0, 1]; the components printed are unbiased and can be negative")
+    if res.peak is not None:
+        pk = res.peak
+        ci = f" [{pk.size_ci[0]:g}, {pk.size_ci[1]:g}]" if pk.size_ci else ""
+        print(f"\nPeak of the variance: size {pk.size:g}{ci} ({pk.level:.0%} bootstrap over "
+              f"the crossed draws), {pk.verdict}: {pk.reason}")
     if args.json:
         _write_json(res.to_dict(), args.json)
     if args.plot:

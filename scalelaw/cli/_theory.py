@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -91,9 +92,10 @@ def _dimension_arg(args: argparse.Namespace) -> Any:
     if args.dimension is not None and args.id_data is not None:
         raise UsageError("give --dimension or --id-data, not both")
     if args.dimension is not None:
-        if not args.dimension > 0:
-            raise DataValidationError(f"--dimension must be positive; got {args.dimension}.",
-                                      column="dimension")
+        if not (math.isfinite(args.dimension) and args.dimension > 0):
+            raise DataValidationError(
+                f"--dimension must be a finite positive number; got {args.dimension:g}.",
+                column="dimension")
         return args.dimension
     if args.id_data is None:
         return None
@@ -118,8 +120,10 @@ def _window_arg(text: str) -> Any:
     try:
         lo, hi = (float(v) for v in parts)
     except ValueError:
-        raise DataValidationError(f"--window takes auto, all or LO,HI; got {text!r}.",
-                                  column="window") from None
+        raise UsageError(f"--window takes auto, all or LO,HI; got {text!r}.") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise UsageError(f"--window LO,HI needs finite sizes with 0 < LO < HI; got {text!r}"
+                         + (f" (did you mean {hi:g},{lo:g}?)" if 0 < hi < lo else "") + ".")
     return (lo, hi)
 
 
@@ -161,7 +165,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                                       column="l_inf") from None
     checks = check_scaling(df, args.x, args.y, group=args.group, regime=args.regime,
                            dimension=dimension, l_inf=l_inf, window=window,
-                           n_params=args.n_params, n_train=args.n_train, **opts)
+                           n_params=args.n_params, n_train=args.n_train,
+                           drop_invalid=args.drop_invalid, **opts)
     print(_check_table(checks))
     if args.json:
         _write_json({"checks": [c.to_dict() for c in checks]}, args.json)
@@ -252,6 +257,9 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                         "seeds when 3 or more are shared across sizes, else t)")
     p.add_argument("--n-boot", type=int, default=1000,
                    help="bootstrap draws for --interval bootstrap (default 1000)")
+    p.add_argument("--drop-invalid", action="store_true",
+                   help="exclude runs whose size or loss is text (such as 'diverged'), "
+                   "missing, infinite or not positive (counted) instead of failing")
     p.add_argument("--json", default=None, metavar="OUT", help='write {"checks": [...]}')
     p.add_argument("--plot", default=None, metavar="OUT.png", help="save a log-log plot")
     _add_input_options(p)

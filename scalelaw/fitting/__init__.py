@@ -23,6 +23,7 @@ from scalelaw.fitting._extrapolation import (
 from scalelaw.fitting._select import (
     AUTO_CANDIDATES,
     DEFAULT_LAW,
+    MARGIN_RATIO,
     MARGIN_Z,
     SCORE_CUTS,
     LawSelection,
@@ -33,6 +34,7 @@ __all__ = [
     "AUTO_CANDIDATES",
     "DEFAULT_CUTS",
     "DEFAULT_LAW",
+    "MARGIN_RATIO",
     "MARGIN_Z",
     "SCORE_CUTS",
     "LawSelection",

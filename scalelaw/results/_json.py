@@ -54,9 +54,9 @@ def from_jsonable(value: Any) -> Any:
 
 
 
-def fit_to_dict(result: FitResult) -> dict[str, Any]:
+def fit_to_dict(result: FitResult, method: str | None = None) -> dict[str, Any]:
     """See :meth:`FitResult.to_dict`."""
-    method = result.default_interval_method
+    method = method or result.default_interval_method
     ci = result.conf_int(method=method)
     boot = None
     if result.bootstrap is not None:
@@ -108,6 +108,11 @@ def fit_from_dict(cls: type[FitResult], d: Mapping[str, Any], law: ScalingLaw | 
                   ) -> FitResult:
     """See :meth:`FitResult.from_dict`."""
     d = from_jsonable(dict(d))
+    if d.get("kind") == "combination":
+        raise DataValidationError(
+            "This JSON holds a combination of fitted laws, not one fit: read it with "
+            "scalelaw.CombinedFit.from_dict (or scalelaw.results.result_from_dict, which "
+            "reads either).", column="kind")
     version = d.get("schema_version")
     if version != SCHEMA_VERSION:
         raise DataValidationError(

@@ -9,6 +9,8 @@ and :mod:`scalelaw._validation`.
 
 * :func:`fit_gpd`, :func:`gpd_profile_loglik`, :class:`GPDFit`: generalised
   Pareto maximum likelihood (batched) and profile-likelihood intervals.
+* :func:`mixture_interval`: the central interval of a weighted mixture of
+  forecast distributions (combinations of fitted laws).
 """
 
 from scalelaw.stats._aggregate import aggregate_by_size, size_means
@@ -26,6 +28,7 @@ from scalelaw.stats._equivalence import (
     equivalence_verdict,
 )
 from scalelaw.stats._gpd import GPDFit, fit_gpd, gpd_profile_loglik
+from scalelaw.stats._mixture import mixture_interval
 
 __all__: list[str] = [
     "VERDICTS",
@@ -38,6 +41,7 @@ __all__: list[str] = [
     "equivalence_verdict",
     "fit_gpd",
     "gpd_profile_loglik",
+    "mixture_interval",
     "percentile_bootstrap",
     "percentile_interval",
     "size_means",

@@ -25,6 +25,7 @@ import pandas as pd
 
 from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
 from scalelaw.variance._anova import VarianceComponents, crossed_components, nested_components
+from scalelaw.variance._peak import MIN_PEAK_SIZES, VariancePeak, variance_peak
 
 __all__ = ["VarianceResult", "decompose_table"]
 
@@ -34,7 +35,9 @@ MAX_ABS_PREDICTION = 1e150
 
 @dataclass(frozen=True)
 class VarianceResult:
-    """One :class:`VarianceComponents` per model size, the runs excluded, and the settings.
+    """One :class:`VarianceComponents` per model size, the runs excluded, the settings, and
+    the variance's peak across sizes (crossed designs with three or more sizes;
+    :func:`variance_peak`).
 
     ``exclusions`` has one entry per size: ``diverged_runs`` (the factor
     levels of runs with a non-finite prediction), ``dropped_levels`` (levels
@@ -46,6 +49,7 @@ class VarianceResult:
     results: list[VarianceComponents]
     settings: dict[str, Any]
     exclusions: list[dict[str, Any]] = field(default_factory=list)
+    peak: VariancePeak | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per size: every component, ``total``, ``bias2``, ``interaction_share``
@@ -72,11 +76,13 @@ class VarianceResult:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"groups": [{"size", ...components, "exclusions"}], "settings": {...}}``."""
+        """``{"groups": [{"size", ...components, "exclusions"}], "settings": {...}}``, and
+        ``"peak"`` (:meth:`VariancePeak.to_dict`) when there is one."""
         excl = self.exclusions or [{}] * len(self.sizes)
         pairs = zip(self.sizes, self.results, excl, strict=True)
-        return {"groups": [{"size": s} | r.to_dict() | {"exclusions": e} for s, r, e in pairs],
-                "settings": self.settings}
+        out = {"groups": [{"size": s} | r.to_dict() | {"exclusions": e} for s, r, e in pairs],
+               "settings": self.settings}
+        return out | ({"peak": self.peak.to_dict()} if self.peak is not None else {})
 
 
 def _check_columns(df: pd.DataFrame, prediction: str, factors: list[str], example: str,
@@ -360,7 +366,7 @@ def decompose_table(
     _levels_check(df, factors, size, design)
     df = df.assign(_value=pred.to_numpy(dtype=float))
     sizes = sorted(df[size].unique()) if size is not None else [None]
-    out, exclusions = [], []
+    out, exclusions, cubes = [], [], []
     for s in sizes:
         d = df if s is None else df[df[size] == s]
         where = "the table" if s is None else f"{size} = {s}"
@@ -380,6 +386,7 @@ def decompose_table(
                 f"{info['dropped_levels']} were dropped with {info['n_runs_dropped']} "
                 "finished runs", ExcludedRowsWarning, stacklevel=2)
         exclusions.append(info)
+        cubes.append(cube)
         out.append(_decompose(cube, tgt, factors, design, output is not None))
     from scalelaw import __version__
 
@@ -389,5 +396,19 @@ def decompose_table(
                 "n_diverged_runs": sum(len(e["diverged_runs"]) for e in exclusions),
                 "n_runs_dropped": sum(e["n_runs_dropped"] for e in exclusions),
                 "scalelaw": __version__}
+    peak = None
+    # the peak's bootstrap pairs the same seeds at every size: one output and the same
+    # levels at every size (no level dropped for a diverged run at one size only)
+    same_levels = len({c.shape for c in cubes}) == 1
+    if (design == "crossed" and size is not None and len(sizes) >= MIN_PEAK_SIZES
+            and output is None and same_levels):
+        peak = variance_peak(cubes, [float(s) for s in sizes], factors=tuple(factors))
+    settings["peak_status"] = ("computed" if peak is not None else
+                        "not computed: " + ("needs a crossed design with "
+                                            f"{MIN_PEAK_SIZES} or more sizes"
+                                            if design != "crossed" or size is None
+                                            or len(sizes) < MIN_PEAK_SIZES else
+                                            "one output at a time" if output is not None else
+                                            "the same factor levels at every size"))
     return VarianceResult([None if s is None else float(s) for s in sizes], out, settings,
-                          exclusions)
+                          exclusions, peak)
