@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalelaw.exceptions import DataValidationError
+
 __all__ = ["CONVERGED_STATUSES", "SMALL_STEPS_TO_STOP", "STATIONARY_RTOL", "STATUS_MESSAGES",
            "BatchResult", "default_threads"]
 
@@ -67,7 +69,7 @@ def set_worker_threads(n: int | None) -> None:
     """
     global THREADS_IN_WORKER
     if n is not None and (not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be an int >= 1 or None; got {n!r}.")
+        raise DataValidationError(f"n must be an int >= 1 or None; got {n!r}.", column="n")
     THREADS_IN_WORKER = n
 
 
