@@ -322,7 +322,8 @@ def _unit_free(law: str, xs: list[str], objective: str) -> bool:
 
     if not is_log(objective):
         return False
-    names = AUTO_CANDIDATES.get(len(xs), ()) if law == "auto" else (law,)
+    names = (AUTO_CANDIDATES.get(len(xs), ()) if law == "auto"
+             else average_names(law) or [law])  # a combination: each of its members
     laws = [get_law(n, inputs=xs) for n in names]
     return bool(laws) and all(lw.name in UNIT_FREE_LAWS and getattr(lw, "eps_0", None) is None
                               for lw in laws)

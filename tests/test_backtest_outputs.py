@@ -43,8 +43,10 @@ def test_points_hold_every_held_out_forecast_as_a_refit_gives_it(bt):
     refit = sl.calibrate(sl.fit("saturating_power", sub, x="n", y="L"))
     mine = held[held.group == "c1"]
     tab = refit.get_prediction(0.9, n=mine.n.to_numpy(), max_extrapolation=np.inf)
-    np.testing.assert_allclose(mine["mean"], tab["mean"], rtol=1e-12)
-    np.testing.assert_allclose(mine["obs_ci_upper"], tab["obs_ci_upper"], rtol=1e-12)
+    # the backtest fits the loss divided by its training rows' geometric mean (a unit-free
+    # fit) and maps back: the same optimum up to the search's tolerance (8e-12 seen)
+    np.testing.assert_allclose(mine["mean"], tab["mean"], rtol=1e-9)
+    np.testing.assert_allclose(mine["obs_ci_upper"], tab["obs_ci_upper"], rtol=1e-9)
     # the scores come from the held-out rows only
     assert bt.overall["pi_coverage"] == pytest.approx(held.inside.mean())
     assert bt.groups.set_index("group").loc["c1", "rmsle"] == pytest.approx(

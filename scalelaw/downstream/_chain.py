@@ -251,13 +251,13 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
         if col not in frame.columns:
             raise DataValidationError(f"Column {col!r} is not in {what} (columns: "
                                       f"{list(frame.columns)}).", column=col)
+    if calibrate not in (False, True, "first"):
+        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
+                                  f"Got {calibrate!r} instead.", column="calibrate")
     first = fit(first_law, data.dropna(subset=[intermediate]), x=x, y=intermediate,
                 **fit_kwargs)
     step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,
                 **fit_kwargs)
-    if calibrate not in (False, True, "first"):
-        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
-                                  f"Got {calibrate!r} instead.", column="calibrate")
     if calibrate:
         first = calibrate_fit(first)
     if calibrate is True:
