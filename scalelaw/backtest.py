@@ -25,8 +25,7 @@ import pandas as pd
 
 from scalelaw._validation import check_columns, check_level, unknown_name
 from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ScaleLawError
-from scalelaw.fitting import calibrate, fit, group_labels, normalised_scale
-from scalelaw.fitting._data import as_frame
+from scalelaw.fitting import as_frame, calibrate, fit, group_labels, normalised_scale
 from scalelaw.laws import average_names, get_law
 from scalelaw.results import CombinedFit, FitResult
 
@@ -371,9 +370,9 @@ def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: s
 
 def _one_thread() -> None:
     """Worker initialiser: the workers share the CPUs, so each computes on one thread."""
-    from scalelaw.optim import _common
+    from scalelaw.optim import set_worker_threads
 
-    _common.THREADS_IN_WORKER = 1  # this worker process only
+    set_worker_threads(1)  # this worker process only
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - scikit-learn brings it
@@ -487,9 +486,7 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
     Each group's numbers are what :func:`_backtest_group` gives it alone, bit for
     bit (the same starts, stages and tolerances, on arrays of the same shapes).
     """
-    from scalelaw.fitting import fit_tables
-    from scalelaw.fitting._api import _warn_about
-    from scalelaw.fitting._batch import fit_auto_tables, fit_combined_tables
+    from scalelaw.fitting import fit_auto_tables, fit_combined_tables, fit_tables, warn_about_fit
 
     law, xs, y, level, objective, delta, max_extrapolation = (
         tasks[0][2], tasks[0][3], tasks[0][4], tasks[0][7], tasks[0][8], tasks[0][9],
@@ -515,7 +512,7 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
         if isinstance(res, FitResult | CombinedFit):
             with warnings.catch_warnings(record=True) as more:
                 warnings.simplefilter("always")
-                _warn_about(res)  # what fit() says of its result
+                warn_about_fit(res)  # what fit() says of its result
             caught[i] += more
     ok = [i for i in todo if isinstance(outcome[i], FitResult | CombinedFit)]
     if law != "auto":  # auto's result carries its calibration
@@ -535,7 +532,7 @@ def _calibrate_batch(outcome: dict[int, Any], caught: dict[int, list[Any]], ok: 
     """Calibrate every fit in ``outcome[ok]`` in shared batches (each member of a combination)."""
     from dataclasses import replace
 
-    from scalelaw.fitting._batch import calibrate_each
+    from scalelaw.fitting import calibrate_each
 
     combos = [i for i in ok if isinstance(outcome[i], CombinedFit)]
     singles = [i for i in ok if i not in combos]

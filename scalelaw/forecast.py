@@ -31,8 +31,9 @@ fitting and backtests build on it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,14 +42,12 @@ from scipy import special
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
 from scalelaw.inference import free_mask
-from scalelaw.laws import Inputs
+from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.stats import wald_draws
-
-if TYPE_CHECKING:
-    from scalelaw.results import FitResult
 
 __all__ = [
     "ExtrapolationCalibration",
+    "FittedLaw",
     "LogIntervals",
     "calibration_from_errors",
     "check_extrapolation",
@@ -61,13 +60,41 @@ __all__ = [
 ]
 
 
-def _scales(result: FitResult) -> list[bool]:
+class FittedLaw(Protocol):
+    """What this layer reads of a fitted law (:class:`scalelaw.FitResult` has all of it).
+
+    The forecast layer sits below the results layer, so it names the fields it
+    needs instead of importing the result class.
+    """
+
+    law: ScalingLaw
+    x: tuple[str, ...]
+    y: str
+    theta: np.ndarray
+    cov_internal: np.ndarray
+    objective: str
+    dof_resid: int
+    data: pd.DataFrame
+    domain: dict[str, tuple[float, float]]
+    scale: dict[str, float]
+    level: float
+    bootstrap: pd.DataFrame | None
+    calibration: ExtrapolationCalibration | None
+
+    def predict(self, data: Any = None, /, **inputs: Any) -> np.ndarray:
+        """The law's mean at the inputs."""
+
+    def _inputs_from(self, inputs: Mapping[str, Any]) -> tuple[Inputs, tuple[int, ...]]:
+        """The law's inputs from keyword columns, and the broadcast shape."""
+
+
+def _scales(result: FittedLaw) -> list[bool]:
     """Per input: whether distances are measured on the log scale (all values > 0)."""
     return [result.domain[c][0] > 0 for c in result.x]
 
 
 def extrapolation_distance(
-    result: FitResult, columns: list[np.ndarray]
+    result: FittedLaw, columns: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Extrapolation factor and distance (in observed log-ranges) of new inputs.
 
@@ -127,7 +154,7 @@ def extrapolation_distance(
     return np.exp(log_excess), dist
 
 
-def log_residual_sd(result: FitResult) -> float:
+def log_residual_sd(result: FittedLaw) -> float:
     """Scatter of one new run around the curve, as a standard deviation of log loss.
 
     ``mse_log``: the residual scale ``sqrt(sum w r^2 / (n - p))`` (the OLS or
@@ -314,7 +341,7 @@ def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
     return kappa, int((~keep).sum())
 
 
-def log_mean_band(result: FitResult, X: Inputs, level: float
+def log_mean_band(result: FittedLaw, X: Inputs, level: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log of the mean curve, its standard error and the band ends (log scale).
 
@@ -362,7 +389,7 @@ def t_quantile(level: float, dof: int) -> float:
     return float(special.stdtrit(dof, 0.5 + level / 2.0))
 
 
-def check_extrapolation(result: FitResult, cols: list[np.ndarray], *, extrapolate: bool,
+def check_extrapolation(result: FittedLaw, cols: list[np.ndarray], *, extrapolate: bool,
                         max_extrapolation: float, stacklevel: int = 4
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Extrapolation factor and distance of new inputs, with the guard applied.
@@ -427,7 +454,7 @@ class LogIntervals:
     kappa: float
 
 
-def log_intervals(result: FitResult, X: Inputs, dist: np.ndarray, level: float
+def log_intervals(result: FittedLaw, X: Inputs, dist: np.ndarray, level: float
                   ) -> LogIntervals:
     """Both intervals of a fit at inputs ``X`` (at distances ``dist`` beyond its domain).
 
@@ -446,7 +473,7 @@ def log_intervals(result: FitResult, X: Inputs, dist: np.ndarray, level: float
 
 
 def prediction_table(
-    result: FitResult,
+    result: FittedLaw,
     level: float | None = None,
     *,
     extrapolate: bool = False,
@@ -481,7 +508,7 @@ def prediction_table(
     return frame
 
 
-def parameter_draws(result: FitResult, n_draws: int,
+def parameter_draws(result: FittedLaw, n_draws: int,
                     random_state: int | np.random.Generator | None, *,
                     student_t: bool = False, missing: str = "nan",
                     what: str | None = None) -> np.ndarray:

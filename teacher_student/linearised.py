@@ -37,15 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from teacher_student.config import RunSpec, TrainConfig, init_weights
-from teacher_student.ntk import (
-    _check_activation,
-    _device,
-    _dtype,
-    _forward,
-    _params,
-    load_forward_ad,
+from teacher_student._functional import (
+    as_params,
+    check_activation,
+    mlp_forward,
+    torch_device,
+    torch_dtype,
 )
+from teacher_student.config import RunSpec, TrainConfig, init_weights
+from teacher_student.ntk import load_forward_ad
 from teacher_student.store import final_metrics, read_config, write_table
 from teacher_student.tasks import Task, TaskConfigError
 
@@ -94,15 +94,15 @@ def linearised_outputs(weights0: Sequence[Any], weights: Sequence[Any], x: Any, 
     import torch
     from torch.func import jvp
 
-    _check_activation(activation)
+    check_activation(activation)
     load_forward_ad()
-    dev, dt = _device(device), _dtype(dtype)
-    p0, p1 = _params(weights0, dev, dt), _params(weights, dev, dt)
+    dev, dt = torch_device(device), torch_dtype(dtype)
+    p0, p1 = as_params(weights0, dev, dt), as_params(weights, dev, dt)
     if [tuple(a.shape) for a in p0] != [tuple(b.shape) for b in p1]:
         raise TaskConfigError("weights0 and weights must have the same shapes.")
     xt = torch.as_tensor(np.asarray(x)).to(dev, dt)
     with torch.no_grad():
-        f0, df = jvp(lambda *p: _forward(list(p), xt, activation), tuple(p0),
+        f0, df = jvp(lambda *p: mlp_forward(list(p), xt, activation), tuple(p0),
                      tuple(b - a for a, b in zip(p0, p1, strict=True)))
     return (f0 + df).cpu().numpy()
 
@@ -146,7 +146,7 @@ class _Linearised:
     def __call__(self, x: Any) -> Any:
         from torch.func import jvp
 
-        f0, df = jvp(lambda *p: _forward(list(p), x, self.activation), tuple(self.w0),
+        f0, df = jvp(lambda *p: mlp_forward(list(p), x, self.activation), tuple(self.w0),
                      tuple(self.delta))
         return f0 + df
 
@@ -202,10 +202,10 @@ def train_linearised(task: Task, spec: RunSpec, cfg: TrainConfig, *,
         raise TaskConfigError("The linearised network follows the sweep's steps; a sweep "
                               "with early stopping is not supported (set early_stopping = "
                               "false).")
-    _check_activation(cfg.activation)
+    check_activation(cfg.activation)
     t0 = time.perf_counter()
-    dev, dt = _device(device), _dtype(cfg.dtype)
-    w0 = _params(init_weights(spec, task.ambient_dim, task.n_outputs, cfg), dev, dt)
+    dev, dt = torch_device(device), torch_dtype(cfg.dtype)
+    w0 = as_params(init_weights(spec, task.ambient_dim, task.n_outputs, cfg), dev, dt)
     model = _Linearised(w0, cfg.activation)
     data = PopulationData(task, [spec], cfg, dev, dt)
     opt, mults = _optimizer(model, spec, cfg)

@@ -49,6 +49,13 @@ from typing import Any
 import numpy as np
 
 from scalelaw.spectral import SpectralPrediction, predict_exponent
+from teacher_student._functional import (
+    as_params,
+    check_activation,
+    mlp_forward,
+    torch_device,
+    torch_dtype,
+)
 from teacher_student.config import RunSpec, TrainConfig, init_weights
 from teacher_student.tasks import Task, TaskConfigError, sample_inputs, teacher_outputs
 
@@ -60,56 +67,6 @@ __all__ = ["NTK_INPUT_SEED", "StudentSpectrum", "available_memory", "empirical_n
 NTK_INPUT_SEED = 2**31 - 2
 #: Share of the available memory a Gram matrix and its Jacobian may use.
 MEMORY_SHARE = 0.7
-_ACTS = ("relu", "tanh", "gelu")
-
-
-# ---------------------------------------------------------------- the network
-def _device(device: str | None) -> Any:
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TaskConfigError("device 'cuda' was asked for but no CUDA device is available.")
-    return dev
-
-
-def _dtype(dtype: str) -> Any:
-    import torch
-
-    if dtype not in ("float32", "float64"):
-        raise TaskConfigError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
-    return torch.float64 if dtype == "float64" else torch.float32
-
-
-def _params(weights: Sequence[Any], dev: Any, dt: Any) -> list[Any]:
-    import torch
-
-    if len(weights) < 4 or len(weights) % 2:
-        raise TaskConfigError(f"Expected weights [W_1, b_1, ..., W_L, b_L] with at least one "
-                              f"hidden layer; got {len(weights)} arrays.")
-    out = [torch.as_tensor(np.asarray(w) if not torch.is_tensor(w) else w).to(dev, dt)
-           for w in weights]
-    for k in range(0, len(out), 2):
-        w, b = out[k], out[k + 1]
-        if w.ndim != 2 or b.shape != (1, w.shape[1]):
-            raise TaskConfigError(f"Layer {k // 2 + 1}: weights must be (fan_in, fan_out) and "
-                                  f"bias (1, fan_out); got {tuple(w.shape)} and "
-                                  f"{tuple(b.shape)}.")
-    return out
-
-
-def _forward(params: Sequence[Any], x: Any, activation: str) -> Any:
-    import torch
-
-    act = {"relu": torch.relu, "tanh": torch.tanh,
-           "gelu": torch.nn.functional.gelu}[activation]
-    h = x
-    for k in range(0, len(params) - 2, 2):
-        h = act(h @ params[k] + params[k + 1])
-    return h @ params[-2] + params[-1]
-
 
 def load_forward_ad() -> None:
     """Import torch's forward-mode decompositions once, without their warning.
@@ -125,11 +82,6 @@ def load_forward_ad() -> None:
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated",
                                 category=DeprecationWarning)
         import torch._decomp.decompositions_for_jvp  # noqa: F401
-
-
-def _check_activation(activation: str) -> None:
-    if activation not in _ACTS:
-        raise TaskConfigError(f"activation must be one of {list(_ACTS)}; got {activation!r}.")
 
 
 def mlp_outputs(weights: Sequence[Any], x: Any, *, activation: str = "relu",
@@ -161,10 +113,10 @@ def mlp_outputs(weights: Sequence[Any], x: Any, *, activation: str = "relu",
     """
     import torch
 
-    _check_activation(activation)
-    dev, dt = _device(device), _dtype(dtype)
+    check_activation(activation)
+    dev, dt = torch_device(device), torch_dtype(dtype)
     with torch.no_grad():
-        out = _forward(_params(weights, dev, dt), torch.as_tensor(np.asarray(x)).to(dev, dt),
+        out = mlp_forward(as_params(weights, dev, dt), torch.as_tensor(np.asarray(x)).to(dev, dt),
                        activation)
     return out.cpu().numpy()
 
@@ -178,7 +130,7 @@ def available_memory(device: str | None = None) -> int:
     >>> available_memory("cpu") > 0
     True
     """
-    dev = _device(device)
+    dev = torch_device(device)
     if dev.type == "cuda":
         import torch
 
@@ -238,7 +190,7 @@ def _jac_chunk(params: list[Any], x: Any, activation: str) -> Any:
     from torch.func import jacrev, vmap
 
     def one(p: list[Any], xi: Any) -> Any:
-        return _forward(p, xi[None, :], activation)[0, 0]
+        return mlp_forward(p, xi[None, :], activation)[0, 0]
 
     jac = vmap(jacrev(one), in_dims=(None, 0))(params, x)
     return torch.cat([j.reshape(x.shape[0], -1) for j in jac], dim=1)
@@ -275,9 +227,9 @@ def _prepare(weights: Sequence[Any], x: Any, activation: str, device: str | None
              dtype: str) -> tuple[list[Any], Any]:
     import torch
 
-    _check_activation(activation)
-    dev, dt = _device(device), _dtype(dtype)
-    params = _params(weights, dev, dt)
+    check_activation(activation)
+    dev, dt = torch_device(device), torch_dtype(dtype)
+    params = as_params(weights, dev, dt)
     if params[-1].shape[1] != 1:
         raise TaskConfigError(f"The empirical NTK here is for one-output students (regression); "
                               f"this one has {params[-1].shape[1]} outputs.")

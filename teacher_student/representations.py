@@ -26,7 +26,8 @@ from scalelaw.intrinsic_dim import (
     pool_intrinsic_dims,
 )
 from teacher_student.store import final_metrics, load_weights, read_config
-from teacher_student.tasks import Task, TaskConfigError, _act, sample_inputs
+from teacher_student.tasks import Task, TaskConfigError, sample_inputs
+from teacher_student.tasks import activation as apply_activation
 
 __all__ = ["INPUT_STREAM_SEED", "RepresentationDims", "last_hidden_layer",
            "measure_representations", "task_data_dim"]
@@ -66,7 +67,7 @@ def last_hidden_layer(weights: Sequence[np.ndarray], x: np.ndarray, *,
                               f"layer; got {len(weights)} arrays.")
     h = np.asarray(x, dtype=np.float64)
     for k in range(0, len(weights) - 2, 2):
-        h = _act(activation, h @ weights[k] + weights[k + 1])
+        h = apply_activation(activation, h @ weights[k] + weights[k + 1])
     return h
 
 

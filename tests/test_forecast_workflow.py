@@ -37,7 +37,7 @@ def test_forecast_at_file_one_row_per_point(fit_json, tmp_path, capsys):
                  "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert [r["name"] for r in rows] == ["a", "b", "c"]
-    from scalelaw.io import read_fit
+    from scalelaw.results import read_fit
 
     res = sl.calibrate(read_fit(fit_json))
     direct = res.get_prediction(None, n_params=pts.n_params.to_numpy(),

@@ -173,7 +173,7 @@ def test_l_inf_is_paired_per_run():
     t = pd.DataFrame({"n_train": D, "n_params": 50.0, "test_loss": lim + 0.2 * 1000 / D,
                       "l_inf": lim, "seed": np.repeat(np.arange(4), 6)})
     c = check_scaling(t, "n_train", "test_loss", l_inf="l_inf")[0]
-    assert c.regime == "variance" and c.fit.l_inf == "given"
+    assert c.regime == "variance" and c.fit.l_inf_source == "given"
     assert c.alpha == pytest.approx(1.0, abs=1e-9)  # exact: the pairs cancel the scatter
     assert c.fit.points[1] == pytest.approx(0.2 * 1000 / np.unique(D))
     # averaging the loss and the limit separately (geometric mean of the loss less the

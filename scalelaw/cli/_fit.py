@@ -254,8 +254,7 @@ def _read_result(path: str, group: str | None) -> Any:
     import json
     from pathlib import Path
 
-    from scalelaw.io import read_fit
-    from scalelaw.results import CombinedFit
+    from scalelaw.results import CombinedFit, read_fit
 
     try:
         d = json.loads(Path(path).read_text())

@@ -21,8 +21,7 @@ from scalelaw.exceptions import DataValidationError
 # ------------------------------------------------------------------------ id
 def _cmd_id(args: argparse.Namespace) -> int:
     from scalelaw._validation import check_int
-    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
-    from scalelaw.intrinsic_dim._estimators import check_method
+    from scalelaw.intrinsic_dim import check_method, estimate_intrinsic_dim, read_points
 
     try:
         check_method(args.method)
@@ -100,8 +99,7 @@ def _dimension_arg(args: argparse.Namespace) -> Any:
         return args.dimension
     if args.id_data is None:
         return None
-    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
-    from scalelaw.intrinsic_dim._estimators import check_method
+    from scalelaw.intrinsic_dim import check_method, estimate_intrinsic_dim, read_points
 
     try:
         check_method(args.method)

@@ -202,7 +202,7 @@ def fit(
                            keep=keep, n_threads=n_threads)
         if calibrate:
             result = _calibrate(result)
-    _warn_about(result)
+    warn_about_fit(result)
     if bootstrap:
         result = result.with_bootstrap(bootstrap, groups=bootstrap_groups,
                                        random_state=random_state)
@@ -213,10 +213,23 @@ def _is_model(obj: Any) -> bool:
     return (type(obj).__module__ or "").startswith("lmfit")
 
 
-def _warn_about(result: FitResult | CombinedFit) -> None:
+def warn_about_fit(result: FitResult | CombinedFit) -> None:
+    """Warn as :func:`fit` does about a result: no convergence, an ill-conditioned optimum.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, pandas as pd
+    >>> n = np.logspace(6, 9, 12)
+    >>> res = fit("power", pd.DataFrame({"n": n, "loss": 3 * n**-0.3}), x="n", y="loss")
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_about_fit(res)
+    >>> len(seen)
+    0
+    """
     if isinstance(result, CombinedFit):
         for member in result.members:
-            _warn_about(member)
+            warn_about_fit(member)
         return
     codes = {d.code: d for d in result.diagnostics}
     if not result.converged:

@@ -50,11 +50,12 @@ from scalelaw.intrinsic_dim._estimators import (
     IDResult,
     IntrinsicDimensionWarning,
     Method,
+    check_method,
     estimate_intrinsic_dim,
     estimate_intrinsic_dims,
     pool_intrinsic_dims,
 )
-from scalelaw.intrinsic_dim._readers import read_points
+from scalelaw.io import read_points
 
 __all__ = [
     "CALIBRATED",
@@ -66,6 +67,7 @@ __all__ = [
     "IDResult",
     "IntrinsicDimensionWarning",
     "Method",
+    "check_method",
     "estimate_intrinsic_dim",
     "estimate_intrinsic_dims",
     "pool_intrinsic_dims",

@@ -134,7 +134,13 @@ class IDResult:
 
 
 def check_method(method: str) -> str:
-    """The method's name, or a clear error for a retired or unknown one."""
+    """The method's name, or a clear error for a retired or unknown one.
+
+    Examples
+    --------
+    >>> check_method("twonn")
+    'twonn'
+    """
     if method in _RETIRED:
         raise DataValidationError(_RETIRED[method], column="method")
     if method not in METHODS:

@@ -104,14 +104,14 @@ class LotteryResult:
         return {"groups": [g.to_dict() for g in self.groups], "trend": self.trend,
                 "settings": self.settings}
 
-    def table(self) -> pd.DataFrame:
-        """One row per size: the scalar columns.
+    def to_frame(self) -> pd.DataFrame:
+        """One row per size: the scalar columns (the name every result table has).
 
         Examples
         --------
         >>> rng = np.random.default_rng(0)
         >>> df = pd.DataFrame({"loss": rng.normal(1, 0.1, 40)})
-        >>> analyze_lottery(df, "loss", n_boot=20).table()[["n_runs", "n_outliers"]]
+        >>> analyze_lottery(df, "loss", n_boot=20).to_frame()[["n_runs", "n_outliers"]]
            n_runs  n_outliers
         0      40           0
         """

@@ -30,6 +30,9 @@ from scalelaw.laws import Inputs, ScalingLaw
 
 ObjectiveName = Literal["huber_log", "mse_log", "mse"]
 #: :class:`StackedObjective` pads data sets to a multiple of this many rows.
+__all__ = ["HUBER_LEAST_SQUARES", "OBJECTIVES", "STACK_PAD_ROWS", "Objective", "ObjectiveName",
+           "StackedObjective", "huber_root", "is_log", "padded_rows", "psi", "rho"]
+
 STACK_PAD_ROWS = 16
 OBJECTIVES: tuple[str, ...] = ("huber_log", "mse_log", "mse")
 #: Fit ``huber_log`` by the trust-region least-squares path (see :func:`huber_root`).

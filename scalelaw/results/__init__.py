@@ -13,6 +13,7 @@ from scalelaw.results._combined import CombinedFit, combine, result_from_dict
 from scalelaw.results._fit import FitResult
 from scalelaw.results._grouped import GroupedFitResult
 from scalelaw.results._json import SCHEMA_VERSION, from_jsonable, to_jsonable
+from scalelaw.results._read import read_fit
 
 __all__ = ["SCHEMA_VERSION", "CombinedFit", "Diagnostic", "FitResult", "GroupedFitResult",
-           "combine", "from_jsonable", "result_from_dict", "to_jsonable"]
+           "combine", "from_jsonable", "read_fit", "result_from_dict", "to_jsonable"]

@@ -449,7 +449,7 @@ def judge(key: Any, kind: str, fit: ExponentFit, *, dim: DimensionEstimate | Non
     if kind == "variance":
         questions = (variance_question(a, ci, tol, doubt),)
         pred = 1.0
-        extra = f"; L_inf {fit.l_inf}"
+        extra = f"; L_inf {fit.l_inf_source}"
         if fit.alpha_corrected is not None:
             other = fit.alpha_raw if fit.correction_applied else fit.alpha_corrected
             label = "uncorrected" if fit.correction_applied else f"against {fit.correction}"

@@ -104,7 +104,7 @@ class ExponentFit:
         more or fewer at either end).
     alpha_raw : float or None
         The exponent against the size itself.
-    l_inf : str
+    l_inf_source : str
         ``"none"``, ``"given"`` (subtracted per run) or ``"fitted"``.
     correction : str or None
         The corrected abscissa (e.g. ``"n_train - n_params - 1"``) when one was
@@ -143,7 +143,7 @@ class ExponentFit:
     rule: str
     sensitivity: tuple[float, float]
     alpha_raw: float | None = None
-    l_inf: str = "none"
+    l_inf_source: str = "none"
     correction: str | None = None
     converged: bool = True
     notes: tuple[str, ...] = ()
@@ -173,7 +173,7 @@ class ExponentFit:
                 "ci_raw": _pair(self.ci_raw), "alpha_corrected": _num(self.alpha_corrected),
                 "ci_corrected": _pair(self.ci_corrected),
                 "correction": self.correction, "correction_applied": self.correction_applied,
-                "correction_reason": self.correction_reason, "l_inf": self.l_inf,
+                "correction_reason": self.correction_reason, "l_inf_source": self.l_inf_source,
                 "converged": self.converged, "notes": list(self.notes),
                 "ci_method": self.ci_method, "n_boot": self.n_boot,
                 "n_boot_failed": self.n_boot_failed,
@@ -455,7 +455,7 @@ def _result(grid: RunGrid, cut: RunGrid, used: AxisFit, raw: AxisFit, corr: Axis
         alpha=used.alpha, ci=used.ci, level=level,
         window=(float(sizes[0]), float(sizes[stop - 1])), n_points=stop, rule=rule,
         sensitivity=used.sensitivity, alpha_raw=raw.alpha,
-        l_inf="none" if regime == "resolution" else ("fitted" if floor else "given"),
+        l_inf_source="none" if regime == "resolution" else ("fitted" if floor else "given"),
         correction=None if corr is None else f"{x} - {other} - 1", converged=used.converged,
         notes=tuple(notes), ci_method=used.ci_method, ci_raw=raw.ci,
         alpha_corrected=None if corr is None else corr.alpha,
