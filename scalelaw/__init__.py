@@ -38,8 +38,8 @@ from scalelaw.inference import Diagnostic
 from scalelaw.io import read_runs
 from scalelaw.laws import ScalingLaw, get_law, list_laws
 from scalelaw.planning import RunPlan, plan_runs
-from scalelaw.plotting import plot_fit
-from scalelaw.results import FitResult, GroupedFitResult
+from scalelaw.plotting import plot_backtest, plot_fit
+from scalelaw.results import CombinedFit, FitResult, GroupedFitResult, combine
 
 try:
     __version__ = _metadata.version("scalelaw")
@@ -49,6 +49,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - source checkout
 __all__ = [
     "BacktestResult",
     "BootstrapWarning",
+    "CombinedFit",
     "ConvergenceWarning",
     "DataValidationError",
     "Diagnostic",
@@ -70,6 +71,7 @@ __all__ = [
     "__version__",
     "backtest",
     "calibrate",
+    "combine",
     "compute_optimal",
     "datasets",
     "fit",
@@ -79,6 +81,7 @@ __all__ = [
     "laws",
     "list_laws",
     "plan_runs",
+    "plot_backtest",
     "plot_fit",
     "prepare_data",
     "propose_runs",

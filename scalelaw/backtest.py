@@ -4,10 +4,12 @@ Per group, the law is fitted on the training rows (the smaller scales, or a
 split column), calibrated on them (:func:`scalelaw.calibrate`, unless the
 law is ``"auto"``, whose choice calibrates itself) and asked to forecast the
 held-out rows: RMSLE, absolute relative error and the share of held-out
-points inside the prediction interval. Warnings raised while fitting a group
-are recorded in its row, never hidden. Groups are independent: ``n_jobs``
-spreads them over worker processes (each limited to one BLAS thread), with the
-same numbers as one process.
+points inside the prediction interval. Every row's forecast and intervals
+are kept (:attr:`BacktestResult.points`; :meth:`BacktestResult.write_points`
+writes them as a table, :func:`scalelaw.plotting.plot_backtest` draws them).
+Warnings raised while fitting a group are recorded in its row, never hidden.
+Groups are independent: ``n_jobs`` spreads them over worker processes (each
+limited to one BLAS thread), with the same numbers as one process.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._validation import check_level, unknown_name
+from scalelaw._validation import check_columns, check_level, unknown_name
 from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ScaleLawError
-from scalelaw.fitting import calibrate, fit, group_labels, normalised_scale
-from scalelaw.fitting._data import as_frame
-from scalelaw.laws import get_law
-from scalelaw.results import FitResult
+from scalelaw.fitting import as_frame, calibrate, fit, group_labels, normalised_scale
+from scalelaw.laws import average_names, get_law
+from scalelaw.results import CombinedFit, FitResult
 
-__all__ = ["MIN_EXTRA_ROWS", "BacktestResult", "backtest"]
+__all__ = ["MIN_EXTRA_ROWS", "UNIT_FREE_LAWS", "BacktestResult", "backtest"]
 
 #: A group is scored only with at least (free parameters + this) training rows: with
 #: fewer the fit has almost no residual degrees of freedom and its forecast interval
@@ -38,6 +39,12 @@ MIN_EXTRA_ROWS = 2
 #: moves), each of at least MIN_BATCH_GROUPS groups (so a batch stays worth it).
 BATCH_PARTS_PER_JOB = 4
 MIN_BATCH_GROUPS = 8
+#: Laws whose log-space fit does not depend on the target's unit: multiplying the loss by
+#: ``c`` multiplies their amplitudes (``A``, ``B``, ``E``, ``a``, ``b``, ``beta``,
+#: ``eps_inf``, ``eps_0``) and every forecast by ``c`` and leaves the exponents alone.
+#: Kaplan's law (no amplitude), formulas and M4 with a fixed ``eps_0`` are not.
+UNIT_FREE_LAWS = frozenset({"power", "saturating_power", "chinchilla", "broken_power",
+                            "gadre", "m1", "m2", "m3", "m4"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,14 @@ class BacktestResult:
         ``failed: ...`` or ``not scorable: ...``) and ``warnings`` (what
         fitting the group warned about).
     points : pandas.DataFrame
-        One row per held-out point with its forecast and interval.
+        One row per point of every scored group, training rows included:
+        the inputs, the target (actual), ``mean`` (the forecast, or the
+        fitted value of a training row), ``mean_ci_lower``/``upper`` (interval
+        of the mean curve), ``obs_ci_lower``/``upper`` (prediction interval
+        at ``level``), ``extrapolation_factor``, ``extrapolation_distance``,
+        ``inside`` (actual inside the prediction interval), ``heldout``
+        (False for the training rows the fit saw), ``group`` and ``law``.
+        Scores use the held-out rows only.
     """
 
     overall: dict[str, Any]
@@ -67,9 +81,50 @@ class BacktestResult:
     points: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"overall": {...}, "groups": [...]}``."""
+        """JSON-ready ``{"overall": {...}, "groups": [...], "points": [...]}``.
+
+        ``points`` holds one record per row of :attr:`points` (held-out and
+        training rows; ``heldout`` tells them apart).
+        """
         groups = self.groups.astype(object).where(self.groups.notna(), None)
-        return {"overall": dict(self.overall), "groups": groups.to_dict(orient="records")}
+        points = self.points.astype(object).where(self.points.notna(), None)
+        return {"overall": dict(self.overall), "groups": groups.to_dict(orient="records"),
+                "points": points.to_dict(orient="records")}
+
+    def write_points(self, path: str | os.PathLike[str]) -> None:
+        """Write :attr:`points` as a table: CSV (``.csv``, ``.tsv``) or Parquet (``.parquet``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Output file; its extension picks the format.
+
+        Raises
+        ------
+        DataValidationError
+            Another extension.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np, pandas as pd
+        >>> n = np.logspace(3, 7, 30)
+        >>> df = pd.DataFrame({"n": n, "L": 0.5 + 20 * n ** -0.4})
+        >>> bt = backtest(df, "saturating_power", x="n", y="L", holdout_largest=5)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     bt.write_points(f"{d}/points.csv")
+        ...     table = pd.read_csv(f"{d}/points.csv")
+        >>> int(table["heldout"].sum()), len(table)
+        (5, 30)
+        """
+        suffix = os.fspath(path).lower().rsplit(".", 1)[-1]
+        if suffix in ("csv", "tsv"):
+            self.points.to_csv(path, index=False, sep="," if suffix == "csv" else "\t")
+        elif suffix in ("parquet", "pq"):
+            self.points.to_parquet(path, index=False)
+        else:
+            raise DataValidationError(
+                f"The points table is written as CSV (.csv, .tsv) or Parquet (.parquet); got "
+                f"{os.fspath(path)!r}.", column="out")
 
     def summary(self) -> str:
         """A readable table, then the warnings of each group that had any.
@@ -142,7 +197,8 @@ def backtest(
     data : pandas.DataFrame
         Runs.
     law : str
-        Law name, formula or ``"auto"`` (chosen per group on the training rows).
+        Law name, formula, ``"average:a+b+..."`` (each law fitted, forecasts
+        combined) or ``"auto"`` (chosen per group on the training rows).
     x : str or sequence of str
         Input column(s).
     y : str
@@ -189,6 +245,8 @@ def backtest(
     """
     data = as_frame(data)
     xs = [x] if isinstance(x, str) else list(x)
+    check_columns(data, xs, role="x")
+    check_columns(data, [y], role="y")
     level = check_level(level)
     if (holdout_largest is None) == (split_column is None):
         raise DataValidationError(
@@ -209,8 +267,9 @@ def backtest(
         if split_column not in data.columns:
             raise unknown_name("column", split_column, [str(c) for c in data.columns])
         _split(data, xs, None, split_column)  # bad markers fail before any work
-    if law != "auto":
-        get_law(law, inputs=xs)  # unknown names fail before any work
+    if law != "auto":  # unknown names fail before any work
+        for name in average_names(law) or [law]:
+            get_law(name, inputs=xs)
     if group is None:
         groups: list[tuple[Any, pd.DataFrame]] = [(None, data)]
     else:
@@ -218,24 +277,30 @@ def backtest(
         groups = [(key, data[(labels == key).to_numpy()])
                   for key in pd.unique(labels.to_numpy())]
     min_rows = _min_train_rows(law, xs)
+    unit_free = _unit_free(law, xs, objective)
     _warn_duplicates(groups, xs, y)
     tasks = [(frame.reset_index(drop=True), key, law, xs, y, holdout_largest, split_column,
-              level, objective, delta, max_extrapolation, min_rows) for key, frame in groups]
+              level, objective, delta, max_extrapolation, min_rows, unit_free)
+             for key, frame in groups]
     results = _run_groups(tasks, n_jobs, progress, batch=batch)
     rows = [r for r, _ in results]
     points = [t for _, t in results if t is not None]
     table = pd.DataFrame(rows)
     ok = table[table["status"] == "ok"]
-    pts = pd.concat(points, ignore_index=True) if points else pd.DataFrame()
+    pts = (pd.concat(points, ignore_index=True) if points
+           else pd.DataFrame(columns=[*xs, y, "heldout", "inside", "group", "law"]))
+    held = pts[pts["heldout"].astype(bool)]
     overall = {
         "rmsle_mean": float(ok["rmsle"].mean()) if len(ok) else float("nan"),
         "rmsle_median": float(ok["rmsle"].median()) if len(ok) else float("nan"),
         "are_mean": float(ok["are"].mean()) if len(ok) else float("nan"),
-        "pi_coverage": float(pts["inside"].mean()) if len(pts) else float("nan"),
+        "pi_coverage": float(held["inside"].mean()) if len(held) else float("nan"),
         "n_groups": len(ok),
         "n_failed": int((table["status"] != "ok").sum()),
         "n_not_scorable": int(table["status"].str.startswith("not scorable").sum()),
         "level": level,
+        "x": list(xs),
+        "y": y,
     }
     return BacktestResult(overall, table, pts)
 
@@ -243,10 +308,48 @@ def backtest(
 def _min_train_rows(law: str, xs: list[str]) -> int:
     from scalelaw.fitting import AUTO_CANDIDATES
 
-    names = AUTO_CANDIDATES.get(len(xs), ()) if law == "auto" else (law,)
+    names = (AUTO_CANDIDATES.get(len(xs), ()) if law == "auto"
+             else average_names(law) or [law])
     n_par = max((int(np.count_nonzero(np.subtract(*get_law(n, inputs=xs).internal_bounds())
                                       < 0)) for n in names), default=1)
     return n_par + MIN_EXTRA_ROWS
+
+
+def _unit_free(law: str, xs: list[str], objective: str) -> bool:
+    """Whether every law the backtest may fit ignores the target's unit (log objectives)."""
+    from scalelaw.fitting import AUTO_CANDIDATES
+    from scalelaw.optim.objective import is_log
+
+    if not is_log(objective):
+        return False
+    names = (AUTO_CANDIDATES.get(len(xs), ()) if law == "auto"
+             else average_names(law) or [law])  # a combination: each of its members
+    laws = [get_law(n, inputs=xs) for n in names]
+    return bool(laws) and all(lw.name in UNIT_FREE_LAWS and getattr(lw, "eps_0", None) is None
+                              for lw in laws)
+
+
+def _in_unit(train: pd.DataFrame, test: pd.DataFrame, y: str
+             ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Both parts with the target divided by the training rows' geometric mean.
+
+    Log-space fits of a law in :data:`UNIT_FREE_LAWS` are unchanged by the
+    target's unit in exact arithmetic, but not in the optimiser's: its
+    coordinates for ``E`` or ``eps_inf`` and its tolerances are absolute, so a
+    loss given in another unit (x 1e300) chose another law and scored worse.
+    Fitted in this unit, a group's forecasts and scores do not depend on it.
+    """
+    if not pd.api.types.is_numeric_dtype(train[y]) or not pd.api.types.is_numeric_dtype(
+            test[y]):
+        return train, test, 1.0  # text in the target: the fit reports it as given
+    v = train[y].to_numpy(dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0)
+    if not ok.any():
+        return train, test, 1.0
+    unit = float(np.exp(np.mean(np.log(v[ok]))))
+    if not (np.isfinite(unit) and unit > 0):
+        return train, test, 1.0
+    return (train.assign(**{y: train[y] / unit}), test.assign(**{y: test[y] / unit}), unit)
 
 
 def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: str) -> None:
@@ -267,9 +370,9 @@ def _warn_duplicates(groups: list[tuple[Any, pd.DataFrame]], xs: list[str], y: s
 
 def _one_thread() -> None:
     """Worker initialiser: the workers share the CPUs, so each computes on one thread."""
-    from scalelaw.optim import _common
+    from scalelaw.optim import set_worker_threads
 
-    _common.THREADS_IN_WORKER = 1  # this worker process only
+    set_worker_threads(1)  # this worker process only
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - scikit-learn brings it
@@ -322,9 +425,10 @@ def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool,
 
 def _prepare_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str],
                    holdout_largest: int | None, split_column: str | None,
-                   min_rows: int) -> tuple[dict[str, Any], pd.DataFrame | None,
-                                           pd.DataFrame | None]:
-    """The group's row of the table, and its training and held-out rows (None: not scored)."""
+                   min_rows: int, y: str | None = None
+                   ) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None, float]:
+    """The group's row of the table, its training and held-out rows (None: not scored),
+    and the unit of the target they are in (with ``y``: see :func:`_in_unit`)."""
     row: dict[str, Any] = {"group": None if key is None else _plain(key), "law": law,
                            "rmsle": np.nan, "are": np.nan, "pi_coverage": np.nan,
                            "n_train": 0, "n_test": 0, "n_excluded": 0, "status": "ok",
@@ -333,33 +437,37 @@ def _prepare_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str],
         row["status"] = (f"not scorable: {len(frame)} row(s), but --holdout-largest "
                          f"{holdout_largest} needs more rows than it holds out")
         row["n_test"] = len(frame)
-        return row, None, None
+        return row, None, None, 1.0
     try:
         train_mask = _split(frame, xs, holdout_largest, split_column)
     except ScaleLawError as exc:
         row["status"] = f"failed: {exc}"
-        return row, None, None
+        return row, None, None, 1.0
     train, test = frame[train_mask], frame[~train_mask]
     row["n_train"], row["n_test"] = len(train), len(test)
     if len(test) == 0:
         row["status"] = "not scorable: no held-out rows"
-        return row, None, None
+        return row, None, None, 1.0
     if len(train) < min_rows:
         row["status"] = (f"not scorable: {len(train)} training row(s); at least {min_rows} "
                          f"are needed (the law's free parameters + {MIN_EXTRA_ROWS})")
-        return row, None, None
-    return row, train, test
+        return row, None, None, 1.0
+    if y is None:
+        return row, train, test, 1.0
+    return (row, *_in_unit(train, test, y))
 
 
 def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: str,
                     holdout_largest: int | None, split_column: str | None, level: float,
                     objective: str, delta: float, max_extrapolation: float,
-                    min_rows: int = 1) -> tuple[dict[str, Any], pd.DataFrame | None]:
+                    min_rows: int = 1, unit_free: bool = False
+                    ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Score one group; the row says why when it cannot be scored."""
-    row, train, test = _prepare_group(frame, key, law, xs, holdout_largest, split_column,
-                                      min_rows)
+    row, train, test, unit = _prepare_group(frame, key, law, xs, holdout_largest,
+                                            split_column, min_rows, y if unit_free else None)
     if train is None:
         return row, None
+    res: Any
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -368,7 +476,8 @@ def _backtest_group(frame: pd.DataFrame, key: Any, law: str, xs: list[str], y: s
                 res = calibrate(res)
         except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
             res = exc
-    return _score_group(row, res, list(caught), test, law, xs, y, level, max_extrapolation)
+    return _score_group(row, res, list(caught), train, test, law, xs, y, level,
+                        max_extrapolation, unit)
 
 
 def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFrame | None]]:
@@ -377,18 +486,22 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
     Each group's numbers are what :func:`_backtest_group` gives it alone, bit for
     bit (the same starts, stages and tolerances, on arrays of the same shapes).
     """
-    from scalelaw.fitting import fit_tables
-    from scalelaw.fitting._api import _warn_about
-    from scalelaw.fitting._batch import calibrate_each, fit_auto_tables
+    from scalelaw.fitting import fit_auto_tables, fit_combined_tables, fit_tables, warn_about_fit
 
     law, xs, y, level, objective, delta, max_extrapolation = (
         tasks[0][2], tasks[0][3], tasks[0][4], tasks[0][7], tasks[0][8], tasks[0][9],
         tasks[0][10])
-    prepared = [_prepare_group(t[0], t[1], law, xs, t[5], t[6], t[11]) for t in tasks]
-    todo = [i for i, (_, train, _) in enumerate(prepared) if train is not None]
+    prepared = [_prepare_group(t[0], t[1], law, xs, t[5], t[6], t[11],
+                               y if t[12] else None) for t in tasks]
+    todo = [i for i, (_, train, _, _) in enumerate(prepared) if train is not None]
     trains = [prepared[i][1] for i in todo]
+    names = average_names(law)
+    fitted: list[tuple[Any, list[warnings.WarningMessage]]]
     if law == "auto":
-        fitted = fit_auto_tables(trains, x=xs, y=y, objective=objective, delta=delta)
+        fitted = list(fit_auto_tables(trains, x=xs, y=y, objective=objective, delta=delta))
+    elif names:
+        fitted = list(fit_combined_tables(names, trains, x=xs, y=y, objective=objective,
+                                          delta=delta))
     else:
         fitted = fit_tables(get_law(law, inputs=xs), trains, x=xs, y=y,
                             objective=objective, delta=delta)
@@ -396,46 +509,69 @@ def _backtest_batch(tasks: list[tuple]) -> list[tuple[dict[str, Any], pd.DataFra
     outcome: dict[int, Any] = {}
     for i, (res, warned) in zip(todo, fitted, strict=True):
         caught[i], outcome[i] = list(warned), res
-        if isinstance(res, FitResult):
+        if isinstance(res, FitResult | CombinedFit):
             with warnings.catch_warnings(record=True) as more:
                 warnings.simplefilter("always")
-                _warn_about(res)  # what fit() says of its result
+                warn_about_fit(res)  # what fit() says of its result
             caught[i] += more
-    ok = [i for i in todo if isinstance(outcome[i], FitResult)]
-    if law != "auto":  # auto's result carries its pooled calibration
-        for i, (res, warned) in zip(ok, calibrate_each([outcome[i] for i in ok]),
-                                    strict=True):
-            outcome[i] = res
-            caught[i] += warned
+    ok = [i for i in todo if isinstance(outcome[i], FitResult | CombinedFit)]
+    if law != "auto":  # auto's result carries its calibration
+        _calibrate_batch(outcome, caught, ok)
     out = []
-    for i, (row, train, test) in enumerate(prepared):
+    for i, (row, train, test, unit) in enumerate(prepared):
         if train is None:
             out.append((row, None))
             continue
-        out.append(_score_group(row, outcome[i], caught[i], test, law, xs, y, level,
-                                max_extrapolation))
+        out.append(_score_group(row, outcome[i], caught[i], train, test, law, xs, y, level,
+                                max_extrapolation, unit))
     return out
 
 
+def _calibrate_batch(outcome: dict[int, Any], caught: dict[int, list[Any]], ok: list[int]
+                     ) -> None:
+    """Calibrate every fit in ``outcome[ok]`` in shared batches (each member of a combination)."""
+    from dataclasses import replace
+
+    from scalelaw.fitting import calibrate_each
+
+    combos = [i for i in ok if isinstance(outcome[i], CombinedFit)]
+    singles = [i for i in ok if i not in combos]
+    for i, (res, warned) in zip(singles, calibrate_each([outcome[i] for i in singles]),
+                                strict=True):
+        outcome[i] = res
+        caught[i] += warned
+    if not combos:
+        return
+    members: dict[int, list[Any]] = {i: [] for i in combos}
+    for j in range(len(outcome[combos[0]].members)):
+        done = calibrate_each([outcome[i].members[j] for i in combos])
+        for i, (res, warned) in zip(combos, done, strict=True):
+            members[i].append(res)
+            caught[i] += warned
+    for i in combos:
+        failed = [m for m in members[i] if not isinstance(m, FitResult)]
+        outcome[i] = failed[0] if failed else replace(outcome[i], members=tuple(members[i]))
+
+
 def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMessage],
-                 test: pd.DataFrame, law: str, xs: list[str], y: str, level: float,
-                 max_extrapolation: float) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Forecast the held-out rows with a fit (or record why the group failed)."""
-    if not isinstance(res, FitResult):
+                 train: pd.DataFrame, test: pd.DataFrame, law: str, xs: list[str], y: str,
+                 level: float, max_extrapolation: float, unit: float = 1.0
+                 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Forecast the held-out rows with a fit (or record why the group failed); the
+    forecasts and fitted values go back to the target's own unit (the fit may be in
+    another)."""
+    if not isinstance(res, FitResult | CombinedFit):
         row["status"] = f"failed: {type(res).__name__}: {res}"
         row["warnings"] = _summarise(caught)
         return row, None
     try:
         with warnings.catch_warnings(record=True) as more:
             warnings.simplefilter("always")
-            row["law"] = res.law.name if law != "auto" else res.settings["auto"]["chosen"]
-            vals = test[[*xs, y]].apply(pd.to_numeric, errors="coerce")
-            arr = vals.to_numpy(dtype=np.float64)
-            ok_rows = np.isfinite(arr).all(axis=1) & (arr > 0).all(axis=1)
-            row["n_excluded"] = int((~ok_rows).sum())
-            if not ok_rows.any():
+            row["law"] = (res.settings["auto"]["chosen"] if law == "auto"
+                          else res.name if isinstance(res, CombinedFit) else res.law.name)
+            clean, row["n_excluded"] = _valid_rows(test, xs, y)
+            if clean.empty:
                 raise ScaleLawError("no valid held-out rows (positive, finite)")
-            clean = vals[ok_rows]
             cols = {c: clean[c].to_numpy(dtype=np.float64) for c in xs}
             tab = res.get_prediction(level, extrapolate=True,
                                      max_extrapolation=max(max_extrapolation, 1.0), **cols)
@@ -450,10 +586,48 @@ def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMes
     row["are"] = float(np.mean(np.abs(mean - obs) / obs))
     inside = (obs >= tab["obs_ci_lower"].to_numpy()) & (obs <= tab["obs_ci_upper"].to_numpy())
     row["pi_coverage"] = float(np.mean(inside))
-    tab[y] = obs
+    for col in ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"):
+        tab[col] = tab[col] * unit
+    tab[y] = obs * unit
     tab["inside"] = inside
-    tab["group"] = row["group"]
-    return row, tab
+    tab["heldout"] = True
+    fitted = _fitted_rows(res, train, xs, y, level)
+    if fitted is not None:
+        for col in ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper",
+                    y):
+            fitted[col] = fitted[col] * unit
+    tab.attrs = {}  # a combination's attrs hold arrays, which pandas cannot compare
+    if fitted is not None:
+        fitted.attrs = {}
+    out = pd.concat([fitted, tab], ignore_index=True) if fitted is not None else tab
+    out["group"] = row["group"]
+    out["law"] = row["law"]
+    return row, out
+
+
+def _valid_rows(frame: pd.DataFrame, xs: list[str], y: str) -> tuple[pd.DataFrame, int]:
+    """The rows with positive, finite inputs and target (numeric), and how many are not."""
+    vals = frame[[*xs, y]].apply(pd.to_numeric, errors="coerce")
+    arr = vals.to_numpy(dtype=np.float64)
+    ok_rows = np.isfinite(arr).all(axis=1) & (arr > 0).all(axis=1)
+    return vals[ok_rows], int((~ok_rows).sum())
+
+
+def _fitted_rows(res: FitResult | CombinedFit, train: pd.DataFrame, xs: list[str], y: str,
+                 level: float) -> pd.DataFrame | None:
+    """The training rows with the fit's values and intervals (``heldout`` False)."""
+    clean, _ = _valid_rows(train, xs, y)
+    if clean.empty:
+        return None
+    # inside the fitted domain: no guard, no warning
+    tab = res.get_prediction(level, extrapolate=True, max_extrapolation=np.inf,
+                             **{c: clean[c].to_numpy(dtype=np.float64) for c in xs})
+    obs = clean[y].to_numpy(dtype=np.float64)
+    tab[y] = obs
+    tab["inside"] = (obs >= tab["obs_ci_lower"].to_numpy()) & (
+        obs <= tab["obs_ci_upper"].to_numpy())
+    tab["heldout"] = False
+    return tab
 
 
 def _summarise(caught: list[warnings.WarningMessage]) -> str:

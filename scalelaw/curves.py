@@ -19,7 +19,7 @@ import pandas as pd
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
 from scalelaw.fitting import fit, fit_each_group
-from scalelaw.results import FitResult, GroupedFitResult
+from scalelaw.results import CombinedFit, FitResult, GroupedFitResult
 
 __all__ = ["drop_warmup", "fit_learning_curve", "fit_learning_curve_groups", "lower_envelope"]
 
@@ -133,7 +133,7 @@ def fit_learning_curve(
     min_step: float | None = None,
     envelope: bool = False,
     **fit_kwargs: Any,
-) -> FitResult:
+) -> FitResult | CombinedFit:
     """Fit a law to loss against steps/tokens, after the warm-up filters.
 
     Parameters
@@ -160,8 +160,10 @@ def fit_learning_curve(
 
     Returns
     -------
-    FitResult
-        The fit; ``excluded`` counts ``warmup`` and ``envelope`` rows.
+    FitResult or CombinedFit
+        The fit (a combination for an average, or when ``"auto"`` combines
+        tied laws); ``excluded`` counts ``warmup`` and ``envelope`` rows (of
+        every member of a combination).
 
     Examples
     --------
@@ -193,12 +195,17 @@ def fit_learning_curve(
             f"No rows left after the warm-up filters ({n_warm} dropped).", column=x
         )
     res = fit(law, kept, x=x, y=y, **fit_kwargs)
-    excluded = dict(res.excluded)
-    excluded.update(warmup=n_warm, envelope=n_env)
-    settings = dict(res.settings)
-    settings.update(learning_curve={"warmup_fraction": warmup_fraction,
-                                    "min_step": min_step, "envelope": envelope})
-    return replace(res, excluded=excluded, settings=settings)
+    filters = {"warmup_fraction": warmup_fraction, "min_step": min_step,
+               "envelope": envelope}
+
+    def record(r: FitResult) -> FitResult:
+        return replace(r, excluded={**r.excluded, "warmup": n_warm, "envelope": n_env},
+                       settings={**r.settings, "learning_curve": filters})
+
+    if isinstance(res, CombinedFit):
+        return replace(res, members=tuple(record(m) for m in res.members),
+                       settings={**res.settings, "learning_curve": filters})
+    return record(res)
 
 
 def fit_learning_curve_groups(

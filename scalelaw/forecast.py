@@ -31,8 +31,9 @@ fitting and backtests build on it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,29 +42,59 @@ from scipy import special
 from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
 from scalelaw.inference import free_mask
-from scalelaw.laws import Inputs
+from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.stats import wald_draws
-
-if TYPE_CHECKING:
-    from scalelaw.results import FitResult
 
 __all__ = [
     "ExtrapolationCalibration",
+    "FittedLaw",
+    "LogIntervals",
     "calibration_from_errors",
+    "check_extrapolation",
     "extrapolation_distance",
+    "log_intervals",
     "log_residual_sd",
     "parameter_draws",
     "prediction_table",
+    "warn_uncalibrated",
 ]
 
 
-def _scales(result: FitResult) -> list[bool]:
+class FittedLaw(Protocol):
+    """What this layer reads of a fitted law (:class:`scalelaw.FitResult` has all of it).
+
+    The forecast layer sits below the results layer, so it names the fields it
+    needs instead of importing the result class.
+    """
+
+    law: ScalingLaw
+    x: tuple[str, ...]
+    y: str
+    theta: np.ndarray
+    cov_internal: np.ndarray
+    objective: str
+    dof_resid: int
+    data: pd.DataFrame
+    domain: dict[str, tuple[float, float]]
+    scale: dict[str, float]
+    level: float
+    bootstrap: pd.DataFrame | None
+    calibration: ExtrapolationCalibration | None
+
+    def predict(self, data: Any = None, /, **inputs: Any) -> np.ndarray:
+        """The law's mean at the inputs."""
+
+    def _inputs_from(self, inputs: Mapping[str, Any]) -> tuple[Inputs, tuple[int, ...]]:
+        """The law's inputs from keyword columns, and the broadcast shape."""
+
+
+def _scales(result: FittedLaw) -> list[bool]:
     """Per input: whether distances are measured on the log scale (all values > 0)."""
     return [result.domain[c][0] > 0 for c in result.x]
 
 
 def extrapolation_distance(
-    result: FitResult, columns: list[np.ndarray]
+    result: FittedLaw, columns: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Extrapolation factor and distance (in observed log-ranges) of new inputs.
 
@@ -123,7 +154,7 @@ def extrapolation_distance(
     return np.exp(log_excess), dist
 
 
-def log_residual_sd(result: FitResult) -> float:
+def log_residual_sd(result: FittedLaw) -> float:
     """Scatter of one new run around the curve, as a standard deviation of log loss.
 
     ``mse_log``: the residual scale ``sqrt(sum w r^2 / (n - p))`` (the OLS or
@@ -310,7 +341,7 @@ def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
     return kappa, int((~keep).sum())
 
 
-def log_mean_band(result: FitResult, X: Inputs, level: float
+def log_mean_band(result: FittedLaw, X: Inputs, level: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log of the mean curve, its standard error and the band ends (log scale).
 
@@ -358,27 +389,20 @@ def t_quantile(level: float, dof: int) -> float:
     return float(special.stdtrit(dof, 0.5 + level / 2.0))
 
 
-def prediction_table(
-    result: FitResult,
-    level: float | None = None,
-    *,
-    extrapolate: bool = False,
-    max_extrapolation: float = 10.0,
-    **inputs: Any,
-) -> pd.DataFrame:
-    """Forecast table: mean, interval of the mean curve, prediction interval.
+def check_extrapolation(result: FittedLaw, cols: list[np.ndarray], *, extrapolate: bool,
+                        max_extrapolation: float, stacklevel: int = 4
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Extrapolation factor and distance of new inputs, with the guard applied.
 
-    See :meth:`scalelaw.FitResult.get_prediction`, which calls this.
+    Raises :class:`~scalelaw.ExtrapolationError` for points beyond
+    ``max_extrapolation`` unless ``extrapolate``, which warns instead.
     """
-    level = result.level if level is None else check_level(level)
     if not (max_extrapolation >= 1.0):  # inf allowed: no limit
         raise DataValidationError(
             f"The 'max_extrapolation' parameter must be a float >= 1 (a multiple of the "
             f"fitted domain). Got {max_extrapolation!r} instead.",
             column="max_extrapolation",
         )
-    X, shape = result._inputs_from(inputs)
-    cols = [np.ravel(c) for c in X.cols]
     factor, dist = extrapolation_distance(result, cols)
     too_far = factor > max_extrapolation * (1 + 1e-12)
     if np.any(too_far):
@@ -395,39 +419,96 @@ def prediction_table(
                 "raise max_extrapolation."
             )
         warnings.warn(msg + " Treat these forecasts as speculative.", ExtrapolationWarning,
-                      stacklevel=3)
-    log_mean, se_mean, (lo, hi) = log_mean_band(result, X, level)
-    sigma = log_residual_sd(result)
-    cal = result.calibration
-    kappa = cal.kappa if cal is not None and np.isfinite(cal.kappa) else 0.0
-    outside = bool(np.any(dist > 0))
-    if outside and cal is None:
+                      stacklevel=stacklevel)
+    return factor, dist
+
+
+def warn_uncalibrated(dist: np.ndarray, stacklevel: int = 4) -> None:
+    """The warning for points beyond the domain of a fit without calibration."""
+    if np.any(dist > 0):
         warnings.warn(
             f"{int(np.count_nonzero(dist > 0))} point(s) lie beyond the fitted domain and "
             "this fit is not calibrated: their prediction intervals hold the in-domain "
             "scatter only, not the growth of extrapolation error. Calibrate first with "
             "scalelaw.calibrate(result) (scalelaw fit --calibrate).",
-            ExtrapolationWarning, stacklevel=3,
+            ExtrapolationWarning, stacklevel=stacklevel,
         )
+
+
+@dataclass(frozen=True)
+class LogIntervals:
+    """A fit's forecast on the log scale: the mean curve, its band, the prediction band.
+
+    ``dof_mean`` and ``dof_obs`` are the degrees of freedom of the quantiles
+    the two bands use (``inf`` for bootstrap percentiles of the mean curve).
+    """
+
+    log_mean: np.ndarray
+    mean_lo: np.ndarray
+    mean_hi: np.ndarray
+    obs_lo: np.ndarray
+    obs_hi: np.ndarray
+    dof_mean: float
+    dof_obs: float
+    sigma: float
+    kappa: float
+
+
+def log_intervals(result: FittedLaw, X: Inputs, dist: np.ndarray, level: float
+                  ) -> LogIntervals:
+    """Both intervals of a fit at inputs ``X`` (at distances ``dist`` beyond its domain).
+
+    No guard and no warning: see :func:`prediction_table`.
+    """
+    log_mean, se_mean, (lo, hi) = log_mean_band(result, X, level)
+    sigma = log_residual_sd(result)
+    cal = result.calibration
+    kappa = cal.kappa if cal is not None and np.isfinite(cal.kappa) else 0.0
     q_obs = t_quantile(level, result.dof_resid)
     sd_obs = np.sqrt(se_mean**2 + sigma**2 + kappa**2 * dist)
+    dof_obs = float(result.dof_resid) if result.dof_resid >= 1 else float("nan")
+    dof_mean = float("inf") if result.bootstrap is not None else dof_obs
+    return LogIntervals(log_mean, lo, hi, log_mean - q_obs * sd_obs, log_mean + q_obs * sd_obs,
+                        dof_mean, dof_obs, sigma, kappa)
+
+
+def prediction_table(
+    result: FittedLaw,
+    level: float | None = None,
+    *,
+    extrapolate: bool = False,
+    max_extrapolation: float = 10.0,
+    **inputs: Any,
+) -> pd.DataFrame:
+    """Forecast table: mean, interval of the mean curve, prediction interval.
+
+    See :meth:`scalelaw.FitResult.get_prediction`, which calls this.
+    """
+    level = result.level if level is None else check_level(level)
+    X, shape = result._inputs_from(inputs)
+    cols = [np.ravel(c) for c in X.cols]
+    factor, dist = check_extrapolation(result, cols, extrapolate=extrapolate,
+                                       max_extrapolation=max_extrapolation)
+    if result.calibration is None:
+        warn_uncalibrated(dist)
+    parts = log_intervals(result, X, dist, level)
     out = {c: cols[j] for j, c in enumerate(result.x)}
     out.update(
-        mean=np.exp(log_mean),
-        mean_ci_lower=np.exp(lo),
-        mean_ci_upper=np.exp(hi),
-        obs_ci_lower=np.exp(log_mean - q_obs * sd_obs),
-        obs_ci_upper=np.exp(log_mean + q_obs * sd_obs),
+        mean=np.exp(parts.log_mean),
+        mean_ci_lower=np.exp(parts.mean_lo),
+        mean_ci_upper=np.exp(parts.mean_hi),
+        obs_ci_lower=np.exp(parts.obs_lo),
+        obs_ci_upper=np.exp(parts.obs_hi),
         extrapolation_factor=factor,
         extrapolation_distance=dist,
     )
     frame = pd.DataFrame(out)
-    frame.attrs.update(level=level, log_residual_sd=sigma, kappa=kappa, shape=shape,
-                       calibrated=cal is not None)
+    frame.attrs.update(level=level, log_residual_sd=parts.sigma, kappa=parts.kappa,
+                       shape=shape, calibrated=result.calibration is not None)
     return frame
 
 
-def parameter_draws(result: FitResult, n_draws: int,
+def parameter_draws(result: FittedLaw, n_draws: int,
                     random_state: int | np.random.Generator | None, *,
                     student_t: bool = False, missing: str = "nan",
                     what: str | None = None) -> np.ndarray:

@@ -10,3 +10,5 @@
 Importing the package loads nothing heavy; torch is imported by the functions
 that need it.
 """
+
+__all__: list[str] = []  # the public names live in the submodules (see docs/api.md)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from teacher_student.tasks import Task, TaskConfigError, _suggest
+from teacher_student.tasks import Task, TaskConfigError, suggest_name
 
 __all__ = ["ACTIVATIONS", "PopulationResult", "RunSpec", "SweepConfig", "TrainConfig",
            "init_weights", "n_params", "seed_int"]
@@ -130,7 +130,7 @@ class TrainConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise bad(key, f"must be one of {list(allowed)}; got {getattr(self, key)!r}."
-                          + _suggest(str(getattr(self, key)), list(allowed)))
+                          + suggest_name(str(getattr(self, key)), list(allowed)))
         if self.online and self.batch_size == 0:
             raise bad("batch_size", "must be >= 1 in online mode (fresh batches per step).")
         if self.early_stopping and self.n_val == 0:
@@ -242,7 +242,7 @@ class SweepConfig:
             raise TaskConfigError(
                 f"Sweep key 'predictions' must be one of {list(self.PREDICTION_DTYPES)} (the "
                 f"precision of the stored per-example test predictions); got "
-                f"{self.predictions!r}." + _suggest(str(self.predictions),
+                f"{self.predictions!r}." + suggest_name(str(self.predictions),
                                                      list(self.PREDICTION_DTYPES)))
         for key, low in (("n_probe", 1), ("probe_seed", 0)):
             v = getattr(self, key)
@@ -258,7 +258,7 @@ class SweepConfig:
         known = list(cls.GRID_KEYS) + train_keys
         for key in d:
             if key not in known:
-                raise TaskConfigError(f"Unknown sweep key {key!r}." + _suggest(key, known)
+                raise TaskConfigError(f"Unknown sweep key {key!r}." + suggest_name(key, known)
                                       + f" Known keys: {known}.")
         if ("task" in d) == ("task_config" in d):
             raise TaskConfigError("A sweep config needs exactly one of 'task' (a suite name) "

@@ -26,7 +26,13 @@ import pandas as pd
 from scalelaw.slt import LLCEstimate, estimate_llc, steps_agree
 from teacher_student.config import RunSpec, TrainConfig
 from teacher_student.store import final_metrics, load_weights, read_config
-from teacher_student.tasks import Task, TaskConfigError, _noisy, sample_inputs, teacher_outputs
+from teacher_student.tasks import (
+    Task,
+    TaskConfigError,
+    add_label_noise,
+    sample_inputs,
+    teacher_outputs,
+)
 
 __all__ = ["LLCRuns", "check_llc_runs", "llc_over_training", "measure_llc", "student_loss",
            "training_set"]
@@ -49,7 +55,7 @@ def training_set(task: Task, n_train: int, data_seed: int, noise_seed: int | Non
     """
     x = sample_inputs(task, int(n_train), int(data_seed), split="train")
     ns = int(data_seed) if noise_seed is None else int(noise_seed)
-    return x, _noisy(task, teacher_outputs(task, x), ns, "train", 0)
+    return x, add_label_noise(task, teacher_outputs(task, x), ns, "train", 0)
 
 
 def student_loss(x: Any, y: Any, *, activation: str = "relu", loss: str = "mse"

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from teacher_student.tasks import Task, TaskConfigError, _rf_features, sample_inputs
+from teacher_student.tasks import Task, TaskConfigError, random_feature_map, sample_inputs
 
 __all__ = ["RandomFeatureModel"]
 
@@ -81,7 +81,7 @@ class RandomFeatureModel:
         ndarray of shape (n, S)
             ``ReLU(W x + b) / sqrt(S)``.
         """
-        return _rf_features(self.task, np.asarray(x, dtype=np.float64))
+        return random_feature_map(self.task, np.asarray(x, dtype=np.float64))
 
     def spectrum(self) -> np.ndarray:
         """Eigenvalues of ``C``, largest first.

@@ -26,7 +26,8 @@ from scalelaw.intrinsic_dim import (
     pool_intrinsic_dims,
 )
 from teacher_student.store import final_metrics, load_weights, read_config
-from teacher_student.tasks import Task, TaskConfigError, _act, sample_inputs
+from teacher_student.tasks import Task, TaskConfigError, sample_inputs
+from teacher_student.tasks import activation as apply_activation
 
 __all__ = ["INPUT_STREAM_SEED", "RepresentationDims", "last_hidden_layer",
            "measure_representations", "task_data_dim"]
@@ -66,7 +67,7 @@ def last_hidden_layer(weights: Sequence[np.ndarray], x: np.ndarray, *,
                               f"layer; got {len(weights)} arrays.")
     h = np.asarray(x, dtype=np.float64)
     for k in range(0, len(weights) - 2, 2):
-        h = _act(activation, h @ weights[k] + weights[k + 1])
+        h = apply_activation(activation, h @ weights[k] + weights[k + 1])
     return h
 
 
@@ -112,7 +113,7 @@ def measure_representations(
     ----------
     sweep_dir : str or Path
         A sweep run with ``keep_weights = true``.
-    method : {"twonn", "mle", "lpca"}, default="twonn"
+    method : {"twonn", "mle", "global_pca"}, default="twonn"
         Estimator (:func:`scalelaw.intrinsic_dim.estimate_intrinsic_dim`).
     n_inputs : int, default=10000
         Fresh inputs per model (Sharma & Kaplan use 10,000 or more).
@@ -205,7 +206,7 @@ def task_data_dim(task: Task, *, method: Method = "twonn", n_inputs: int = 10_00
     ----------
     task : Task
         The task.
-    method : {"twonn", "mle", "lpca"}, default="twonn"
+    method : {"twonn", "mle", "global_pca"}, default="twonn"
         Estimator.
     n_inputs : int, default=10000
         Inputs drawn (the stream of :data:`INPUT_STREAM_SEED`).

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from teacher_student.tasks import Task, TaskConfigError, _suggest
+from teacher_student.tasks import Task, TaskConfigError, suggest_name
 
 __all__ = ["build_suite", "get_task", "list_tasks", "suite_path", "task_table"]
 
@@ -104,7 +104,7 @@ def get_task(name: str) -> Task:
     """
     tasks = _load()
     if name not in tasks:
-        raise TaskConfigError(f"Unknown task {name!r}." + _suggest(name, list(tasks))
+        raise TaskConfigError(f"Unknown task {name!r}." + suggest_name(name, list(tasks))
                               + " See `scalelaw tasks list`.")
     return tasks[name]
 

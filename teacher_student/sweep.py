@@ -67,6 +67,7 @@ from teacher_student.config import (
     TrainConfig,
     n_params,
 )
+from teacher_student.memory import check_sweep_memory
 from teacher_student.population import train_population, tune_cpu_allocator
 from teacher_student.predictions import probe_set, sweep_predictions
 from teacher_student.store import (
@@ -268,6 +269,10 @@ def run_sweep(
     ------
     StoreLockedError
         When another process is running a sweep into ``out``.
+    TaskConfigError
+        When the largest run cannot fit in the device's memory
+        (:func:`~teacher_student.memory.check_sweep_memory`, checked before
+        anything is allocated; not with a ``scheduler``).
     """
     import torch
 
@@ -279,6 +284,8 @@ def run_sweep(
         raise TaskConfigError(f"device must be 'cpu' or 'cuda'; got {dev!r}.")
     if dev.startswith("cuda") and not torch.cuda.is_available():
         raise TaskConfigError("device 'cuda' was asked for but no CUDA device is available.")
+    if scheduler is None:  # remote workers have their own memory
+        check_sweep_memory(cfg, dev)
     out = Path(out)
     with lock_store(out):
         return _run_locked(cfg, out, dev, scheduler, progress, threads, t0)

@@ -1,9 +1,10 @@
 """The package's import graph: one direction, no cycles, layers as the README states.
 
-Every import is counted, including those inside functions; imports under
-``if TYPE_CHECKING:`` are type hints only and never run, so they are left out.
+Every import is counted, including those inside functions and those under
+``if TYPE_CHECKING:`` (a type hint that points upward is a dependency too).
 Importing ``a.b.c`` also imports the packages ``a.b`` and ``a``, so those
-count as imported too.
+count as imported too. Private names (``_name``) and private modules
+(``pkg._module``) are imported only inside the package that owns them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PACKAGES = ("scalelaw", "teacher_student")
 #: (The README's "Architecture" section shows the same list.)
 LAYERS = [
     ["scalelaw.exceptions", "scalelaw._validation", "scalelaw.stats"],
+    ["scalelaw.io", "scalelaw.datasets"],
     ["scalelaw.laws"],
     ["scalelaw.optim"],
     ["scalelaw.inference"],
@@ -28,10 +30,9 @@ LAYERS = [
     ["scalelaw.results"],
     ["scalelaw.fitting"],
     ["scalelaw.backtest", "scalelaw.allocation", "scalelaw.curves", "scalelaw.synthetic",
-     "scalelaw.datasets", "scalelaw.intrinsic_dim", "scalelaw.downstream",
-     "scalelaw.planning"],
+     "scalelaw.synthetic_variance", "scalelaw.intrinsic_dim",
+     "scalelaw.downstream", "scalelaw.planning", "scalelaw.spectral"],
     ["scalelaw.theory"],
-    ["scalelaw.io"],
     ["scalelaw.lottery", "scalelaw.variance", "scalelaw.slt", "scalelaw.redshift"],
     ["scalelaw.plotting"],
     ["scalelaw="],  # the package's __init__ (exact name)
@@ -49,21 +50,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    t = node.test
-    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
-
-
 def _imports(path: Path, module: str) -> set[str]:
     tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-            and _is_type_checking(node) for b in node.body for n in ast.walk(b)}
     is_pkg = path.name == "__init__.py"
     out: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -176,3 +167,55 @@ def test_scalelaw_core_never_imports_teacher_student():
     for module in graph:
         if module.startswith("scalelaw") and not module.startswith(APPLICATIONS):
             assert not any(d.startswith("teacher_student") for d in graph[module]), module
+
+
+def _private_owner(module: str) -> str | None:
+    """The package that owns a private module (``a.b._c.d`` -> ``a.b``), else None."""
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:i])
+    return None
+
+
+def _private_imports(path: Path, module: str) -> list[str]:
+    """Imports of private modules or names from outside the package that owns them."""
+    is_pkg = path.name == "__init__.py"
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_pkg else 0)]
+                src = ".".join(base + ([node.module] if node.module else []))
+            else:
+                src = node.module or ""
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            src, names = "", [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            full = f"{src}.{name}" if src else name
+            if full.split(".")[0] not in PACKAGES:
+                continue
+            owner = _private_owner(full)
+            if owner is not None and not (module == owner or module.startswith(owner + ".")):
+                bad.append(full)
+    return bad
+
+
+def test_private_names_stay_inside_their_package():
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    bad = {f"{_module_name(p)} imports {imp}" for p in files
+           for imp in _private_imports(p, _module_name(p))}
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_the_private_import_check_can_fail(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("from scalelaw.optim import _common\nfrom scalelaw.fitting._api import fit\n"
+                 "from scalelaw.laws._average import x\n")
+    assert _private_imports(f, "scalelaw.laws.user") == ["scalelaw.optim._common",
+                                                         "scalelaw.fitting._api.fit"]
+    assert _private_owner("scalelaw._validation") == "scalelaw"

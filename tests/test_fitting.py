@@ -66,7 +66,9 @@ def test_noiseless_power_law_recovered_for_any_parameters(a, alpha):
 
 def test_chinchilla_noiseless_recovered_from_default_starts(chinchilla_runs):
     res = sl.fit("chinchilla", chinchilla_runs, x=["n_params", "n_tokens"], y="loss")
-    assert res.n_starts == 4501  # the 4,500-point grid plus the guess
+    # the 4,500-point grid plus the guess, prescreened by objective: the search
+    # runs from the best of them (PRESCREEN_KEEP, the guess among them)
+    assert 1 <= res.n_starts <= 8
     assert res.converged
     assert res.n_starts_at_best >= 1
     for name, truth in EPOCH_CHINCHILLA.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -20,17 +21,20 @@ from scalelaw.intrinsic_dim import (
     read_points,
 )
 
-skdim = pytest.importorskip("skdim")
+pytestmark = pytest.mark.skipif(find_spec("skdim") is None, reason="needs scikit-dimension")
 
 #: Manifolds of scikit-dimension's benchmark with d <= 10 that kNN estimators are
 #: known to read low by more than 10 % (shared science notes, section 3.3: at
-#: 2,000 points TwoNN reads Mbeta's 10 as 6.5 and Mp3's 9 as 7.2; the density
-#: changes fast across them): there the estimate is a lower bound, not a value.
+#: 2,000 points TwoNN reads Mbeta's 10 as 6.5 and Mp3's 9 as 7.2; at 5,000 points,
+#: generator seeds 0-4: 6.5-6.9 and 7.4-7.6; the density changes fast across
+#: them): there the estimate is a lower bound, not a value.
 READ_LOW = {"Mbeta", "Mp3_Paraboloid"}
 
 
-def _benchmark(n: int) -> dict[str, tuple[int, np.ndarray]]:
-    bm = skdim.datasets.BenchmarkManifolds(random_state=0)
+def _benchmark(n: int, seed: int = 0) -> dict[str, tuple[int, np.ndarray]]:
+    from scalelaw.intrinsic_dim._skdim import skdim_datasets
+
+    bm = skdim_datasets().BenchmarkManifolds(random_state=seed)
     truth = bm.truth
     out = {}
     for name in truth.index:
@@ -42,16 +46,19 @@ def _benchmark(n: int) -> dict[str, tuple[int, np.ndarray]]:
     return out
 
 
-def test_twonn_within_10_percent_on_benchmark_manifolds_up_to_d10():
-    sets = _benchmark(5000)
+def _errors(seed: int) -> dict[str, float]:
+    sets = _benchmark(5000, seed)
     assert len(sets) == 16  # every manifold of the benchmark with d <= 10
-    errors = {}
-    for name, (d, X) in sets.items():
-        res = estimate_intrinsic_dim(X, "twonn", n_boot=20)
-        errors[name] = res.dimension / d - 1
-    # 10 %: the bar, met by TwoNN on every generic manifold at 5,000 points (science
-    # notes 3.4 at 2,000: mean |error| 6.6 %; the paraboloid Mp2 reads -9 to -11 %
-    # from draw to draw at 2,000 points, -9.7 % here)
+    return {name: estimate_intrinsic_dim(X, "twonn", n_boot=20).dimension / d - 1
+            for name, (d, X) in sets.items()}
+
+
+def test_twonn_within_10_percent_on_benchmark_manifolds_up_to_d10():
+    errors = _errors(0)
+    # 10 %: the bar. Over generator seeds 0-4 at 5,000 points (bench
+    # intrinsic_dim_calibration, "within_10_percent") TwoNN met it on 14 of the 16
+    # manifolds in four seeds and on 13 in the fifth, where the paraboloid Mp2 read
+    # -12.6 % (seed 4); Mbeta and Mp3 read low in every seed (READ_LOW)
     bad = {k: round(v, 3) for k, v in errors.items() if abs(v) > 0.10 and k not in READ_LOW}
     assert not bad, bad
     for name in READ_LOW:  # read low, never high: a lower bound
@@ -59,29 +66,46 @@ def test_twonn_within_10_percent_on_benchmark_manifolds_up_to_d10():
     assert np.mean([abs(v) for k, v in errors.items() if k not in READ_LOW]) < 0.05
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_twonn_within_10_percent_over_generator_seeds(seed):
+    # the README's claim over the bench's seeds: all but Mbeta and Mp3 within 10 %,
+    # except Mp2, which misses by up to 13 % in one seed in five
+    errors = _errors(seed)
+    bad = {k: round(v, 3) for k, v in errors.items()
+           if abs(v) > 0.10 and k not in READ_LOW | {"Mp2_Paraboloid"}}
+    assert not bad, bad
+    assert abs(errors["Mp2_Paraboloid"]) < 0.15
+    for name in READ_LOW:
+        assert -0.45 < errors[name] < -0.10, (name, errors[name])
+
+
 def test_estimators_share_neighbours_and_agree_on_a_linear_subspace():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(3000, 5)) @ rng.normal(size=(5, 40))
-    res = estimate_intrinsic_dims(X, ["twonn", "mle", "lpca"], n_boot=30, random_state=1)
-    # a 5-d Gaussian in R^40: every estimator within 10 % (lPCA is exact on linear data)
+    res = estimate_intrinsic_dims(X, ["twonn", "mle", "global_pca"], n_boot=30, random_state=1)
+    # a 5-d Gaussian in R^40: every estimator within 10 % (global PCA is exact on linear data)
     for m, r in res.items():
         assert abs(r.dimension - 5) < 0.5, (m, r.dimension)
-        assert r.ci[0] <= r.dimension <= r.ci[1]
-    assert res["lpca"].dimension == 5
+        assert r.sampling_ci[0] <= r.dimension <= r.sampling_ci[1]
+        assert r.ci[0] <= 5 <= r.ci[1]
+    assert res["global_pca"].dimension == 5
+    assert res["global_pca"].interval_covers == "sampling error only"
+    assert res["twonn"].interval_covers == res["mle"].interval_covers == \
+        "sampling error and calibrated estimator bias"
 
 
-def test_bootstrap_interval_covers_the_truth_at_the_stated_rate():
-    # 40 independent 4-d Gaussian clouds: a 90 % interval should cover 4 about
-    # 36 times; TwoNN has little bias here (science notes 3.3: 4.10 at n = 2000),
-    # so >= 28 (binomial 1st percentile for p = 0.9 is 31; the slack allows a
-    # small bias) and not every time (an interval that always covers is too wide)
-    covered = 0
-    for seed in range(40):
-        rng = np.random.default_rng(seed)
-        X = rng.normal(size=(800, 4)) @ rng.normal(size=(4, 12))
-        r = estimate_intrinsic_dim(X, "twonn", level=0.9, n_boot=100, random_state=seed)
-        covered += r.ci[0] <= 4 <= r.ci[1]
-    assert 28 <= covered <= 40
+def test_global_pca_is_scikit_dimensions_lpca_on_the_whole_set_and_lpca_is_retired():
+    from scalelaw.intrinsic_dim._skdim import skdim_id
+
+    rng = np.random.default_rng(7)
+    z = rng.uniform(-1, 1, size=(1500, 3))
+    X = np.maximum(z @ rng.normal(size=(3, 64)), 0) @ rng.normal(size=(64, 30))  # curved
+    ours = estimate_intrinsic_dim(X, "global_pca", n_boot=10).dimension
+    assert ours == skdim_id().lPCA(ver="FO").fit(X).dimension_
+    assert ours > 3  # the linear span of a curved 3-manifold: more than 3
+    with pytest.raises(DataValidationError, match="linear span.*'global_pca'"):
+        estimate_intrinsic_dim(X, "lpca")
 
 
 def test_high_dimension_warns_and_is_a_lower_bound():
@@ -91,6 +115,9 @@ def test_high_dimension_warns_and_is_a_lower_bound():
         r = estimate_intrinsic_dim(X, n_boot=10)
     assert r.dimension > LOWER_BOUND_ABOVE and r.lower_bound
     assert r.dimension < 20  # reads low, as documented
+    # the calibrated interval knows it: it reaches up to the truth (here the
+    # number of features, as d = 20 is near the calibrated range's end)
+    assert r.ci[0] <= 20 <= r.ci[1] and r.sampling_ci[1] < 20
     assert any("lower bound" in w for w in r.warnings)
 
 
@@ -174,12 +201,17 @@ def test_cli_id_writes_the_documented_json(tmp_path, capsys):
     assert main(["id", str(tmp_path / "emb.npy"), "--json", str(out), "--n-boot", "50"]) == 0
     assert "intrinsic dimension" in capsys.readouterr().out
     d = json.loads(out.read_text())
-    assert {"method", "dimension", "ci", "n_points", "ambient_dim", "warnings"} <= set(d)
+    assert {"method", "dimension", "ci", "n_points", "ambient_dim", "warnings",
+            "interval_covers", "sampling_ci", "dimension_corrected"} <= set(d)
     assert d["method"] == "twonn" and d["n_points"] == 1500 and d["ambient_dim"] == 16
-    assert abs(d["dimension"] - 3) < 0.3 and d["ci"][0] < d["dimension"] < d["ci"][1]
-    assert main(["id", str(tmp_path / "emb.npy"), "--method", "lpca", "--json",
+    assert abs(d["dimension"] - 3) < 0.3 and d["ci"][0] < 3 < d["ci"][1]
+    assert d["interval_covers"] == "sampling error and calibrated estimator bias"
+    # the calibrated interval holds the bootstrap's and is wider
+    assert d["ci"][0] < d["sampling_ci"][0] < d["sampling_ci"][1] < d["ci"][1]
+    assert main(["id", str(tmp_path / "emb.npy"), "--method", "global_pca", "--json",
                  str(out)]) == 0
-    assert json.loads(out.read_text())["dimension"] == 3
+    d = json.loads(out.read_text())
+    assert d["dimension"] == 3 and d["interval_covers"] == "sampling error only"
     assert main(["id", str(tmp_path / "missing.npy")]) == 1
     assert "does not exist" in capsys.readouterr().err
 

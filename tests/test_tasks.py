@@ -13,7 +13,7 @@ from teacher_student.suite import build_suite, get_task, list_tasks, suite_path
 from teacher_student.tasks import (
     Task,
     TaskConfigError,
-    _embed,
+    embed_latent,
     online_batches,
     sample,
     sample_inputs,
@@ -114,13 +114,14 @@ def test_nonlinear_embedding_is_curved_and_never_collapses():
     eps = 1e-6
     mins = []
     for zi in z[:50]:
-        jac = np.stack([(_embed(t, (zi + eps * e)[None]) - _embed(t, (zi - eps * e)[None]))[0]
+        jac = np.stack([(embed_latent(t, (zi + eps * e)[None])
+                         - embed_latent(t, (zi - eps * e)[None]))[0]
                         / (2 * eps) for e in np.eye(4)], axis=1)
         mins.append(np.linalg.svd(jac, compute_uv=False).min())
     # Q z is an isometry and the bending lies in the orthogonal complement, so
     # every singular value is >= 1: no direction is collapsed or saturated.
     assert min(mins) >= 1.0 - 1e-6
-    x = _embed(t, z)
+    x = embed_latent(t, z)
     coef, *_ = np.linalg.lstsq(np.c_[z, np.ones(200)], x, rcond=None)
     resid = x - np.c_[z, np.ones(200)] @ coef
     assert np.linalg.norm(resid) / np.linalg.norm(x - x.mean(0)) > 0.05  # really curved
@@ -219,11 +220,11 @@ def test_unknown_keys_and_names_suggest():
 
 def test_generator_products_run_on_one_blas_thread(monkeypatch):
     # OpenBLAS workers left spinning after the generator's products starve the
-    # torch training that follows (tasks._blas_on_calling_thread); the products
+    # torch training that follows (tasks._teachers._blas_on_calling_thread); the products
     # must run with a BLAS limit of 1 and leave the caller's setting as it was.
     from threadpoolctl import threadpool_info
 
-    import teacher_student.tasks as tasks_mod
+    import teacher_student.tasks._teachers as tasks_mod
 
     def blas_threads():
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]

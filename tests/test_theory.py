@@ -167,7 +167,7 @@ def test_variance_limited_inconsistent_and_given_limit():
     t = _variance_table(1.0, noise=0.005).assign(l_inf=0.05)
     given = check_scaling(t, "n_train", "test_loss", l_inf="l_inf", model="linear")[0]
     free = check_scaling(t, "n_train", "test_loss", model="linear")[0]
-    assert given.fit.l_inf == "given" and free.fit.l_inf == "fitted"
+    assert given.fit.l_inf_source == "given" and free.fit.l_inf_source == "fitted"
     # 0.5 % noise on the loss is up to 5 % of the excess at the largest D: alpha to +-0.03
     assert given.alpha == pytest.approx(1.0, abs=0.03)
     # knowing the limit narrows the interval (two parameters instead of three)
@@ -268,7 +268,7 @@ def test_random_feature_model_reads_alpha_k_and_one_in_its_four_regimes():
         c = check_scaling(tabs[key], x, "loss", l_inf="loss_inf", model="linear")[0]
         ex[key] = c.alpha
         assert c.regime == "variance" and c.fit.correction == f"{x} - {other} - 1"
-        assert c.fit.correction_applied and c.fit.l_inf == "given"
+        assert c.fit.correction_applied and c.fit.l_inf_source == "given"
     # resolution-limited: alpha_D = alpha_P = alpha_K (Bahri et al. sec. 2.3); the pool
     # and the spectrum's fit window leave about 10 % between them
     assert ex["resolution_D"] == pytest.approx(alpha_k, rel=0.12)

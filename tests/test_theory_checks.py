@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelaw.exceptions import DataValidationError
+from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
 from scalelaw.theory import (
     DimensionEstimate,
     check_scaling,
@@ -131,11 +131,15 @@ def test_bootstrap_failures_and_diagnostics_are_carried_into_the_check():
                       random_state=0)[0]
     assert c.regime == "variance" and 3 <= c.fit.n_boot_failed <= 30
     assert c.alpha_ci[0] < 1.0 < c.alpha_ci[1]
-    # diverged runs are excluded and counted in the check's diagnostics
+    # invalid runs are refused (column and rows named), or excluded and counted on request
     bad = _table().copy()
     bad.loc[[0, 7], "test_loss"] = [np.nan, np.inf]
-    c = check_scaling(bad, "n_train", "test_loss", dimension=4)[0]
-    assert any("2 run(s)" in n for n in c.fit.notes)
+    with pytest.raises(DataValidationError, match=r"'test_loss' has 1 row \(index 0") as err:
+        check_scaling(bad, "n_train", "test_loss", dimension=4)
+    assert err.value.column == "test_loss" and err.value.rows == [0]
+    with pytest.warns(ExcludedRowsWarning, match="Excluded 2 of"):
+        c = check_scaling(bad, "n_train", "test_loss", dimension=4, drop_invalid=True)[0]
+    assert any("missing (NaN) (1)" in n and "infinite (1)" in n for n in c.fit.notes)
 
 
 def test_interval_methods():
@@ -169,7 +173,7 @@ def test_l_inf_is_paired_per_run():
     t = pd.DataFrame({"n_train": D, "n_params": 50.0, "test_loss": lim + 0.2 * 1000 / D,
                       "l_inf": lim, "seed": np.repeat(np.arange(4), 6)})
     c = check_scaling(t, "n_train", "test_loss", l_inf="l_inf")[0]
-    assert c.regime == "variance" and c.fit.l_inf == "given"
+    assert c.regime == "variance" and c.fit.l_inf_source == "given"
     assert c.alpha == pytest.approx(1.0, abs=1e-9)  # exact: the pairs cancel the scatter
     assert c.fit.points[1] == pytest.approx(0.2 * 1000 / np.unique(D))
     # averaging the loss and the limit separately (geometric mean of the loss less the

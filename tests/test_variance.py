@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelaw.exceptions import DataValidationError
+from scalelaw.exceptions import DataValidationError, ExcludedRowsWarning
 from scalelaw.variance import (
     ce_decomposition,
     crossed_components,
@@ -193,3 +193,130 @@ def test_plot_variance_axes_follow_the_data():
     linthresh = ax.yaxis.get_transform().linthresh
     assert linthresh == pytest.approx(0.1 * res.to_frame()["total"].min())
     assert res.to_frame()["total"].min() > linthresh
+
+
+# ------------------------------------------------------------------ hardening
+def _design(a: int = 3, b: int = 3, n: int = 5, **cols) -> pd.DataFrame:
+    idx = pd.MultiIndex.from_product([range(a), range(b), range(n)], names=["d", "s", "x"])
+    return idx.to_frame(index=False).assign(**cols)
+
+
+@pytest.mark.parametrize("value", [0.1, 1 / 3, 123.456, 1e-7])
+def test_constant_predictions_have_no_variance_and_no_share(value):
+    # the same prediction in every run, varying over examples: rounding in the means
+    # used to leave ~1e-33 components whose share came out as 1.765
+    y = np.broadcast_to(value * (1 + 0.37 * np.arange(7)), (3, 4, 5, 7)).copy()
+    vc = crossed_components(y)
+    assert vc.total == 0.0 and all(v == 0.0 for v in vc.components.values())
+    assert np.isnan(vc.interaction_share())
+    frame = decompose_table(_design(p=value), "p", factors=["d", "s"], example="x").to_frame()
+    assert frame["total"].iloc[0] == 0.0 and np.isnan(frame["interaction_share"].iloc[0])
+
+
+def test_interaction_share_stays_in_the_unit_interval():
+    rng = np.random.default_rng(7)
+    shares, negative = [], 0
+    for _ in range(200):  # 2 x 2 designs: unbiased components are often negative
+        vc = crossed_components(rng.normal(size=(2, 2, 3)), factors=("d", "s"))
+        shares.append(vc.interaction_share())
+        negative += min(vc.components.values()) < 0
+        assert vc.interaction_share() == pytest.approx(
+            vc.clipped["d:s"] / sum(vc.clipped.values()))
+    assert negative > 20  # the case that pushed shares of unbiased terms outside [0, 1]
+    assert min(shares) >= 0.0 and max(shares) <= 1.0
+
+
+def test_huge_predictions_decompose_or_are_refused():
+    rng = np.random.default_rng(8)
+    y = rng.normal(size=(3, 3, 2, 6))
+    base = crossed_components(y)
+    big = crossed_components(y * 1e150)  # squares near 1e300: scaled internally
+    for k, v in base.components.items():
+        assert big.components[k] == pytest.approx(v * 1e300, rel=1e-9)
+    with pytest.raises(DataValidationError, match="floating-point range"):
+        crossed_components(y * 1e300)
+    with pytest.raises(DataValidationError, match=r"p: row 0 is 1e\+300") as e:
+        decompose_table(_design(p=1e300), "p", factors=["d", "s"], example="x")
+    assert e.value.column == "p"
+
+
+def test_design_errors_name_the_factor():
+    df = _design(p=np.random.default_rng(9).normal(size=45))
+    with pytest.raises(DataValidationError, match="factor 'd' has 1 level \\(0\\)") as e:
+        decompose_table(df[df.d == 0], "p", factors=["d", "s"], example="x")
+    assert e.value.column == "d"
+    with pytest.raises(DataValidationError, match="factor 's' is given twice"):
+        decompose_table(df, "p", factors=["s", "s"], example="x")
+    with pytest.raises(DataValidationError, match="both the example and the factor 2"):
+        decompose_table(df, "p", factors=["d", "x"], example="x")
+    with pytest.raises(DataValidationError, match="at least 2 levels: 'd' has 1"):
+        crossed_components(np.zeros((1, 3, 4)), factors=("d", "s"))
+    with pytest.raises(DataValidationError, match="design must be"):
+        decompose_table(df, "p", factors=["d", "s"], example="x", design="latin")
+
+
+def _logit_table(shift: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Classifier logits, 3 data x 3 init runs, 6 examples, 4 classes; run (d, s) adds
+    the constant ``shift[d, s]`` to all its logits."""
+    base = rng.normal(size=(6, 4))
+    rows = [(d, s, x, c, base[x, c] + shift[d, s]) for d in range(3) for s in range(3)
+            for x in range(6) for c in range(4)]
+    return pd.DataFrame(rows, columns=["d", "s", "x", "cls", "logit"])
+
+
+def test_softmax_ignores_a_per_run_shift_of_the_logits():
+    rng = np.random.default_rng(10)
+    df = _logit_table(rng.normal(0, 3, (3, 3)), rng)
+    raw = decompose_table(df, "logit", factors=["d", "s"], example="x", output="cls")
+    assert raw.results[0].total > 1.0  # raw logits count the shift as variance
+    res = decompose_table(df, "logit", factors=["d", "s"], example="x", output="cls",
+                          softmax=True)
+    vc = res.results[0]
+    # the softmax probabilities are identical across runs: every component is 0
+    assert vc.total == 0.0 and all(abs(v) == 0.0 for v in vc.components.values())
+    assert res.settings["softmax"] is True
+
+
+def test_softmax_components_sum_over_classes():
+    rng = np.random.default_rng(11)
+    df = _logit_table(np.zeros((3, 3)), rng)
+    df["logit"] += rng.normal(0, 0.5, len(df))  # runs now differ
+    df["target"] = 0.25
+    res = decompose_table(df, "logit", factors=["d", "s"], example="x", output="cls",
+                          softmax=True, target="target")
+    logits = df["logit"].to_numpy().reshape(3, 3, 6, 4)
+    prob = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    per_class = [crossed_components(prob[..., c], factors=("d", "s"),
+                                    target=np.full(6, 0.25)) for c in range(4)]
+    for k in ("d", "s", "d:s"):
+        assert res.results[0].components[k] == pytest.approx(
+            sum(p.components[k] for p in per_class), rel=1e-10)
+    assert res.results[0].bias2 == pytest.approx(sum(p.bias2 for p in per_class), rel=1e-10)
+    with pytest.raises(DataValidationError, match="softmax needs the output"):
+        decompose_table(df, "logit", factors=["d", "s"], example="x", softmax=True)
+
+
+def test_diverged_runs_are_excluded_with_a_count():
+    rng = np.random.default_rng(12)
+    df = _design(4, 3, 5, p=rng.normal(size=60))
+    bad = (df.d == 2) & (df.s == 1)
+    df.loc[bad & (df.x == 3), "p"] = np.nan  # run (d=2, s=1) diverged
+    with pytest.warns(ExcludedRowsWarning, match="1 diverged run"):
+        res = decompose_table(df, "p", factors=["d", "s"], example="x")
+    info = res.exclusions[0]
+    assert info["diverged_runs"] == [{"d": 2, "s": 1}]
+    # dropping data draw 2 (3 runs, 2 finished) keeps 3 x 3; dropping seed 1 would cost 3
+    assert info["dropped_levels"] == {"d": [2]} and info["n_runs_dropped"] == 2
+    kept = df[df.d != 2].p.to_numpy().reshape(3, 3, 5)
+    direct = crossed_components(kept, factors=("d", "s"))
+    assert res.results[0].components == pytest.approx(direct.components)
+    doc = res.to_dict()
+    assert doc["settings"]["n_diverged_runs"] == 1
+    assert doc["groups"][0]["exclusions"]["n_runs_dropped"] == 2
+    assert res.to_frame()["diverged_runs"].tolist() == [1]
+    # text is still refused, and a missing (not diverged) run is an incomplete design
+    with pytest.raises(DataValidationError, match="row 0 is 'x'"):
+        decompose_table(df.assign(p=df.p.astype(object).where(df.index > 0, "x")), "p",
+                        factors=["d", "s"], example="x")
+    with pytest.raises(DataValidationError, match="not complete"):
+        decompose_table(df[~bad], "p", factors=["d", "s"], example="x")

@@ -28,6 +28,7 @@ from scalelaw.cli._fit import _add_backtest_parser, _add_fit_parser, _add_foreca
 from scalelaw.cli._plan import _add_plan_parser
 from scalelaw.cli._seeds import _add_lottery_parser, _add_variance_parser
 from scalelaw.cli._slt import _add_llc_parser, _add_redshift_parser
+from scalelaw.cli._spectral import _add_spectrum_parser
 from scalelaw.cli._teacher import _add_sweep_parser, _add_tasks_parser
 from scalelaw.cli._theory import _add_check_parser, _add_id_parser
 from scalelaw.exceptions import ScaleLawError, ScaleLawWarning
@@ -70,7 +71,7 @@ _SUBCOMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     _add_variance_parser, _add_demo_parser, _add_reproduce_parser,
     _add_llc_parser,
     _add_redshift_parser,
-    _add_chain_parser, _add_plan_parser,
+    _add_chain_parser, _add_plan_parser, _add_spectrum_parser,
 ]
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,20 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    "+ - * /; no code runs)")
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried: permissions, read-only file
+    systems, quotas on creation); the trial file is removed."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        fd, name = tempfile.mkstemp(prefix=".scalelaw-write-test-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
 def _check_writable(target: str | None, option: str) -> None:
     """Fail before any work when an output path cannot be written."""
     if target is None or target == "-":
@@ -112,10 +127,39 @@ def _check_writable(target: str | None, option: str) -> None:
         raise DataValidationError(f"{option} {target!r} is a directory; give a file path.",
                                   column=option)
     if not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist"
         raise DataValidationError(
-            f"{option} {target!r}: the folder {str(parent)!r} does not exist.", column=option)
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            f"{option} {target!r}: the folder {str(parent)!r} {what}.", column=option)
+    if (p.exists() and not os.access(p, os.W_OK)) or not _can_create_in(parent):
         raise DataValidationError(f"{option} {target!r} is not writable.", column=option)
+
+
+def _check_out_dir(target: str, option: str = "--out") -> Path:
+    """Fail before any work when an output folder cannot be used or created.
+
+    The folder may exist (it must be a writable folder) or not (its nearest
+    existing ancestor must be a writable folder: it is created later, when the
+    work starts). Nothing is created here.
+    """
+    p = Path(target)
+    if p.exists():
+        if not p.is_dir():
+            raise DataValidationError(f"{option} {target!r} is a file; give a folder.",
+                                      column=option)
+        if not _can_create_in(p):
+            raise DataValidationError(f"{option} {target!r}: the folder is not writable.",
+                                      column=option)
+        return p
+    ancestor = p.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DataValidationError(f"{option} {target!r} cannot be created: {str(ancestor)!r} "
+                                  "is a file, not a folder.", column=option)
+    if not _can_create_in(ancestor):
+        raise DataValidationError(f"{option} {target!r} cannot be created: the folder "
+                                  f"{str(ancestor)!r} is not writable.", column=option)
+    return p
 
 
 def _write_json(obj: Any, target: str) -> None:

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from scalelaw.exceptions import DataValidationError
-
-
-def _check_out_dir(out: str) -> Path:
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise DataValidationError(f"--out {out!r} is a file; give a directory.", column="out")
-    parent = p if p.exists() else p.parent
-    if not parent.exists():
-        raise DataValidationError(f"--out {out!r}: the folder {str(parent)!r} does not exist.",
-                                  column="out")
-    return p
+from scalelaw.cli._common import _check_out_dir
 
 
 def _run(name: str, scale: str, args: argparse.Namespace) -> int:
     from scalelaw.experiments import run_study, summary_table
 
-    out = _check_out_dir(args.out)
+    out = _check_out_dir(args.out, "--out")
     print(f"{name} ({scale} scale): training into {out}/sweeps (a rerun resumes) ...",
           file=sys.stderr)
     res = run_study(name, scale, out, device=args.device, lanes=args.lanes,

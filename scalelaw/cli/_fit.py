@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scalelaw.cli._common import (
@@ -21,8 +22,9 @@ from scalelaw.exceptions import DataValidationError, ScaleLawError
 _LAW_HELP = (
     "auto (chosen by held-out-scale validation), power, saturating_power, chinchilla, "
     "kaplan, broken_power, m1, m2, m3, m4, with options as NAME:key=value (e.g. "
-    "broken_power:n_breaks=2, m4:eps_0=0.9), or a formula such as 'E + A*n**(-alpha)' "
-    "whose inputs are the --x columns"
+    "broken_power:n_breaks=2, m4:eps_0=0.9), average:LAW+LAW[+...] (each law fitted "
+    "alone, forecasts combined, intervals widened by their disagreement), or a formula "
+    "such as 'E + A*n**(-alpha)' whose inputs are the --x columns"
 )
 
 
@@ -42,9 +44,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                          "use one or the other.")
     if args.bootstrap_groups and not args.bootstrap:
         raise UsageError("--bootstrap-groups needs --bootstrap N.")
-    if args.law.strip() == "auto" and args.starts is not None:
-        raise UsageError("--starts cannot be given with --law auto (each candidate has "
-                         "its own starts).")
+    if (args.law.strip() == "auto" or args.law.strip().startswith("average:")) \
+            and args.starts is not None:
+        raise UsageError("--starts cannot be given with --law auto or an average (each "
+                         "law has its own starts).")
     _check_writable(args.json, "--json")
     _check_writable(args.plot, "--plot")
     df = _read(args)
@@ -142,6 +145,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from scalelaw.backtest import backtest
 
     _check_writable(args.json, "--json")
+    _check_writable(args.out, "--out")
+    _check_writable(args.plot, "--plot")
+    if args.out and not args.out.lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
+        raise UsageError(f"--out {args.out!r}: give a .csv, .tsv or .parquet file.")
     df = _read(args)
     res = backtest(
         df, args.law, x=_split(args.x), y=args.y, group=args.group,
@@ -152,6 +159,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print(res.summary())
     if args.json:
         _write_json(res.to_dict(), args.json)
+    if args.out:
+        res.write_points(args.out)
+    if args.plot and res.overall["n_groups"]:
+        from scalelaw.plotting import plot_backtest
+
+        plot_backtest(res).savefig(args.plot, dpi=120)
     if res.overall["n_groups"] == 0:
         raise ScaleLawError("no group could be backtested; see the status column above")
     return 0
@@ -174,7 +187,13 @@ def _add_backtest_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="1/True/'train' = training row, 0/False/'test' = held out")
     b.add_argument("--level", type=float, default=0.9,
                    help="prediction-interval level for the coverage score")
-    b.add_argument("--json", default=None, metavar="OUT", help="write results as JSON")
+    b.add_argument("--json", default=None, metavar="OUT",
+                   help="write the scores and every point's forecast as JSON")
+    b.add_argument("--out", default=None, metavar="FILE",
+                   help="write every point (inputs, actual, forecast, intervals, group, "
+                   "law, heldout) as a table: .csv, .tsv or .parquet")
+    b.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="draw forecast against actual per group (first 12 groups)")
     b.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for the groups (default: one per CPU)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -214,33 +233,73 @@ def _read_points(path: str) -> pd.DataFrame:
     return table
 
 
+def _point_column(table: pd.DataFrame, col: str, path: str) -> Any:
+    """An input column of --at-file as floats, or one line naming the rows that are not."""
+    from scalelaw._validation import describe_rows
+
+    values = pd.to_numeric(table[col], errors="coerce")
+    bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        rows = list(table.index[bad])
+        raise DataValidationError(
+            f"--at-file {path!r}: column {col!r} has "
+            f"{describe_rows(rows, list(table[col].to_numpy()[bad]))} that are not finite "
+            "numbers (text, missing or infinite); every point needs a number.",
+            column=col, rows=rows)
+    return values.to_numpy(dtype=float)
+
+
+def _read_result(path: str, group: str | None) -> Any:
+    """A saved fit or combination of fits (``scalelaw fit --json``)."""
+    import json
+    from pathlib import Path
+
+    from scalelaw.results import CombinedFit, read_fit
+
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        d = None  # read_fit gives the error
+    if isinstance(d, dict) and d.get("kind") == "combination":
+        return CombinedFit.from_dict(d)
+    return read_fit(path, group)
+
+
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import scalelaw as sl
-    from scalelaw.io import read_fit
+    from scalelaw.results import CombinedFit
 
     if not args.at and not args.budget and not args.at_file:
         raise UsageError("give --at COL=V,..., --at-file FILE and/or --budget FLOPS.")
+    if args.at and args.at_file:
+        raise UsageError("give --at or --at-file, not both (put every point in the file).")
     _check_writable(args.json, "--json")
+    points = [_parse_point(text) for text in args.at]
     points_file = _read_points(args.at_file) if args.at_file else None
-    res = read_fit(args.fit_json, args.group)
+    res = _read_result(args.fit_json, args.group)
+    if args.budget and isinstance(res, CombinedFit):
+        raise UsageError(f"--budget needs one fitted law; {args.fit_json!r} holds a "
+                         f"combination ({res.name}). Fit one law for compute-optimal "
+                         "allocation.")
     if points_file is not None:
         missing = [c for c in res.x if c not in points_file.columns]
         if missing:
             raise DataValidationError(
                 f"--at-file {args.at_file!r} lacks the fit's input column(s) {missing} "
                 f"(it has {list(points_file.columns)}).", column=missing[0])
-    if res.calibration is None:
+        file_cols = {c: _point_column(points_file, c, args.at_file) for c in res.x}
+    uncalibrated = (not res.calibrated if isinstance(res, CombinedFit)
+                    else res.calibration is None)
+    if uncalibrated:
         print("forecast: the fit carries no extrapolation calibration; calibrating it now "
               "(refits on its own data)", file=sys.stderr)
         res = sl.calibrate(res)
     guard = {"extrapolate": args.extrapolate, "max_extrapolation": args.max_extrapolation}
     frames = []
-    for text in args.at:
-        point = _parse_point(text)
+    for point in points:
         frames.append(res.get_prediction(args.level, **guard, **point))
     if points_file is not None:
-        cols = {c: points_file[c].to_numpy(dtype=float) for c in res.x}
-        tab = res.get_prediction(args.level, **guard, **cols)
+        tab = res.get_prediction(args.level, **guard, **file_cols)
         other = points_file.drop(columns=list(res.x)).reset_index(drop=True)
         frames.append(pd.concat([other, tab.reset_index(drop=True)], axis=1))
     if args.budget:

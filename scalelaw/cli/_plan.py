@@ -10,8 +10,8 @@ from scalelaw.exceptions import DataValidationError
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from scalelaw.io import read_fit
     from scalelaw.planning import plan_runs
+    from scalelaw.results import read_fit
 
     if (args.target_flops is None) == (args.target is None):
         raise UsageError("give exactly one of --target-flops C and --target COL=N,COL=D.")

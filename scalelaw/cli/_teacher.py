@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scalelaw.cli._common import _check_out_dir, _check_writable
 from scalelaw.exceptions import DataValidationError
 
 
@@ -73,6 +74,7 @@ def _add_tasks_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _cmd_sweep_run(args: argparse.Namespace) -> int:
     from teacher_student.sweep import SweepConfig, install_sigterm_handler, run_sweep
 
+    _check_out_dir(args.out, "--out")
     cfg = SweepConfig.from_file(args.config)
     install_sigterm_handler()
     # an application: it tunes the process's allocator (run_sweep's docstring says why)
@@ -104,6 +106,20 @@ def _cmd_sweep_results(args: argparse.Namespace) -> int:
         raise DataValidationError("Choose one of --final (one row per run) and "
                                   "--predictions (one row per run and probe example).",
                                   column="predictions")
+    if args.linearised and args.predictions:
+        raise DataValidationError("--linearised gives one row per run; it does not go with "
+                                  "--predictions.", column="linearised")
+    if Path(args.out).suffix not in (".csv", ".parquet"):
+        raise DataValidationError(f"--out must end in .csv or .parquet; got {args.out!r}.",
+                                  column="out")
+    _check_writable(args.out, "--out")
+    if args.linearised:
+        from teacher_student.linearised import write_linearised_results
+
+        n_rows, n_runs = write_linearised_results(args.dir, args.out, progress=True)
+        print(f"wrote {n_rows} runs with l_inf (the linearised network's test loss) to "
+              f"{args.out}")
+        return 0
     if args.predictions:
         from teacher_student.predictions import write_prediction_table
 
@@ -143,5 +159,9 @@ def _add_sweep_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     sres.add_argument("--predictions", action="store_true",
                       help="one row per run and probe example (a sweep with predictions = "
                            "\"float16\"), ready for scalelaw variance")
+    sres.add_argument("--linearised", action="store_true",
+                      help="one row per run plus l_inf: the test loss of each student's "
+                           "linearised network trained like it from the same "
+                           "initialisation (trains them), for scalelaw check --l-inf l_inf")
     sres.set_defaults(func=_cmd_sweep_results, needs_torch=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -19,17 +20,28 @@ from scalelaw.exceptions import DataValidationError
 
 # ------------------------------------------------------------------------ id
 def _cmd_id(args: argparse.Namespace) -> int:
-    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
+    from scalelaw._validation import check_int
+    from scalelaw.intrinsic_dim import check_method, estimate_intrinsic_dim, read_points
 
+    try:
+        check_method(args.method)
+    except DataValidationError as exc:  # the retired "lpca": a usage error, explained
+        raise UsageError(f"--method {args.method}: {exc}") from None
+    check_int(args.k, "--k", minimum=3)
+    check_int(args.n_boot, "--n-boot", minimum=10)
+    if args.max_points is not None:
+        check_int(args.max_points, "--max-points", minimum=10)
+    if args.seed < 0:
+        raise DataValidationError(f"--seed must be >= 0; got {args.seed}.", column="--seed")
     _check_writable(args.json, "--json")
     pts = read_points(args.file, key=args.key,
                       columns=_split(args.columns) if args.columns else None)
-    res = estimate_intrinsic_dim(pts, args.method, k=args.k, n_boot=args.n_boot,
-                                 max_points=args.max_points, random_state=args.seed)
-    lo, hi = res.ci
-    print(f"{args.file}: intrinsic dimension {res.dimension:.2f} [{lo:.2f}, {hi:.2f}] "
-          f"({res.method}, {res.level:.0%} bootstrap interval; {res.n_points} points in "
-          f"{res.ambient_dim} dimensions)")
+    try:
+        res = estimate_intrinsic_dim(pts, args.method, k=args.k, n_boot=args.n_boot,
+                                     max_points=args.max_points, random_state=args.seed)
+    except DataValidationError as exc:  # name the file the points came from
+        raise DataValidationError(f"{args.file}: {exc}", column=exc.column) from None
+    print(_id_line(args.file, res))
     for w in res.warnings:
         print(f"  note: {w}")
     if args.json:
@@ -37,14 +49,32 @@ def _cmd_id(args: argparse.Namespace) -> int:
     return 0
 
 
+def _id_line(file: str, res: Any) -> str:
+    lo, hi = res.ci
+    line = (f"{file}: intrinsic dimension {res.dimension:.2f} [{lo:.2f}, {hi:.2f}] "
+            f"({res.method}; {res.level:.0%} interval for the true dimension, covering "
+            f"{res.interval_covers}; {res.n_points} points in {res.ambient_dim} dimensions)")
+    if res.dimension_corrected is not None and res.sampling_ci is not None:
+        s_lo, s_hi = res.sampling_ci
+        line += (f"\n  bias-corrected {res.dimension_corrected:.2f}; bootstrap interval of the "
+                 f"estimate alone (sampling error only) [{s_lo:.2f}, {s_hi:.2f}]")
+    return line
+
+
 def _add_id_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "id", parents=[common], help="intrinsic dimension of points (embeddings, activations)",
-        description="Intrinsic dimension of a point cloud (TwoNN, MLE or local PCA from "
-                    "scikit-dimension) with a bootstrap interval. Estimates above 12 read low "
-                    "and are reported as lower bounds.")
+        description="Intrinsic dimension of a point cloud (TwoNN or MLE from "
+                    "scikit-dimension, or the global PCA of the linear span) with an interval "
+                    "for the true dimension: for TwoNN and MLE (k = 20) it carries the "
+                    "estimator's bias calibrated on manifolds of known dimension; otherwise "
+                    "it covers sampling error only, and says so. Estimates above 12 read low "
+                    "and are flagged as lower bounds. Grids and lattices (tied neighbour "
+                    "distances) are refused.")
     p.add_argument("file", help=".npy, .npz, .parquet or .csv (one point per row)")
-    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"])
+    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "global_pca", "lpca"],
+                   help="estimator (default twonn); lpca is retired: it was a global PCA, "
+                        "now global_pca")
     p.add_argument("--key", default=None, help="array name in an .npz holding several")
     p.add_argument("--columns", default=None, metavar="C1,C2,...",
                    help="table columns (default: every numeric column)")
@@ -62,18 +92,24 @@ def _dimension_arg(args: argparse.Namespace) -> Any:
     if args.dimension is not None and args.id_data is not None:
         raise UsageError("give --dimension or --id-data, not both")
     if args.dimension is not None:
-        if not args.dimension > 0:
-            raise DataValidationError(f"--dimension must be positive; got {args.dimension}.",
-                                      column="dimension")
+        if not (math.isfinite(args.dimension) and args.dimension > 0):
+            raise DataValidationError(
+                f"--dimension must be a finite positive number; got {args.dimension:g}.",
+                column="dimension")
         return args.dimension
     if args.id_data is None:
         return None
-    from scalelaw.intrinsic_dim import estimate_intrinsic_dim, read_points
+    from scalelaw.intrinsic_dim import check_method, estimate_intrinsic_dim, read_points
 
+    try:
+        check_method(args.method)
+    except DataValidationError as exc:  # the retired "lpca": a usage error, explained
+        raise UsageError(f"--method {args.method}: {exc}") from None
     res = estimate_intrinsic_dim(read_points(args.id_data), args.method,
                                  random_state=args.seed)
     print(f"intrinsic dimension of {args.id_data}: {res.dimension:.2f} "
-          f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}] ({res.method})", file=sys.stderr)
+          f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}] ({res.method}; interval covering "
+          f"{res.interval_covers})", file=sys.stderr)
     return res
 
 
@@ -84,8 +120,10 @@ def _window_arg(text: str) -> Any:
     try:
         lo, hi = (float(v) for v in parts)
     except ValueError:
-        raise DataValidationError(f"--window takes auto, all or LO,HI; got {text!r}.",
-                                  column="window") from None
+        raise UsageError(f"--window takes auto, all or LO,HI; got {text!r}.") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise UsageError(f"--window LO,HI needs finite sizes with 0 < LO < HI; got {text!r}"
+                         + (f" (did you mean {hi:g},{lo:g}?)" if 0 < hi < lo else "") + ".")
     return (lo, hi)
 
 
@@ -127,7 +165,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                                       column="l_inf") from None
     checks = check_scaling(df, args.x, args.y, group=args.group, regime=args.regime,
                            dimension=dimension, l_inf=l_inf, window=window,
-                           n_params=args.n_params, n_train=args.n_train, **opts)
+                           n_params=args.n_params, n_train=args.n_train,
+                           drop_invalid=args.drop_invalid, **opts)
     print(_check_table(checks))
     if args.json:
         _write_json({"checks": [c.to_dict() for c in checks]}, args.json)
@@ -186,8 +225,8 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="intrinsic dimension for 4/d (nominal)")
     p.add_argument("--id-data", default=None, metavar="FILE",
                    help="measure d on these points (.npy/.npz/.parquet/.csv) instead")
-    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "lpca"],
-                   help="estimator for --id-data")
+    p.add_argument("--method", default="twonn", choices=["twonn", "mle", "global_pca", "lpca"],
+                   help="estimator for --id-data (lpca is retired: now global_pca)")
     p.add_argument("--seed", type=int, default=0,
                    help="bootstrap seed (--id-data and --interval bootstrap)")
     p.add_argument("--window", default="auto", metavar="auto|all|LO,HI",
@@ -218,6 +257,9 @@ def _add_check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                         "seeds when 3 or more are shared across sizes, else t)")
     p.add_argument("--n-boot", type=int, default=1000,
                    help="bootstrap draws for --interval bootstrap (default 1000)")
+    p.add_argument("--drop-invalid", action="store_true",
+                   help="exclude runs whose size or loss is text (such as 'diverged'), "
+                   "missing, infinite or not positive (counted) instead of failing")
     p.add_argument("--json", default=None, metavar="OUT", help='write {"checks": [...]}')
     p.add_argument("--plot", default=None, metavar="OUT.png", help="save a log-log plot")
     _add_input_options(p)

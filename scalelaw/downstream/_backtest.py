@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._validation import check_columns, check_level, unknown_name
+from scalelaw._validation import RandomStateLike, check_columns, check_level, unknown_name
 from scalelaw.downstream._chain import ChainResult, fit_chain
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 from scalelaw.fitting import as_frame, group_labels, normalised_scale
@@ -187,7 +187,8 @@ def _roles(frame: pd.DataFrame, xs: list[str], holdout_largest: int | None,
 
 def _one_group(frame: pd.DataFrame, label: str, roles: np.ndarray, *, xs: list[str],
                via: str, y: str, first_law: str, second_law: str, level: float,
-               n_draws: int, random_state: int, fit_kwargs: dict[str, Any]) -> ChainGroup:
+               n_draws: int, random_state: RandomStateLike, fit_kwargs: dict[str, Any]
+               ) -> ChainGroup:
     excluded: dict[str, int] = {}
 
     def count(mask: np.ndarray, reason: str) -> np.ndarray:
@@ -261,7 +262,7 @@ def backtest_chain(
     group: str | Sequence[str] | None = None,
     level: float = 0.9,
     n_draws: int = 4000,
-    random_state: int = 0,
+    random_state: RandomStateLike = 0,
     calibrate: bool | str = False,
     **fit_kwargs: Any,
 ) -> ChainBacktest:
@@ -302,7 +303,7 @@ def backtest_chain(
         Prediction-interval level.
     n_draws : int, default=4000
         Monte Carlo draws of the chain's intervals.
-    random_state : int, default=0
+    random_state : int or numpy.random.Generator, default=0
         Seed of the draws.
     calibrate : bool or "first", default=False
         Calibrate the first step's (``"first"``) or both steps' (``True``)
@@ -370,7 +371,8 @@ def backtest_chain(
     settings = {"x": xs, "via": via, "y": y, "first_law": first_law,
                 "second_law": second_law, "level": level, "holdout_largest": holdout_largest,
                 "split_column": split_column, "group": group, "n_draws": n_draws,
-                "random_state": random_state, "calibrate": calibrate,
+                "random_state": (random_state if isinstance(random_state, int)
+                                 else type(random_state).__name__), "calibrate": calibrate,
                 "fit": {k: v for k, v in fit_kwargs.items() if isinstance(v, str | int | float
                                                                          | bool | None)}}
     return ChainBacktest(tuple(groups), settings)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._validation import check_level
+from scalelaw._validation import RandomStateLike, check_level, check_random_state
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 from scalelaw.fitting import DEFAULT_CUTS, as_frame, fit
 from scalelaw.fitting import calibrate as calibrate_fit
@@ -76,7 +76,7 @@ class ChainResult:
     second: FitResult
 
     def get_prediction(self, level: float = 0.9, *, n_draws: int = 4000,
-                       random_state: int = 0, extrapolate: bool = False,
+                       random_state: RandomStateLike = 0, extrapolate: bool = False,
                        max_extrapolation: float = 10.0, **inputs: Any) -> pd.DataFrame:
         """Forecast the metric at new inputs with intervals that carry both steps.
 
@@ -109,7 +109,7 @@ class ChainResult:
             Interval coverage.
         n_draws : int, default=4000
             Monte Carlo draws.
-        random_state : int, default=0
+        random_state : int or numpy.random.Generator, default=0
             Seed of the draws.
         extrapolate : bool, default=False
             Forecast the first step beyond ``max_extrapolation`` times its
@@ -165,7 +165,7 @@ class ChainResult:
         if not (isinstance(n_draws, int) and n_draws >= 10):
             raise DataValidationError(f"The 'n_draws' parameter must be an int >= 10. Got "
                                       f"{n_draws!r} instead.", column="n_draws")
-        rng = np.random.default_rng(random_state)
+        rng = check_random_state(random_state)
         cols = [np.atleast_1d(np.asarray(inputs[c], dtype=np.float64)).ravel()
                 for c in first.x]
         # the guard and the "not calibrated" warning of the first step's own forecast
@@ -191,7 +191,8 @@ class ChainResult:
         out["mean_ci_lower"], out["mean_ci_upper"] = lo, hi
         out["obs_ci_lower"], out["obs_ci_upper"] = olo, ohi
         out["extrapolation_factor"] = tab1["extrapolation_factor"].to_numpy()
-        out.attrs.update(level=level, n_draws=n_draws, random_state=random_state,
+        seed = random_state if isinstance(random_state, int) else type(random_state).__name__
+        out.attrs.update(level=level, n_draws=n_draws, random_state=seed,
                          undefined_draws=int(np.count_nonzero(~np.isfinite(obs))))
         return out
 
@@ -250,13 +251,13 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
         if col not in frame.columns:
             raise DataValidationError(f"Column {col!r} is not in {what} (columns: "
                                       f"{list(frame.columns)}).", column=col)
+    if calibrate not in (False, True, "first"):
+        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
+                                  f"Got {calibrate!r} instead.", column="calibrate")
     first = fit(first_law, data.dropna(subset=[intermediate]), x=x, y=intermediate,
                 **fit_kwargs)
     step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,
                 **fit_kwargs)
-    if calibrate not in (False, True, "first"):
-        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
-                                  f"Got {calibrate!r} instead.", column="calibrate")
     if calibrate:
         first = calibrate_fit(first)
     if calibrate is True:

@@ -11,8 +11,14 @@ This package builds :class:`~scalelaw.FitResult` objects from the layers
 below it (laws, the batched optimisers, inference and results).
 """
 
-from scalelaw.fitting._api import fit, fit_each_group, fit_groups, group_labels
-from scalelaw.fitting._batch import calibrate_many, fit_tables
+from scalelaw.fitting._api import fit, fit_each_group, fit_groups, group_labels, warn_about_fit
+from scalelaw.fitting._batch import (
+    calibrate_each,
+    calibrate_many,
+    fit_auto_tables,
+    fit_combined_tables,
+    fit_tables,
+)
 from scalelaw.fitting._data import as_frame, prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
@@ -23,6 +29,7 @@ from scalelaw.fitting._extrapolation import (
 from scalelaw.fitting._select import (
     AUTO_CANDIDATES,
     DEFAULT_LAW,
+    MARGIN_RATIO,
     MARGIN_Z,
     SCORE_CUTS,
     LawSelection,
@@ -33,14 +40,18 @@ __all__ = [
     "AUTO_CANDIDATES",
     "DEFAULT_CUTS",
     "DEFAULT_LAW",
+    "MARGIN_RATIO",
     "MARGIN_Z",
     "SCORE_CUTS",
     "LawSelection",
     "as_frame",
     "backtest_errors",
     "calibrate",
+    "calibrate_each",
     "calibrate_many",
     "fit",
+    "fit_auto_tables",
+    "fit_combined_tables",
     "fit_each_group",
     "fit_groups",
     "fit_tables",
@@ -48,4 +59,5 @@ __all__ = [
     "normalised_scale",
     "prepare_data",
     "select_law",
+    "warn_about_fit",
 ]

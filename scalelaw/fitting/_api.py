@@ -26,11 +26,11 @@ from scalelaw.exceptions import (
 )
 from scalelaw.fitting._data import as_frame
 from scalelaw.fitting._extrapolation import calibrate as _calibrate
-from scalelaw.fitting._select import AVERAGE_TIES, fit_auto
+from scalelaw.fitting._select import fit_auto
 from scalelaw.fitting._single import fit_table
-from scalelaw.laws import AverageLaw, CallableLaw, ScalingLaw, get_law
+from scalelaw.laws import CallableLaw, ScalingLaw, average_names, get_law
 from scalelaw.optim import OBJECTIVES
-from scalelaw.results import FitResult, GroupedFitResult
+from scalelaw.results import CombinedFit, FitResult, GroupedFitResult, combine
 
 __all__ = ["fit", "fit_each_group", "fit_groups", "group_labels"]
 
@@ -53,7 +53,7 @@ def fit(
     drop_invalid: bool = False,
     calibrate: bool = False,
     n_threads: int | None = None,
-) -> FitResult:
+) -> FitResult | CombinedFit:
     """Fit a scaling law to tabular data by batched multi-start optimisation.
 
     All starting points are optimised together as one array problem
@@ -66,7 +66,9 @@ def fit(
     law : str, ScalingLaw, callable or lmfit.Model
         A built-in name (``"power"``, ``"saturating_power"``, ``"chinchilla"``,
         ``"kaplan"``, ``"broken_power"``, ``"m1"``..``"m4"``), ``"auto"``
-        (chosen by held-out-scale validation), a formula such as
+        (chosen by held-out-scale validation), ``"average:a+b+..."`` (each
+        law fitted alone, forecasts combined: :class:`~scalelaw.CombinedFit`),
+        a formula such as
         ``"E + A * n**(-alpha)"`` (its inputs are the ``x`` columns), a
         Python function ``f(x..., params...)``, an ``lmfit.Model``, or a law
         object (e.g. :class:`~scalelaw.laws.LmfitLaw` with its parameters).
@@ -94,7 +96,8 @@ def fit(
         parameters it leaves out take the law's first guess. For a law given
         as a Python function, these are also its initial values.
     bootstrap : int, default=0
-        Number of bootstrap replicas (0: none).
+        Number of bootstrap replicas (0: none); a combination bootstraps
+        each member.
     bootstrap_groups : str, optional
         Column whose groups (e.g. seeds) are resampled whole.
     level : float, default=0.95
@@ -115,8 +118,10 @@ def fit(
 
     Returns
     -------
-    FitResult
-        Estimates, uncertainty, diagnostics and the data used.
+    FitResult or CombinedFit
+        Estimates, uncertainty, diagnostics and the data used; a
+        :class:`~scalelaw.CombinedFit` of the members' fits for an average
+        (named, or chosen by ``"auto"`` when its candidates tie).
 
     Raises
     ------
@@ -160,20 +165,31 @@ def fit(
         raise unknown_name("objective", str(objective), OBJECTIVES)
     delta = check_positive_float(delta, "delta")
     level = check_level(level)
-    bootstrap = _check_bootstrap(bootstrap, law, xs)
+    bootstrap = check_int(bootstrap, "bootstrap", minimum=0)
     if n_threads is not None:
         n_threads = check_int(n_threads, "n_threads", minimum=1)
     keep = [bootstrap_groups] if bootstrap_groups else []
+    names = average_names(law)
+    result: FitResult | CombinedFit
+    if ((isinstance(law, str) and law.strip() == "auto") or names) and (
+            starts is not None or p0 is not None):
+        raise DataValidationError(
+            "starts/p0 cannot be given with law='auto' or an average (each law has its "
+            "own parameters); fit the laws one by one (scalelaw.combine joins them).",
+            column="starts" if starts is not None else "p0",
+        )
     if isinstance(law, str) and law.strip() == "auto":
-        if starts is not None or p0 is not None:
-            raise DataValidationError(
-                "starts/p0 cannot be given with law='auto' (each candidate has its own "
-                "parameters); name the law instead.",
-                column="law",
-            )
         result = fit_auto(data, x=xs, y=y, objective=objective, delta=delta, level=level,
                           weights=weights, random_state=random_state,
                           drop_invalid=drop_invalid, keep=keep, n_threads=n_threads)
+    elif names:
+        result = combine([
+            fit_table(get_law(name, inputs=xs), data, x=xs, y=y, objective=objective,
+                      delta=delta, level=level, weights=weights, starts=None, p0=None,
+                      random_state=random_state, drop_invalid=drop_invalid, keep=keep,
+                      n_threads=n_threads) for name in names])
+        if calibrate:
+            result = _calibrate(result)
     else:
         if callable(law) and not isinstance(law, ScalingLaw) and not _is_model(law):
             # a plain function: p0 sets its initial values (draws go around them)
@@ -186,7 +202,7 @@ def fit(
                            keep=keep, n_threads=n_threads)
         if calibrate:
             result = _calibrate(result)
-    _warn_about(result)
+    warn_about_fit(result)
     if bootstrap:
         result = result.with_bootstrap(bootstrap, groups=bootstrap_groups,
                                        random_state=random_state)
@@ -197,7 +213,24 @@ def _is_model(obj: Any) -> bool:
     return (type(obj).__module__ or "").startswith("lmfit")
 
 
-def _warn_about(result: FitResult) -> None:
+def warn_about_fit(result: FitResult | CombinedFit) -> None:
+    """Warn as :func:`fit` does about a result: no convergence, an ill-conditioned optimum.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, pandas as pd
+    >>> n = np.logspace(6, 9, 12)
+    >>> res = fit("power", pd.DataFrame({"n": n, "loss": 3 * n**-0.3}), x="n", y="loss")
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_about_fit(res)
+    >>> len(seen)
+    0
+    """
+    if isinstance(result, CombinedFit):
+        for member in result.members:
+            warn_about_fit(member)
+        return
     codes = {d.code: d for d in result.diagnostics}
     if not result.converged:
         warnings.warn(
@@ -282,7 +315,8 @@ def fit_groups(
     Returns
     -------
     GroupedFitResult
-        The fits, and the groups that failed with their error messages.
+        The fits (each a FitResult, or a CombinedFit for an average), and the
+        groups that failed with their error messages.
 
     Examples
     --------
@@ -299,7 +333,8 @@ def fit_groups(
 
 
 def fit_each_group(data: Any, group: str | Sequence[str],
-                   fit_one: Callable[[pd.DataFrame], FitResult]) -> GroupedFitResult:
+                   fit_one: Callable[[pd.DataFrame], FitResult | CombinedFit]
+                   ) -> GroupedFitResult:
     """Apply ``fit_one`` to every group's rows; a group that fails is listed, not fatal.
 
     Parameters
@@ -318,7 +353,7 @@ def fit_each_group(data: Any, group: str | Sequence[str],
     """
     data = as_frame(data)
     cols, labels = group_labels(data, group)
-    results: dict[str, FitResult] = {}
+    results: dict[str, FitResult | CombinedFit] = {}
     failed: dict[str, str] = {}
     for key in sorted(labels.unique()):
         try:
@@ -326,19 +361,3 @@ def fit_each_group(data: Any, group: str | Sequence[str],
         except ScaleLawError as exc:
             failed[key] = str(exc)
     return GroupedFitResult(group=tuple(cols), results=results, failed=failed)
-
-
-def _check_bootstrap(bootstrap: Any, law: Any, xs: list[str]) -> int:
-    """The number of replicas; refused for a fit that may be an average of laws."""
-    n = check_int(bootstrap, "bootstrap", minimum=0)
-    key = law.strip() if isinstance(law, str) else None
-    may_average = isinstance(law, AverageLaw) or (key is not None and (
-        key.startswith("average:") or (key == "auto" and bool(AVERAGE_TIES.get(len(xs))))))
-    if n and may_average:
-        raise DataValidationError(
-            "The bootstrap refits one law; an average of laws (which law='auto' gives "
-            "one input when candidates tie) is fitted member by member and has none. "
-            "Name the law to bootstrap it, or use the average's Wald intervals.",
-            column="bootstrap",
-        )
-    return n

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.exceptions import ScaleLawError
-from scalelaw.fitting._average import combine_fits
 from scalelaw.fitting._data import prepare_data
 from scalelaw.fitting._extrapolation import (
     DEFAULT_CUTS,
@@ -33,20 +32,22 @@ from scalelaw.fitting._extrapolation import (
     check_cuts,
 )
 from scalelaw.fitting._search import search, search_many
-from scalelaw.fitting._select import AUTO_CANDIDATES, SCORE_CUTS, auto_result, decide
-from scalelaw.fitting._single import (
-    _no_starts_for_average,
-    build_result,
-    fit_settings,
-    problem,
+from scalelaw.fitting._select import (
+    AUTO_CANDIDATES,
+    SCORE_CUTS,
+    auto_result,
+    chosen_names,
+    decide,
 )
+from scalelaw.fitting._single import build_result, fit_settings, problem
 from scalelaw.forecast import calibration_from_errors, log_residual_sd
-from scalelaw.laws import AverageLaw, ScalingLaw, get_law
+from scalelaw.laws import ScalingLaw, get_law
 from scalelaw.optim import Objective, StackedObjective
 from scalelaw.optim.objective import padded_rows
-from scalelaw.results import FitResult
+from scalelaw.results import CombinedFit, FitResult, combine
 
-__all__ = ["calibrate_each", "calibrate_many", "fit_auto_tables", "fit_tables"]
+__all__ = ["calibrate_each", "calibrate_many", "fit_auto_tables", "fit_combined_tables",
+           "fit_tables"]
 
 #: Problem rows (starts x padded rows) at most in one stack; bigger stacks are fitted
 #: in parts. It bounds one batch's memory: its Jacobian holds rows x parameters floats.
@@ -99,10 +100,6 @@ def fit_tables(
         its fit raised (recorded, not shown).
     """
     n = len(tables)
-    if isinstance(law, AverageLaw):
-        return _fit_average_tables(law, tables, starts, x=x, y=y, objective=objective,
-                                   delta=delta, level=level, weights=weights,
-                                   drop_invalid=drop_invalid, n_threads=n_threads)
     starts = [None] * n if starts is None else list(starts)
     out: list[Any] = [None] * n
     prepared: list[_Table] = []
@@ -149,21 +146,21 @@ def fit_tables(
     return list(zip(out, caught_all, strict=True))
 
 
-def _fit_average_tables(law: AverageLaw, tables: Sequence[pd.DataFrame],
-                        starts: Sequence[np.ndarray | None] | None, **kw: Any
-                        ) -> list[tuple[FitResult | ScaleLawError,
+def fit_combined_tables(names: Sequence[str], tables: Sequence[pd.DataFrame], **kw: Any
+                        ) -> list[tuple[CombinedFit | ScaleLawError,
                                         list[warnings.WarningMessage]]]:
-    """:func:`fit_tables` of an average: each member on every table, then combined."""
-    if starts is not None and any(s is not None for s in starts):
-        _no_starts_for_average(starts, None)
-    per_member = [fit_tables(m, tables, **kw) for m in law.members]
-    out: list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]] = []
+    """:func:`fit_tables` of every law in ``names``, combined per table (an average).
+
+    ``kw`` as :func:`fit_tables` (no starts: each law from its own default
+    starts). A table where one law fails gets that law's error.
+    """
+    per_law = [fit_tables(get_law(name, inputs=kw["x"]), tables, **kw) for name in names]
+    out: list[tuple[CombinedFit | ScaleLawError, list[warnings.WarningMessage]]] = []
     for k in range(len(tables)):
-        got = [fits[k] for fits in per_member]
+        got = [fits[k] for fits in per_law]
         caught = [w for _, warned in got for w in warned]
         failed = [res for res, _ in got if isinstance(res, ScaleLawError)]
-        out.append((failed[0] if failed else combine_fits(law, [res for res, _ in got]),
-                    caught))
+        out.append((failed[0] if failed else combine([res for res, _ in got]), caught))
     return out
 
 
@@ -234,20 +231,28 @@ def fit_auto_tables(
                                  objective=objective, delta=delta, n_threads=n_threads)
         for k, (err, note) in cut_errors.items():
             errors[k][name], notes[k][name] = err, note
-    chosen: dict[str, list[tuple[int, Any]]] = {}
+    selections: dict[int, Any] = {}
+    needed: dict[str, list[int]] = {}  # law -> the tables whose choice fits it
     for k in frames:
         try:
-            sel = decide(candidates, errors[k], notes[k], x, DEFAULT_CUTS, SCORE_CUTS)
+            selections[k] = decide(candidates, errors[k], notes[k], x, DEFAULT_CUTS,
+                                   SCORE_CUTS)
         except ScaleLawError as exc:
             out[k] = exc
             continue
-        chosen.setdefault(sel.chosen, []).append((k, sel))
-    for name, items in chosen.items():
-        fits = fit_tables(get_law(name, inputs=x), [tables[k] for k, _ in items], x=x, y=y,
+        for name in chosen_names(selections[k]):
+            needed.setdefault(name, []).append(k)
+    fitted: dict[tuple[str, int], Any] = {}
+    for name, ks in needed.items():
+        fits = fit_tables(get_law(name, inputs=x), [tables[k] for k in ks], x=x, y=y,
                           objective=objective, delta=delta, n_threads=n_threads)
-        for (k, sel), (res, warned) in zip(items, fits, strict=True):
+        for k, (res, warned) in zip(ks, fits, strict=True):
             caught_all[k].extend(warned)
-            out[k] = res if isinstance(res, ScaleLawError) else auto_result(res, sel)
+            fitted[name, k] = res
+    for k, sel in selections.items():
+        got = [fitted[name, k] for name in chosen_names(sel)]
+        failed = [res for res in got if isinstance(res, ScaleLawError)]
+        out[k] = failed[0] if failed else auto_result(got, sel)
     return list(zip(out, caught_all, strict=True))
 
 

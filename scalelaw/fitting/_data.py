@@ -11,7 +11,7 @@ import pandas as pd
 
 from scalelaw._validation import check_columns, describe_rows
 from scalelaw.exceptions import DataValidationError, DuplicateRowsWarning, ExcludedRowsWarning
-from scalelaw.laws import AverageLaw, ScalingLaw
+from scalelaw.laws import ScalingLaw
 from scalelaw.optim import is_log
 
 __all__ = ["as_frame", "prepare_data"]
@@ -282,18 +282,13 @@ def _check_token_counts(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> 
 
 
 def _check_distinct_points(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> None:
-    """At least as many distinct input points as the law has free parameters.
-
-    An average's members are fitted one by one: each needs its own parameters' worth.
-    """
+    """At least as many distinct input points as the law has free parameters."""
     n_distinct = len(frame[xs].drop_duplicates())
-    fitted = law.members if isinstance(law, AverageLaw) else (law,)
-    n_free = [int(np.count_nonzero(np.subtract(*m.internal_bounds()) < 0)) for m in fitted]
-    n_par, most = max(n_free), fitted[int(np.argmax(n_free))]
+    n_par = int(np.count_nonzero(np.subtract(*law.internal_bounds()) < 0))
     if n_distinct < n_par:
         raise DataValidationError(
             f"Only {n_distinct} distinct input point(s) for {n_par} free parameters of "
-            f"law {most.name!r} ({', '.join(most.param_names)}); at least {n_par} are "
+            f"law {law.name!r} ({', '.join(law.param_names)}); at least {n_par} are "
             "needed.",
             column=xs[0],
         )

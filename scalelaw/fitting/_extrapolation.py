@@ -26,8 +26,8 @@ from scalelaw.forecast import (
     extrapolation_distance,
     log_residual_sd,
 )
-from scalelaw.laws import AverageLaw, Inputs, ScalingLaw, get_law
-from scalelaw.results import FitResult
+from scalelaw.laws import Inputs, ScalingLaw, get_law
+from scalelaw.results import CombinedFit, FitResult
 
 __all__ = ["DEFAULT_CUTS", "backtest_errors", "calibrate", "check_cuts", "normalised_scale"]
 
@@ -187,13 +187,8 @@ def _errors_frame(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
                         columns=["cut", "distance", "log_error"])
 
 
-def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray | None:
-    """Starts for a backtest refit: the fit's optima and up to 300 default starts.
-
-    None for an average of laws: each member is refitted from its own default starts.
-    """
-    if isinstance(result.law, AverageLaw):
-        return None
+def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray:
+    """Starts for a backtest refit: the fit's optima and up to 300 default starts."""
     X = Inputs([frame[c].to_numpy(dtype=np.float64) for c in result.x])
     y = frame[result.y].to_numpy(dtype=np.float64)
     default = result.law.start_points(X, y, np.random.default_rng(0))
@@ -209,7 +204,8 @@ def _refit_starts(result: FitResult, frame: pd.DataFrame) -> np.ndarray | None:
     return result.law.to_natural(internal)  # fit_table takes starts in natural units
 
 
-def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitResult:
+def calibrate(result: FitResult | CombinedFit, cuts: Sequence[float] = DEFAULT_CUTS
+              ) -> FitResult | CombinedFit:
     """Measure how the forecast error grows beyond the fitted domain; return a new result.
 
     Refits the law below each cut of the fit's own data (rolling-origin
@@ -220,8 +216,9 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
 
     Parameters
     ----------
-    result : FitResult
-        The fit; its data, law, objective and weights are reused.
+    result : FitResult or CombinedFit
+        The fit; its data, law, objective and weights are reused. A
+        combination calibrates each member on its own backtests.
     cuts : sequence of float, default=(0.5, 0.65, 0.8)
         Cut positions on the normalised log scale of the inputs (0 = smallest
         run, 1 = largest). A cut is skipped when fewer than ``p + 2`` rows
@@ -229,8 +226,9 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
 
     Returns
     -------
-    FitResult
-        A copy of ``result`` with :attr:`~scalelaw.FitResult.calibration` set.
+    FitResult or CombinedFit
+        A copy of ``result`` with :attr:`~scalelaw.FitResult.calibration` set
+        (on every member of a combination).
 
     Examples
     --------
@@ -244,6 +242,12 @@ def calibrate(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS) -> FitRes
     True
     """
     cuts = check_cuts(cuts)
+    if isinstance(result, CombinedFit):
+        return replace(result, members=tuple(_calibrate_one(m, cuts) for m in result.members))
+    return _calibrate_one(result, cuts)
+
+
+def _calibrate_one(result: FitResult, cuts: tuple[float, ...]) -> FitResult:
     frame = _calibration_frame(result)
     errors, notes = backtest_errors(
         result.law, frame, list(result.x), result.y, cuts,

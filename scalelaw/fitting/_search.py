@@ -8,7 +8,13 @@ Gauss-Newton method whose steps come from the SVD of the weighted Jacobian
 (as MINPACK and scipy's ``trf``, but batched); it replaces stage 1 (from the
 given starts, or the ``PRESCREEN_KEEP`` best of a default grid), and its
 optima are final (polishing them again with the same method and tolerance
-changed the mean forecast error on the 92 bundled curves by 2e-9). The
+changed the mean forecast error on the 92 bundled curves by 2e-9). Huber
+losses are sums of squares of transformed residuals
+(:func:`~scalelaw.optim.objective.huber_root`), so they take the same
+trust-region search to a loose tolerance, in place of L-BFGS from every
+start; its Gauss-Newton model (iteratively reweighted least squares)
+converges only linearly, so its best basins are then polished by damped
+Newton steps on the exact Huber curvature, as after L-BFGS. The
 best polished optimum is the estimate; the distinct optima are kept (they
 warm-start the bootstrap and reveal optima that disagree).
 """
@@ -103,7 +109,8 @@ class Estimate:
 
 
 def _polish(obj: Objective, x0: np.ndarray, owner: np.ndarray, lo: np.ndarray,
-            hi: np.ndarray, floors: np.ndarray, trust: bool, n_threads: int | None) -> Any:
+            hi: np.ndarray, floors: np.ndarray, trust: bool, n_threads: int | None,
+            ftol: float = POLISH_FTOL) -> Any:
     """Polish candidates to tight tolerance; the trust-region search goes in two rounds.
 
     Every candidate gets ``TRUST_FIRST_ROUND`` iterations; those still running
@@ -115,7 +122,7 @@ def _polish(obj: Objective, x0: np.ndarray, owner: np.ndarray, lo: np.ndarray,
     if not trust:
         return levenberg_marquardt_batch(view.fun_grad_hess, view.value, x0, lo, hi,
                                          ftol=POLISH_FTOL, n_threads=n_threads, f_floor=floor)
-    kw = {"ftol": POLISH_FTOL, "n_threads": n_threads, "system": view.weighted_system,
+    kw = {"ftol": ftol, "n_threads": n_threads, "system": view.weighted_system,
           "model_system": view.model_and_system, "method": "trust"}
     first = levenberg_marquardt_batch(view.fun_grad_hess, view.value, x0, lo, hi,
                                       maxiter=TRUST_FIRST_ROUND, f_floor=floor, **kw)
@@ -200,7 +207,11 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
     lo, hi = law.internal_bounds()
     n_sets = len(starts)
     floors = np.array([obj.set_floor(k) for k in range(n_sets)])
-    trust = obj.least_squares
+    trust = obj.trust_search
+    # least squares: the trust-region optima are final; Huber's are basins (polished
+    # by damped Newton steps below)
+    final = obj.least_squares
+    ftol = POLISH_FTOL if final else STAGE1_FTOL
     # stage 1, by branch (the branch depends on the number of starts of a data set)
     stage1: list[BatchResult | None] = [None] * n_sets
     used = list(starts)
@@ -227,14 +238,14 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
         # two rounds (as the polish): a start still running after TRUST_FIRST_ROUND
         # iterations continues only when it is within 10 % of the best loss so far
         _run_stage(stage1, screen, used, lambda x0, own: _polish(
-            obj, x0, own, lo, hi, floors, True, n_threads))
+            obj, x0, own, lo, hi, floors, True, n_threads, ftol))
     if direct:
         # least squares from few starts: trust-region Gauss-Newton to tight
         # tolerance straight away (robust from far starts; NIST StRD)
         def run_direct(x0: np.ndarray, own: np.ndarray) -> Any:
             view = obj.on(own)
             return levenberg_marquardt_batch(
-                view.fun_grad_hess, view.value, x0, lo, hi, ftol=POLISH_FTOL,
+                view.fun_grad_hess, view.value, x0, lo, hi, ftol=ftol,
                 maxiter=TRUST_MAXITER, n_threads=n_threads, f_floor=floors[own],
                 system=view.weighted_system, model_system=view.model_and_system,
                 method="trust")
@@ -260,13 +271,14 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
             )
             continue
         picks[k] = _candidates(s1)
-    polished = set(screen) | set(direct)  # stage 1 was already the polish itself
+    # stage 1 was already the polish itself (least squares)
+    polished = set(screen) | set(direct) if final else set()
     again = [k for k in picks if k not in polished]
     pol: list[BatchResult] = [None] * n_sets  # type: ignore[list-item]
     if again:
         owner = np.concatenate([np.full(len(picks[k][1]), k) for k in again])
         x0 = np.concatenate([picks[k][0][picks[k][1]] for k in again])
-        pol = _split(_polish(obj, x0, owner, lo, hi, floors, trust, n_threads), owner,
+        pol = _split(_polish(obj, x0, owner, lo, hi, floors, final, n_threads), owner,
                      n_sets)
     for k in picks:
         xs, cand, order = picks[k]

@@ -11,13 +11,11 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_random_state
-from scalelaw.exceptions import DataValidationError
-from scalelaw.fitting._average import combine_fits
 from scalelaw.fitting._data import prepare_data
 from scalelaw.fitting._search import POLISH_FTOL, STAGE1_FTOL, Estimate, search
 from scalelaw.fitting._starts import starting_points
 from scalelaw.inference import assess
-from scalelaw.laws import AverageLaw, Inputs, ScalingLaw
+from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.optim import Objective
 from scalelaw.results import FitResult
 
@@ -88,27 +86,12 @@ def fit_prepared(
     FitResult
         The result (no bootstrap, no calibration).
     """
-    if isinstance(law, AverageLaw):  # each member alone, then combined
-        _no_starts_for_average(starts, p0)
-        return combine_fits(law, [
-            fit_prepared(m, frame, x=x, y=y, objective=objective, delta=delta, level=level,
-                         excluded=excluded, starts=None, p0=None, rng=rng,
-                         settings=settings, n_threads=n_threads) for m in law.members])
     obj, start_points = problem(law, frame, x=x, y=y, objective=objective, delta=delta,
                                 starts=starts, p0=p0, rng=rng)
     est = search(obj, law, start_points, n_threads)
     return build_result(law, frame, obj, est, x=x, y=y, objective=objective, delta=delta,
                         level=level, excluded=excluded, settings=settings,
                         n_threads=n_threads)
-
-
-def _no_starts_for_average(starts: Any, p0: Any) -> None:
-    if starts is not None or p0 is not None:
-        raise DataValidationError(
-            "An average of laws fits each member from its own default starts; 'starts' "
-            "and 'p0' must be None. Fit the members one by one to give them starts.",
-            column="starts" if starts is not None else "p0",
-        )
 
 
 def problem(law: ScalingLaw, frame: pd.DataFrame, *, x: list[str], y: str, objective: str,

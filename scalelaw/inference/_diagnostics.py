@@ -210,6 +210,9 @@ def _start_diagnostics(law: ScalingLaw, theta: np.ndarray, loss: float,
             continue
         dist = np.abs(t - theta) / np.where(np.isfinite(se_int) & (se_int > 0), se_int,
                                              1.0 + np.abs(theta))
+        # a log-scale parameter driven to 0 at both optima (exp underflows) is the same
+        # value however far apart its logarithms are: not a disagreement
+        dist = np.where(law.to_natural(t) == natural, 0.0, dist)
         if np.nanmax(dist) > 1.0:
             j = int(np.nanargmax(dist))
             return [Diagnostic(

@@ -1,4 +1,4 @@
-"""Read tables of runs: CSV, Parquet, JSON Lines, nested JSON, TensorBoard and W&B exports.
+"""Readers: tables of runs (CSV, Parquet, JSON Lines, nested JSON, TensorBoard, W&B) and points.
 
 :func:`read_runs` is the one entry point: it picks the reader, renames
 columns (``columns={"their_name": "our_name"}``), parses counts written with
@@ -7,12 +7,13 @@ rows per run, reduces each run to its final or best row with the rule
 recorded in ``DataFrame.attrs["reduction"]``. Nested JSON run files (one
 object per file, or a list) are flattened with ``pandas.json_normalize``
 (:func:`read_json_runs`); :func:`tokens_from_compute` derives the token count
-from training compute (``C = 6 N D``).
+from training compute (``C = 6 N D``); :func:`read_points` reads point clouds
+(``.npy``, ``.npz``, Parquet, CSV) for the intrinsic dimension. Fits saved as
+JSON are read by :func:`scalelaw.results.read_fit`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,13 +26,13 @@ from scalelaw.exceptions import DataValidationError
 from scalelaw.io._compute import looks_like_compute, tokens_from_compute
 from scalelaw.io._json import read_json_runs
 from scalelaw.io._logs import parse_units, read_tensorboard, read_wandb
+from scalelaw.io._points import read_points
 from scalelaw.io._tables import read_table
 from scalelaw.io._where import evaluate_where
-from scalelaw.results import FitResult, GroupedFitResult
 
-__all__ = ["evaluate_where", "filter_rows", "looks_like_compute", "parse_units", "read_fit",
-           "read_json_runs", "read_runs", "read_table", "read_tensorboard", "read_wandb",
-           "reduce_runs", "tokens_from_compute"]
+__all__ = ["evaluate_where", "filter_rows", "looks_like_compute", "parse_units",
+           "read_json_runs", "read_points", "read_runs", "read_table", "read_tensorboard",
+           "read_wandb", "reduce_runs", "tokens_from_compute"]
 
 
 def reduce_runs(df: pd.DataFrame, *, run: str, y: str, rule: str = "final",
@@ -270,52 +271,3 @@ def _reduce(df: pd.DataFrame, run: str | None, step: str | None, y: str | None,
             column="run",
         )
     return reduce_runs(df, run=run, y=y, rule=rule, step=step)
-
-
-def read_fit(path: str | os.PathLike[str], group: str | None = None) -> FitResult:
-    """Read a fit saved by ``scalelaw fit --json`` (or ``FitResult.to_json``).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The JSON file.
-    group : str, optional
-        For a file of one fit per group: the group to return.
-
-    Returns
-    -------
-    FitResult
-        The fit.
-
-    Raises
-    ------
-    DataValidationError
-        Missing or unreadable file, not a fit JSON, or a grouped file without
-        (or with an unknown) ``group``.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise DataValidationError(f"Fit file {str(p)!r} does not exist.", column="file")
-    try:
-        d = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataValidationError(
-            f"{str(p)!r} is not a fit JSON written by 'scalelaw fit --json': {exc}.",
-            column="file",
-        ) from None
-    if isinstance(d, dict) and "groups" in d and "group" in d:
-        grouped = GroupedFitResult.from_dict(d)
-        if group is None:
-            raise DataValidationError(
-                f"{str(p)!r} holds one fit per {', '.join(grouped.group)!r}; choose one with "
-                f"--group ({sorted(grouped.results)[:5]}).",
-                column="group",
-            )
-        if group not in grouped.results:
-            raise unknown_name("group", group, list(grouped.results))
-        return grouped.results[group]
-    if not isinstance(d, dict) or "schema_version" not in d:
-        raise DataValidationError(
-            f"{str(p)!r} is not a fit JSON written by 'scalelaw fit --json'.", column="file"
-        )
-    return FitResult.from_dict(d)

@@ -29,7 +29,6 @@ Examples
 14
 """
 
-from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import Inputs, Param, ScalingLaw
 from scalelaw.laws._bounded import GadreErrorLaw, LogitLinearLaw, OlmoSigmoidLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import (
@@ -42,11 +41,10 @@ from scalelaw.laws._builtin import (
 from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw, parse_expression
 from scalelaw.laws._python import CallableLaw, LmfitLaw
-from scalelaw.laws._registry import LAWS, get_law, law_from_spec, list_laws
+from scalelaw.laws._registry import LAWS, average_names, get_law, law_from_spec, list_laws
 
 __all__ = [
     "LAWS",
-    "AverageLaw",
     "BrokenPowerLaw",
     "CallableLaw",
     "ChinchillaLaw",
@@ -67,6 +65,7 @@ __all__ = [
     "SaturatingPowerLaw",
     "ScalingLaw",
     "SigmoidLogLaw",
+    "average_names",
     "get_law",
     "law_from_spec",
     "list_laws",

@@ -8,7 +8,6 @@ from typing import Any
 
 from scalelaw._validation import unknown_name
 from scalelaw.exceptions import DataValidationError
-from scalelaw.laws._average import AverageLaw
 from scalelaw.laws._base import ScalingLaw
 from scalelaw.laws._bounded import GadreErrorLaw, LogitLinearLaw, OlmoSigmoidLaw, SigmoidLogLaw
 from scalelaw.laws._builtin import (
@@ -22,7 +21,7 @@ from scalelaw.laws._curves import BrokenPowerLaw, M1Law, M2Law, M3Law, M4Law
 from scalelaw.laws._formula import ExpressionLaw
 from scalelaw.laws._python import CallableLaw, LmfitLaw
 
-__all__ = ["LAWS", "get_law", "law_from_spec", "list_laws"]
+__all__ = ["LAWS", "average_names", "get_law", "law_from_spec", "list_laws"]
 
 #: Built-in laws by registry name.
 LAWS: dict[str, type[ScalingLaw]] = {
@@ -60,6 +59,46 @@ def list_laws() -> list[str]:
     return sorted(LAWS)
 
 
+def average_names(law: Any) -> list[str] | None:
+    """The law names of ``"average:a+b+..."``, or None when ``law`` names no average.
+
+    Parameters
+    ----------
+    law : object
+        A law argument.
+
+    Returns
+    -------
+    list of str or None
+        The members' names (at least two).
+
+    Raises
+    ------
+    DataValidationError
+        ``"average:"`` followed by fewer than two names.
+
+    Examples
+    --------
+    >>> average_names("average:m3+m4")
+    ['m3', 'm4']
+    >>> average_names("m4") is None
+    True
+    """
+    if not isinstance(law, str):
+        return None
+    head, sep, tail = law.strip().partition(":")
+    if head.strip() != "average":
+        return None
+    names = [t.strip() for t in tail.split("+")] if sep else []
+    if len(names) < 2 or not all(names):
+        raise DataValidationError(
+            f"An average names its laws after a colon, joined by '+' (e.g. "
+            f"'average:m3+m4'). Got {law!r} instead.",
+            column="law",
+        )
+    return names
+
+
 def get_law(
     law: str | ScalingLaw | Callable[..., Any] | Any,
     *,
@@ -71,8 +110,7 @@ def get_law(
     ----------
     law : str, ScalingLaw, callable or lmfit.Model
         A built-in name (see :func:`list_laws`, options as
-        ``"broken_power:n_breaks=2"``), an average of built-in laws
-        (``"average:m3+m4+broken_power"``, see :class:`AverageLaw`), a formula such as
+        ``"broken_power:n_breaks=2"``), a formula such as
         ``"E + A * n**(-alpha)"``, a Python function ``f(x..., params...)``
         (parameters named by its signature), an ``lmfit.Model`` or a law.
     inputs : sequence of str, optional
@@ -113,15 +151,12 @@ def get_law(
     if key in LAWS:
         return LAWS[key]()
     head, sep, tail = key.partition(":")
-    if head.strip() == "average":
-        names = [t.strip() for t in tail.split("+")] if sep else []
-        if len(names) < 2 or not all(names):
-            raise DataValidationError(
-                f"An average names its laws after a colon, joined by '+' (e.g. "
-                f"'average:m3+m4'). Got {law!r} instead.",
-                column="law",
-            )
-        return AverageLaw(members=tuple(get_law(n, inputs=inputs) for n in names))
+    if average_names(key) is not None:
+        raise DataValidationError(
+            f"{key!r} names a combination of fitted laws, not one law: scalelaw.fit fits "
+            "each law alone and combines the results (scalelaw.combine).",
+            column="law",
+        )
     if sep and head.strip() in LAWS:
         return LAWS[head.strip()](**_parse_law_options(head.strip(), tail))
     if key.isidentifier():
@@ -207,8 +242,6 @@ def law_from_spec(spec: Mapping[str, Any]) -> ScalingLaw:
             spec["expression"], inputs=spec["inputs"], bounds=bounds, p0=p0,
             log_params=spec.get("log_params", ()),
         )
-    if name == "average":
-        return AverageLaw(members=tuple(law_from_spec(m) for m in spec["members"]))
     if name in LAWS:
         law = LAWS[name](**dict(spec.get("options", {})))
         return law.with_bounds(**bounds) if bounds else law

@@ -1,15 +1,16 @@
 """Outlying runs by a robust rule, and the failure-mixture split.
 
 Rule: a run is an outlier when its robust z-score ``|x - median| / (1.4826 MAD)``
-exceeds a threshold calibrated for ``n``: the ``1 - alpha`` quantile of the
-largest robust z-score among ``n`` Gaussian runs, so that a clean Gaussian
-sample has any run flagged with chance ``alpha`` whatever ``n`` (the MAD's own
-noise makes small samples need a higher cut: about 4.1 at n = 10 and 3.7 at
-n = 100 for ``alpha = 0.05``, against the Bonferroni 2.8 and 3.5). The quantile
-is simulated once per ``n`` with a fixed seed (``n <= 500``); above, the
-Bonferroni value ``Phi^-1(1 - alpha / (2 n))`` is used, the MAD being precise
-there. When more than half the runs tie (MAD = 0) the scale falls back to the
-mean absolute deviation (times sqrt(pi / 2)).
+exceeds a threshold calibrated for ``n``: the ``1 - false_flag_rate``
+quantile of the largest robust z-score among ``n`` Gaussian runs, so that a
+clean Gaussian sample has any run flagged with chance ``false_flag_rate``
+whatever ``n`` (the MAD's own noise makes small samples need a higher cut:
+about 4.1 at n = 10 and 3.7 at n = 100 for a rate of 0.05, against the
+Bonferroni 2.8 and 3.5). The quantile is simulated once per ``n`` with a
+fixed seed (``n <= 500``); above, the Bonferroni value
+``Phi^-1(1 - false_flag_rate / (2 n))`` is used, the MAD being precise there.
+When more than half the runs tie (MAD = 0) the scale falls back to the mean
+absolute deviation (times sqrt(pi / 2)).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import special
+
+from scalelaw.exceptions import DataValidationError
 
 __all__ = ["Outlier", "find_outliers", "outlier_threshold", "robust_scale"]
 
@@ -52,8 +55,13 @@ def robust_scale(x: np.ndarray) -> float:
     return float(mad if mad > 0 else 1.2533 * dev.mean())
 
 
-@functools.lru_cache(maxsize=256)
-def outlier_threshold(n: int, alpha: float = 0.05) -> float:
+def _check_rate(false_flag_rate: float) -> None:
+    if not 0 < false_flag_rate < 1:
+        raise DataValidationError(f"false_flag_rate must lie in (0, 1), got "
+                                  f"{false_flag_rate!r}", column="false_flag_rate")
+
+
+def outlier_threshold(n: int, false_flag_rate: float = 0.05) -> float:
     """The robust-z cut for ``n`` runs (see the module notes).
 
     Examples
@@ -61,8 +69,14 @@ def outlier_threshold(n: int, alpha: float = 0.05) -> float:
     >>> bool(outlier_threshold(10) > outlier_threshold(100) > 3)
     True
     """
+    _check_rate(false_flag_rate)
+    return _threshold(int(n), float(false_flag_rate))
+
+
+@functools.lru_cache(maxsize=256)
+def _threshold(n: int, rate: float) -> float:
     if n > 500 or n < 3:
-        return float(-special.ndtri(alpha / (2 * max(n, 1))))
+        return float(-special.ndtri(rate / (2 * max(n, 1))))
     rng = np.random.default_rng(20_261_129)
     maxima = []
     for _ in range(10):  # 20,000 simulated samples in chunks
@@ -70,18 +84,18 @@ def outlier_threshold(n: int, alpha: float = 0.05) -> float:
         dev = np.abs(z - np.median(z, axis=1, keepdims=True))
         scale = 1.4826 * np.median(dev, axis=1)
         maxima.append(dev.max(axis=1) / scale)
-    return float(np.quantile(np.concatenate(maxima), 1 - alpha))
+    return float(np.quantile(np.concatenate(maxima), 1 - rate))
 
 
-def find_outliers(x: np.ndarray, *, alpha: float = 0.05, rows: np.ndarray | None = None
-                  ) -> list[Outlier]:
+def find_outliers(x: np.ndarray, *, false_flag_rate: float = 0.05,
+                  rows: np.ndarray | None = None) -> list[Outlier]:
     """Runs far from the median in robust standard deviations.
 
     Parameters
     ----------
     x : array_like
         One outcome per run (finite).
-    alpha : float, default=0.05
+    false_flag_rate : float, default=0.05
         Chance that a clean Gaussian sample has any run flagged.
     rows : array_like of int, optional
         Row numbers to report (default: positions in ``x``).
@@ -97,7 +111,11 @@ def find_outliers(x: np.ndarray, *, alpha: float = 0.05, rows: np.ndarray | None
     >>> [(o.row, o.side) for o in find_outliers(x)]
     [(9, 'low')]
     """
+    _check_rate(false_flag_rate)
     x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or not np.all(np.isfinite(x)):
+        raise DataValidationError("find_outliers needs a 1-D array of finite values",
+                                  column="x")
     rows = np.arange(x.size) if rows is None else np.asarray(rows)
     if x.size < 3:
         return []
@@ -106,6 +124,6 @@ def find_outliers(x: np.ndarray, *, alpha: float = 0.05, rows: np.ndarray | None
     if scale == 0:
         return []
     z = (x - med) / scale
-    cut = outlier_threshold(x.size, alpha)
+    cut = outlier_threshold(x.size, false_flag_rate)
     return [Outlier(int(rows[i]), float(x[i]), "high" if z[i] > 0 else "low", float(z[i]))
             for i in np.flatnonzero(np.abs(z) > cut)]

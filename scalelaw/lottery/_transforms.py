@@ -13,7 +13,7 @@ import numpy as np
 from scalelaw.exceptions import DataValidationError
 
 __all__ = ["TRANSFORMS", "binomial_sd", "delta_method_sd", "independent_errors_sd",
-           "transform_metric"]
+           "inverse_transform", "transform_metric"]
 
 #: The transforms, chosen explicitly by the caller and recorded in results.
 TRANSFORMS = ("none", "logit", "log")
@@ -21,7 +21,8 @@ TRANSFORMS = ("none", "logit", "log")
 
 def _check(kind: str) -> None:
     if kind not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {kind!r}")
+        raise DataValidationError(f"transform must be one of {TRANSFORMS}, got {kind!r}",
+                                  column="transform")
 
 
 def transform_metric(values: np.ndarray, kind: str = "none", *, name: str = "value"
@@ -60,15 +61,38 @@ def transform_metric(values: np.ndarray, kind: str = "none", *, name: str = "val
     if kind == "logit":
         bad = np.flatnonzero(~((x > 0) & (x < 1)))
         if bad.size:
-            raise DataValidationError(f"{name}: logit needs values strictly between 0 and 1 (an "
-                            f"accuracy as a fraction); row {bad[0]} is {float(x[bad[0]])} "
-                            f"({bad.size} such rows)")
+            raise DataValidationError(
+                f"{name}: logit needs values strictly between 0 and 1 (an accuracy as a "
+                f"fraction); row {bad[0]} is {float(x[bad[0]])} ({bad.size} such rows)",
+                column=name, rows=bad.tolist())
         return np.log(x / (1 - x))
     bad = np.flatnonzero(~(x > 0))
     if bad.size:
-        raise DataValidationError(f"{name}: log needs positive values (an error rate or a loss); "
-                        f"row {bad[0]} is {float(x[bad[0]])} ({bad.size} such rows)")
+        raise DataValidationError(
+            f"{name}: log needs positive values (an error rate or a loss); row {bad[0]} is "
+            f"{float(x[bad[0]])} ({bad.size} such rows)", column=name, rows=bad.tolist())
     return np.log(x)
+
+
+def inverse_transform(values: np.ndarray, kind: str = "none") -> np.ndarray:
+    """Map values of the analysis scale back to the metric's own scale (``expit`` for
+    ``logit``, ``exp`` for ``log``).
+
+    Examples
+    --------
+    >>> inverse_transform(transform_metric([0.2, 0.9], "logit"), "logit").round(6).tolist()
+    [0.2, 0.9]
+    """
+    from scipy.special import expit
+
+    _check(kind)
+    x = np.asarray(values, dtype=float)
+    if kind == "logit":
+        return expit(x)
+    if kind == "log":
+        with np.errstate(over="ignore"):
+            return np.exp(x)
+    return x
 
 
 def delta_method_sd(mean: float, sd: float, kind: str) -> float:
@@ -98,8 +122,9 @@ def binomial_sd(accuracy: float, n_test: int) -> float:
     >>> round(100 * binomial_sd(0.94, 10_000), 3)  # percentage points
     0.237
     """
-    if n_test <= 0:
-        raise ValueError(f"n_test must be positive, got {n_test}")
+    if not n_test > 0:
+        raise DataValidationError(f"n_test must be a positive test-set size, got {n_test!r}",
+                                  column="n_test")
     return float(np.sqrt(accuracy * (1 - accuracy) / n_test))
 
 

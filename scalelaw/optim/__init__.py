@@ -18,6 +18,7 @@ from scalelaw.optim._common import (
     STATUS_MESSAGES,
     BatchResult,
     default_threads,
+    set_worker_threads,
 )
 from scalelaw.optim.lbfgs import minimize_batch
 from scalelaw.optim.lm import levenberg_marquardt_batch
@@ -43,4 +44,5 @@ __all__ = [
     "minimize_batch",
     "psi",
     "rho",
+    "set_worker_threads",
 ]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalelaw.exceptions import DataValidationError
+
 __all__ = ["CONVERGED_STATUSES", "SMALL_STEPS_TO_STOP", "STATIONARY_RTOL", "STATUS_MESSAGES",
            "BatchResult", "default_threads"]
 
@@ -51,6 +53,24 @@ class BatchResult:
 #: Set in worker processes that already split the CPUs between them (the backtest's
 #: pool sets 1): their optimisers then run on this many threads.
 THREADS_IN_WORKER: int | None = None
+
+
+def set_worker_threads(n: int | None) -> None:
+    """Run this process's optimisers on ``n`` threads (None: the CPUs it may use, up to 8).
+
+    For worker processes that already share the CPUs between them (the
+    backtest's pool sets 1 in each worker). It changes this process only.
+
+    Examples
+    --------
+    >>> set_worker_threads(1); default_threads()
+    1
+    >>> set_worker_threads(None)
+    """
+    global THREADS_IN_WORKER
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise DataValidationError(f"n must be an int >= 1 or None; got {n!r}.", column="n")
+    THREADS_IN_WORKER = n
 
 
 def default_threads() -> int:

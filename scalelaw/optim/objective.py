@@ -10,6 +10,13 @@ found in the original Chinchilla fit):
 
 with ``huber_delta(r) = r**2 / 2`` for ``|r| <= delta`` and
 ``delta * (|r| - delta / 2)`` beyond.
+
+All three are sums of squares of some residual, so all three take the
+trust-region least-squares path: ``huber_delta(r) = h(r)**2 / 2`` with
+``h(r) = r`` inside and ``sign(r) sqrt(delta (2 |r| - delta))`` beyond
+(:func:`huber_root`). Gauss-Newton on ``h`` uses the curvature
+``h'(r)**2 = delta / (2 |r| - delta)`` beyond the threshold, the weight of
+iteratively reweighted least squares, where the exact Huber curvature is zero.
 """
 
 from __future__ import annotations
@@ -23,8 +30,13 @@ from scalelaw.laws import Inputs, ScalingLaw
 
 ObjectiveName = Literal["huber_log", "mse_log", "mse"]
 #: :class:`StackedObjective` pads data sets to a multiple of this many rows.
+__all__ = ["HUBER_LEAST_SQUARES", "OBJECTIVES", "STACK_PAD_ROWS", "Objective", "ObjectiveName",
+           "StackedObjective", "huber_root", "is_log", "padded_rows", "psi", "rho"]
+
 STACK_PAD_ROWS = 16
 OBJECTIVES: tuple[str, ...] = ("huber_log", "mse_log", "mse")
+#: Fit ``huber_log`` by the trust-region least-squares path (see :func:`huber_root`).
+HUBER_LEAST_SQUARES = True
 
 
 def is_log(objective: str) -> bool:
@@ -35,6 +47,31 @@ def is_log(objective: str) -> bool:
 def psi(r: np.ndarray, objective: str, delta: float) -> np.ndarray:
     """Derivative of the per-row loss with respect to the residual."""
     return np.clip(r, -delta, delta) if objective == "huber_log" else r
+
+
+def huber_root(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals ``h(r)`` whose halved squares are the Huber losses, and ``h'(r)``.
+
+    ``h(r) = r`` for ``|r| <= delta`` and ``sign(r) sqrt(delta (2 |r| - delta))``
+    beyond, so ``h(r)**2 / 2 = huber_delta(r)`` exactly, ``h`` is continuously
+    differentiable and ``h(r) h'(r) = psi(r)``.
+
+    Examples
+    --------
+    >>> r = np.array([-0.3, 0.0005, 2.0])
+    >>> h, dh = huber_root(r, 1e-3)
+    >>> bool(np.allclose(h**2 / 2, rho(r, "huber_log", 1e-3)))
+    True
+    >>> bool(np.allclose(h * dh, psi(r, "huber_log", 1e-3)))
+    True
+    """
+    a = np.abs(r)
+    inside = a <= delta
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(delta * (2.0 * a - delta))
+        h = np.where(inside, r, np.sign(r) * root)
+        dh = np.where(inside, 1.0, delta / root)
+    return h, dh
 
 
 def rho(r: np.ndarray, objective: str, delta: float) -> np.ndarray:
@@ -173,10 +210,27 @@ class Objective:
         """Whether the objective is a (weighted) sum of squares (not Huber)."""
         return self.objective != "huber_log"
 
+    @property
+    def trust_search(self) -> bool:
+        """Whether the multi-start search may take the trust-region least-squares path.
+
+        Least squares always; Huber too (its losses are halved squares of
+        :func:`huber_root` residuals) unless :data:`HUBER_LEAST_SQUARES` is
+        False, which restores the L-BFGS search (for comparisons).
+        """
+        return self.least_squares or HUBER_LEAST_SQUARES
+
     def _weighted(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``sqrt(w) J`` of shape ``(k, n, p)`` and ``sqrt(w) r`` (non-finite values kept)."""
+        """``sqrt(w) J`` of shape ``(k, n, p)`` and ``sqrt(w) r`` (non-finite values kept).
+
+        For ``huber_log``, ``r`` is :func:`huber_root` of the log residual and
+        ``J`` its derivative, so ``|sqrt(w) r|^2 / 2`` is the Huber objective.
+        """
         r, grads = self.residuals(theta, rows)
         jac = np.stack([np.broadcast_to(gj, r.shape) for gj in grads], axis=2)
+        if self.objective == "huber_log":
+            r, dh = huber_root(r, self.delta)
+            jac = jac * dh[:, :, None]
         w = self._data(rows, theta.shape[0])[2]
         if w is not None:
             sw = np.sqrt(np.broadcast_to(w, r.shape))

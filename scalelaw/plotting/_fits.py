@@ -8,13 +8,13 @@ import numpy as np
 
 from scalelaw.forecast import log_mean_band
 from scalelaw.laws import Inputs
-from scalelaw.results import FitResult, GroupedFitResult
+from scalelaw.results import CombinedFit, FitResult, GroupedFitResult
 
 __all__ = ["plot_fit"]
 
 
-def plot_fit(result: FitResult | GroupedFitResult, *, level: float | None = None,
-             ax: Any = None) -> Any:
+def plot_fit(result: FitResult | CombinedFit | GroupedFitResult, *,
+             level: float | None = None, ax: Any = None) -> Any:
     """Plot data, fitted law with its interval band, and residuals.
 
     The main panel is log-log: target against the first input, with the
@@ -27,8 +27,8 @@ def plot_fit(result: FitResult | GroupedFitResult, *, level: float | None = None
 
     Parameters
     ----------
-    result : FitResult or GroupedFitResult
-        The fit(s).
+    result : FitResult, CombinedFit or GroupedFitResult
+        The fit(s); a combination draws its combined curve and interval.
     level : float, optional
         Band coverage (default: the fit's level).
     ax : matplotlib.axes.Axes, optional
@@ -60,15 +60,22 @@ def plot_fit(result: FitResult | GroupedFitResult, *, level: float | None = None
     else:
         fig, axr = ax.figure, None
     _draw_fit(ax, result, result.level if level is None else level, color="C0")
-    ax.set_title(f"{result.law.formula}  ({result.objective}, n={result.n_obs})",
-                 fontsize=9)
+    ax.set_title(f"{_formula(result)}  ({result.objective}, n={result.n_obs})", fontsize=9)
     ax.legend(fontsize=8)
     if axr is not None:
         _draw_residuals(axr, result)
     return fig
 
 
-def _draw_fit(ax: Any, result: FitResult, level: float, color: str,
+def _formula(result: FitResult | CombinedFit) -> str:
+    return result.formula if isinstance(result, CombinedFit) else result.law.formula
+
+
+def _name(result: FitResult | CombinedFit) -> str:
+    return result.name if isinstance(result, CombinedFit) else result.law.name
+
+
+def _draw_fit(ax: Any, result: FitResult | CombinedFit, level: float, color: str,
               label: str | None = None) -> None:
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm
@@ -82,6 +89,8 @@ def _draw_fit(ax: Any, result: FitResult, level: float, color: str,
             else np.linspace(lo0, hi0, 200))
 
     def band(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if isinstance(result, CombinedFit):
+            return result.mean_band(level, **dict(zip(result.x, cols, strict=True)))
         log_mean, _, (lo, hi) = log_mean_band(result, Inputs(cols), level)
         return np.exp(log_mean), np.exp(lo), np.exp(hi)
 
@@ -89,7 +98,7 @@ def _draw_fit(ax: Any, result: FitResult, level: float, color: str,
         ax.scatter(x0, yv, s=18, color="k" if label is None else color, zorder=3,
                    label="data" if label is None else None)
         mean, lo, hi = band([grid])
-        ax.plot(grid, mean, color=color, label=label or f"fit: {result.law.name}")
+        ax.plot(grid, mean, color=color, label=label or f"fit: {_name(result)}")
         ax.fill_between(grid, lo, hi, color=color, alpha=0.25,
                         label=None if label else f"{level:.0%} interval of the mean")
     else:
@@ -110,7 +119,7 @@ def _draw_fit(ax: Any, result: FitResult, level: float, color: str,
     ax.set_ylabel(result.y)
 
 
-def _draw_residuals(axr: Any, result: FitResult) -> None:
+def _draw_residuals(axr: Any, result: FitResult | CombinedFit) -> None:
     data = result.data
     x0 = data[result.x[0]].to_numpy()
     yv = data[result.y].to_numpy()
@@ -142,7 +151,7 @@ def _plot_groups(grouped: GroupedFitResult, level: float | None, ax: Any) -> Any
         for i, (g, r) in enumerate(results):
             _draw_fit(ax, r, r.level if level is None else level, color=f"C{i % 10}",
                       label=f"{', '.join(grouped.group)} = {g}")
-        ax.set_title(f"{results[0][1].law.name}: one fit per {', '.join(grouped.group)}",
+        ax.set_title(f"{_name(results[0][1])}: one fit per {', '.join(grouped.group)}",
                      fontsize=9)
         ax.legend(fontsize=7)
         return ax.figure

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from scalelaw.lottery import GUMBEL_BAND, LotteryResult
+from scalelaw.lottery import BOUNDED_MAX_XI, LIGHT_MAX_XI, LotteryResult
 from scalelaw.variance import VarianceResult
 
 __all__ = ["plot_best_of_k", "plot_lottery", "plot_tail_index", "plot_variance"]
@@ -78,8 +78,10 @@ def plot_lottery(result: LotteryResult, *, ax: Any = None) -> Any:
 
 
 def plot_tail_index(result: LotteryResult, *, ax: Any = None) -> Any:
-    """Extreme-value index of each tail against size, with bootstrap intervals and the
-    band where Gumbel-class (light) samples read.
+    """Extreme-value index of each tail against size: the moment estimate (circles) and
+    the GPD fit (squares) with their intervals, and the lines the tail class reads
+    against (an interval above 0 says heavy, below the light margin light, below the
+    bounded margin bounded; both estimators must agree).
 
     Returns
     -------
@@ -88,19 +90,35 @@ def plot_tail_index(result: LotteryResult, *, ax: Any = None) -> Any:
     """
     fig, ax = _axes(ax)
     pos, log = _positions(result)
-    for tail, color, shift in (("upper", "C3", 1.03), ("lower", "C0", 0.97)):
-        xi = np.array([getattr(g, f"xi_{tail}") for g in result.groups])
-        ci = np.array([getattr(g, f"xi_{tail}_ci") for g in result.groups], dtype=float)
-        x = pos * shift if log else pos + (shift - 1) * 5
-        ax.errorbar(x, xi, yerr=[xi - ci[:, 0], ci[:, 1] - xi], fmt="o", color=color,
-                    capsize=3, label=f"{tail} tail")
-    ax.axhspan(*GUMBEL_BAND, color="0.85", label="light (Gumbel) reads here")
+    drawn = 0
+    for tail, color, shift in (("upper", "C3", 1.0), ("lower", "C0", -1.0)):
+        for est, marker, off in (("", "o", 0.02), ("_gpd", "s", 0.05)):
+            xi = np.array([getattr(g, f"xi_{tail}{est}") for g in result.groups], dtype=float)
+            ci = np.array([getattr(g, f"xi_{tail}{est}_ci") for g in result.groups],
+                          dtype=float)
+            x = pos * (1 + shift * off) if log else pos + shift * off * 5
+            ok = np.isfinite(xi) & np.isfinite(ci).all(axis=1)
+            if not ok.any():
+                continue
+            drawn += 1
+            label = f"{tail} tail, {'moment' if not est else 'GPD'}"
+            # an interval without an upper end (inf) is drawn to the top of the axes
+            hi = np.where(np.isinf(ci[ok, 1]), np.nanmax(np.r_[xi[ok], 3.0]), ci[ok, 1])
+            ax.errorbar(x[ok], xi[ok], yerr=[xi[ok] - ci[ok, 0], hi - xi[ok]], fmt=marker,
+                        color=color, mfc="white" if est else color, capsize=3, label=label)
+    if not drawn:
+        ax.text(0.5, 0.5, "no tail index: too few runs per size", transform=ax.transAxes,
+                ha="center", va="center")
+        log = False
     ax.axhline(0.0, color="k", lw=0.8)
+    ax.axhline(LIGHT_MAX_XI, color="0.4", lw=0.8, ls="--", label=f"light margin {LIGHT_MAX_XI}")
+    ax.axhline(BOUNDED_MAX_XI, color="0.4", lw=0.8, ls=":",
+               label=f"bounded margin {BOUNDED_MAX_XI}")
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(result.settings.get("size") or "group")
-    ax.set_ylabel("tail index xi (moment estimator)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("tail index xi")
+    ax.legend(fontsize=7)
     return fig
 
 

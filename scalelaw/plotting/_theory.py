@@ -41,7 +41,7 @@ def plot_checks(checks: list[TheoryCheck], *, x: str, y: str, title: str | None 
     --------
     >>> import numpy as np, pandas as pd
     >>> from scalelaw.theory import check_scaling
-    >>> D = np.repeat(2.0 ** np.arange(5, 12), 2)
+    >>> D = 2.0 ** np.arange(5, 12)
     >>> df = pd.DataFrame({"n_train": D, "n_params": 4e4, "test_loss": 3 * D ** -0.5})
     >>> fig = plot_checks(check_scaling(df, "n_train", "test_loss", dimension=8),
     ...                   x="n_train", y="test_loss")

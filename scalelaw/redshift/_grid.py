@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._validation import check_int, check_level, unknown_name
+from scalelaw._validation import (
+    RandomStateLike,
+    check_int,
+    check_level,
+    check_random_state,
+    unknown_name,
+)
 from scalelaw.exceptions import DataValidationError
 from scalelaw.redshift._measures import compressibility, mean_frequency, polynomial_order
 from scalelaw.redshift._networks import ACTIVATIONS, draw_uniform, grid_inputs, network_outputs
@@ -256,7 +262,7 @@ def random_network_complexity(
 
 def complexity_ratio(result: RedshiftResult, numerator: dict[str, Any],
                      denominator: dict[str, Any], *, measure: str = "frequency",
-                     n_boot: int = 2000, level: float = 0.95, random_state: int = 0
+                     n_boot: int = 2000, level: float = 0.95, random_state: RandomStateLike = 0
                      ) -> tuple[float, tuple[float, float]]:
     """Ratio of two architectures' mean complexity, with a paired bootstrap interval.
 
@@ -299,6 +305,6 @@ def complexity_ratio(result: RedshiftResult, numerator: dict[str, Any],
 
     boot = stats.bootstrap((a, b), ratio, paired=True, n_resamples=n_boot,
                            confidence_level=check_level(level), method="percentile",
-                           random_state=np.random.default_rng(random_state), vectorized=True)
+                           random_state=check_random_state(random_state), vectorized=True)
     ci = boot.confidence_interval
     return float(ratio(a, b)), (float(ci.low), float(ci.high))

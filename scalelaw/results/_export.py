@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from scalelaw.results._fit import FitResult
 
 __all__ = ["to_lmfit_parameters"]
 
 
-def to_lmfit_parameters(result: FitResult) -> Any:
-    """See :meth:`FitResult.to_lmfit_params`."""
+def to_lmfit_parameters(result: Any) -> Any:
+    """See :meth:`FitResult.to_lmfit_params` (``result`` is a :class:`FitResult`; typed
+    loosely because that module imports this one)."""
     import lmfit
 
     out = lmfit.Parameters()

@@ -33,8 +33,7 @@ from scalelaw.inference import (
     bootstrap_replicas,
     profile_intervals,
 )
-from scalelaw.laws import AverageLaw, Inputs, ScalingLaw
-from scalelaw.laws._average import refuse_joint_refit
+from scalelaw.laws import Inputs, ScalingLaw
 from scalelaw.optim import Objective
 from scalelaw.results._export import to_lmfit_parameters
 from scalelaw.results._json import fit_from_dict, fit_to_dict
@@ -107,10 +106,8 @@ class FitResult:
     # ------------------------------------------------------------ intervals
     @property
     def default_interval_method(self) -> IntervalMethod:
-        """``"bootstrap"`` when replicas exist, else ``"profile"`` (``"wald"`` for an average)."""
-        if self.bootstrap is not None:
-            return "bootstrap"
-        return "wald" if isinstance(self.law, AverageLaw) else "profile"
+        """``"bootstrap"`` when replicas exist, else ``"profile"``."""
+        return "bootstrap" if self.bootstrap is not None else "profile"
 
     def conf_int(
         self, level: float | None = None, *, method: IntervalMethod | None = None
@@ -186,7 +183,6 @@ class FitResult:
                 np.where(fixed, self.theta, self.theta + q * se))
 
     def _profile(self, level: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        refuse_joint_refit(self.law, "profile intervals", "method")
         return profile_intervals(
             self.law, self._objective(), self.theta, self.loss, self.cov_internal,
             self._terms(), level, self.dof_resid, n_threads=self.settings.get("n_threads"),
@@ -414,7 +410,7 @@ class FitResult:
         return fit_summary(self)
 
     # ----------------------------------------------------------------- JSON
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, conf_int_method: IntervalMethod | None = None) -> dict[str, Any]:
         """Lossless JSON-ready dictionary (non-finite floats as strings).
 
         The keys ``law``, ``params``, ``stderr``, ``conf_int``, ``n_obs``,
@@ -422,6 +418,12 @@ class FitResult:
         schema; the rest lets :meth:`from_dict` restore the result exactly.
         ``aic``/``bic`` are Gaussian-likelihood values (``"nan"`` for
         ``huber_log``).
+
+        Parameters
+        ----------
+        conf_int_method : {"wald", "profile", "bootstrap"}, optional
+            Method of the ``conf_int`` entry (default:
+            :attr:`default_interval_method`; recorded as ``conf_int_method``).
 
         Returns
         -------
@@ -436,7 +438,7 @@ class FitResult:
         >>> sl.FitResult.from_dict(res.to_dict()).equals(res)
         True
         """
-        return fit_to_dict(self)
+        return fit_to_dict(self, conf_int_method)
 
     def to_json(self, **kwargs: Any) -> str:
         """Serialise :meth:`to_dict` to a JSON string.
@@ -548,7 +550,6 @@ class FitResult:
         >>> res.with_bootstrap(200, random_state=0).bootstrap.shape
         (200, 3)
         """
-        refuse_joint_refit(self.law, "bootstrap", "n_boot")
         n_boot = check_int(n_boot, "n_boot", minimum=2)
         seed = random_state if isinstance(random_state, int | np.integer) else None
         rng = check_random_state(random_state)

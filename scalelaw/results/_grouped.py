@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from scalelaw.results._combined import CombinedFit, result_from_dict
 from scalelaw.results._fit import FitResult
 
 __all__ = ["GroupedFitResult"]
@@ -22,7 +23,9 @@ class GroupedFitResult:
     group : tuple of str
         The grouping column(s).
     results : dict
-        ``{group label: FitResult}`` for the groups that were fitted; the
+        ``{group label: FitResult or CombinedFit}`` for the groups that were
+        fitted (a combination where ``law`` named an average, or ``"auto"``
+        averaged tied candidates); the
         label is the group's value, or its values joined by ``"/"`` when
         several columns define the groups.
     failed : dict
@@ -31,10 +34,10 @@ class GroupedFitResult:
     """
 
     group: tuple[str, ...]
-    results: dict[str, FitResult]
+    results: dict[str, FitResult | CombinedFit]
     failed: dict[str, str]
 
-    def __getitem__(self, key: str) -> FitResult:
+    def __getitem__(self, key: str) -> FitResult | CombinedFit:
         return self.results[key]
 
     def __len__(self) -> int:
@@ -105,6 +108,6 @@ class GroupedFitResult:
         group = d["group"]
         return cls(
             group=(group,) if isinstance(group, str) else tuple(group),
-            results={g: FitResult.from_dict(v) for g, v in d["groups"].items()},
+            results={g: result_from_dict(v) for g, v in d["groups"].items()},
             failed=dict(d.get("failed", {})),
         )

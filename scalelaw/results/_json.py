@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +13,6 @@ from scalelaw.exceptions import DataValidationError
 from scalelaw.forecast import ExtrapolationCalibration
 from scalelaw.inference import Diagnostic
 from scalelaw.laws import ScalingLaw, law_from_spec
-
-if TYPE_CHECKING:
-    from scalelaw.results._fit import FitResult
 
 __all__ = ["SCHEMA_VERSION", "fit_from_dict", "fit_to_dict", "from_jsonable", "to_jsonable"]
 
@@ -54,9 +51,9 @@ def from_jsonable(value: Any) -> Any:
 
 
 
-def fit_to_dict(result: FitResult) -> dict[str, Any]:
+def fit_to_dict(result: Any, method: str | None = None) -> dict[str, Any]:
     """See :meth:`FitResult.to_dict`."""
-    method = result.default_interval_method
+    method = method or result.default_interval_method
     ci = result.conf_int(method=method)
     boot = None
     if result.bootstrap is not None:
@@ -104,10 +101,15 @@ def fit_to_dict(result: FitResult) -> dict[str, Any]:
     return to_jsonable(out)
 
 
-def fit_from_dict(cls: type[FitResult], d: Mapping[str, Any], law: ScalingLaw | None
-                  ) -> FitResult:
+def fit_from_dict(cls: type[Any], d: Mapping[str, Any], law: ScalingLaw | None
+                  ) -> Any:
     """See :meth:`FitResult.from_dict`."""
     d = from_jsonable(dict(d))
+    if d.get("kind") == "combination":
+        raise DataValidationError(
+            "This JSON holds a combination of fitted laws, not one fit: read it with "
+            "scalelaw.CombinedFit.from_dict (or scalelaw.results.result_from_dict, which "
+            "reads either).", column="kind")
     version = d.get("schema_version")
     if version != SCHEMA_VERSION:
         raise DataValidationError(

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalelaw.inference import Diagnostic
 
-if TYPE_CHECKING:
-    from scalelaw.results._fit import FitResult
-
 __all__ = ["fit_summary"]
 
 
-def fit_summary(result: FitResult) -> str:
+def fit_summary(result: Any) -> str:
     """Header, parameter table with intervals, and diagnostics of a fit."""
     method = result.default_interval_method
     notes: list[str] = []

@@ -6,6 +6,11 @@ generalised-Pareto fit, parameter draws and equivalence verdicts from here
 rather than keeping a private copy. This package imports only NumPy, SciPy
 and pandas, and nothing else from scalelaw except :mod:`scalelaw.exceptions`
 and :mod:`scalelaw._validation`.
+
+* :func:`fit_gpd`, :func:`gpd_profile_loglik`, :class:`GPDFit`: generalised
+  Pareto maximum likelihood (batched) and profile-likelihood intervals.
+* :func:`mixture_interval`: the central interval of a weighted mixture of
+  forecast distributions (combinations of fitted laws).
 """
 
 from scalelaw.stats._aggregate import aggregate_by_size, size_means
@@ -22,15 +27,21 @@ from scalelaw.stats._equivalence import (
     equivalence_codes,
     equivalence_verdict,
 )
+from scalelaw.stats._gpd import GPDFit, fit_gpd, gpd_profile_loglik
+from scalelaw.stats._mixture import mixture_interval
 
 __all__: list[str] = [
     "VERDICTS",
     "BootstrapResult",
     "EquivalenceResult",
+    "GPDFit",
     "aggregate_by_size",
     "bootstrap_counts",
     "equivalence_codes",
     "equivalence_verdict",
+    "fit_gpd",
+    "gpd_profile_loglik",
+    "mixture_interval",
     "percentile_bootstrap",
     "percentile_interval",
     "size_means",

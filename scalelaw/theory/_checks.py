@@ -31,6 +31,8 @@ from scalelaw.theory._engine import MIN_WINDOW
 from scalelaw.theory._exponent import ExponentFit, fit_exponent
 from scalelaw.theory._intervals import INTERVALS
 from scalelaw.theory._regimes import slice_regime
+from scalelaw.theory._runs import REPLICATE_COLUMNS
+from scalelaw.theory._screen import screen_runs
 from scalelaw.theory._verdicts import (
     DEFAULT_TOLERANCE,
     DimensionEstimate,
@@ -212,6 +214,7 @@ def check_scaling(
     interval: str = "auto",
     n_boot: int = 1000,
     random_state: RandomStateLike = 0,
+    drop_invalid: bool = False,
 ) -> list[TheoryCheck]:
     """Fit the scaling exponent of every slice and test it against the theory.
 
@@ -270,11 +273,31 @@ def check_scaling(
         Bootstrap draws (``interval="bootstrap"``).
     random_state : int, Generator or None, default=0
         Seed of the bootstrap.
+    drop_invalid : bool, default=False
+        Exclude runs whose size or loss is text (such as ``"diverged"``),
+        missing, infinite or not positive, counted (a warning and a note in
+        each check), instead of raising. Runs whose ``status`` column says
+        ``"diverged"`` are always excluded and counted.
 
     Returns
     -------
     list of TheoryCheck
         One per slice.
+
+    Raises
+    ------
+    DataValidationError
+        A missing column, an invalid setting, or (without ``drop_invalid``) a
+        run whose size or loss is text, missing, infinite or not positive,
+        naming the column and rows.
+
+    Warns
+    -----
+    ExcludedRowsWarning
+        Runs were excluded (diverged, or invalid with ``drop_invalid``).
+    DuplicateRowsWarning
+        Identical runs (same size, loss, replicate and group) are kept and
+        counted.
 
     Examples
     --------
@@ -316,11 +339,18 @@ def check_scaling(
                                   column="l_inf")
     if train is None and "train_loss" in data.columns and y != "train_loss":
         train = "train_loss"
+    data, excluded = screen_runs(
+        data, x, y, sizes=[c for c in (n_params, n_train) if c is not None],
+        l_inf=l_inf if isinstance(l_inf, str) else None, replicates=REPLICATE_COLUMNS,
+        group=group, drop_invalid=drop_invalid)
+    if len(data) == 0:
+        raise DataValidationError("No runs left after excluding invalid ones.", column=y)
     opts = {"dimension": dim, "dim_col": dimension_column, "exponent": exponent,
             "train": train, "l_inf": l_inf, "n_params": n_params, "n_train": n_train,
             "window": window, "model": model, "correct": correct_finite_sample,
             "tolerance": tol, "level": level, "interval": interval, "n_boot": n_boot,
-            "random_state": random_state}
+            "random_state": random_state,
+            "excluded": "; ".join(f"{k} ({v})" for k, v in excluded.items())}
     slices = [(None, data)] if group is None else list(data.groupby(group, sort=True))
     return [_check_slice(key, sub, x, y, regime, opts) for key, sub in slices]
 
@@ -371,6 +401,9 @@ def _check_slice(key: Any, sub: pd.DataFrame, x: str, y: str, regime: str,
         return TheoryCheck(key, kind, float("nan"), nan2, None, None, "inconclusive", nan2,
                            f"no exponent could be fitted: {exc}", regime_reason=why)
     fit = replace(fit, correction_reason=reason)
+    if o["excluded"]:
+        fit = replace(fit, notes=(*fit.notes, f"runs excluded from the table before the "
+                                  f"check: {o['excluded']}"))
     dim = o["dimension"]
     if kind == "resolution" and dim is None and o["dim_col"] and o["dim_col"] in sub.columns:
         vals = pd.to_numeric(sub[o["dim_col"]], errors="coerce").dropna().unique()
@@ -416,7 +449,7 @@ def judge(key: Any, kind: str, fit: ExponentFit, *, dim: DimensionEstimate | Non
     if kind == "variance":
         questions = (variance_question(a, ci, tol, doubt),)
         pred = 1.0
-        extra = f"; L_inf {fit.l_inf}"
+        extra = f"; L_inf {fit.l_inf_source}"
         if fit.alpha_corrected is not None:
             other = fit.alpha_raw if fit.correction_applied else fit.alpha_corrected
             label = "uncorrected" if fit.correction_applied else f"against {fit.correction}"
@@ -463,7 +496,7 @@ def with_dimension(check: TheoryCheck, dimension: Any, *,
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> D = np.repeat(2.0 ** np.arange(5, 12), 2)
+    >>> D = 2.0 ** np.arange(5, 12)
     >>> df = pd.DataFrame({"n_train": D, "n_params": 4e4, "test_loss": 3 * D ** -0.5})
     >>> c = check_scaling(df, "n_train", "test_loss", dimension=8)[0]
     >>> c.verdict, with_dimension(c, 2).verdict

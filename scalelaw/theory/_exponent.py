@@ -104,7 +104,7 @@ class ExponentFit:
         more or fewer at either end).
     alpha_raw : float or None
         The exponent against the size itself.
-    l_inf : str
+    l_inf_source : str
         ``"none"``, ``"given"`` (subtracted per run) or ``"fitted"``.
     correction : str or None
         The corrected abscissa (e.g. ``"n_train - n_params - 1"``) when one was
@@ -143,7 +143,7 @@ class ExponentFit:
     rule: str
     sensitivity: tuple[float, float]
     alpha_raw: float | None = None
-    l_inf: str = "none"
+    l_inf_source: str = "none"
     correction: str | None = None
     converged: bool = True
     notes: tuple[str, ...] = ()
@@ -173,7 +173,7 @@ class ExponentFit:
                 "ci_raw": _pair(self.ci_raw), "alpha_corrected": _num(self.alpha_corrected),
                 "ci_corrected": _pair(self.ci_corrected),
                 "correction": self.correction, "correction_applied": self.correction_applied,
-                "correction_reason": self.correction_reason, "l_inf": self.l_inf,
+                "correction_reason": self.correction_reason, "l_inf_source": self.l_inf_source,
                 "converged": self.converged, "notes": list(self.notes),
                 "ci_method": self.ci_method, "n_boot": self.n_boot,
                 "n_boot_failed": self.n_boot_failed,
@@ -187,7 +187,7 @@ def aggregate(data: pd.DataFrame, x: str, y: str, *, train: str | None = None,
     """One row per size: geometric means over seeds (Bahri et al.: log-loss averaged).
 
     Runs with a missing or non-positive loss are excluded and counted in
-    ``attrs["n_dropped"]`` (diverged runs).
+    ``attrs["n_dropped"]``.
 
     Parameters
     ----------
@@ -374,8 +374,9 @@ def fit_exponent(
                          "more replicates identified across sizes by seed, data_seed or "
                          "noise_seed)")
     if grid.n_dropped:
-        notes.append(f"{grid.n_dropped} run(s) without a finite positive size and loss"
-                     f"{' or L_inf' if isinstance(l_inf, str) else ''} excluded (diverged)")
+        notes.append(f"{grid.n_dropped} run(s) excluded: size or loss"
+                     f"{' or L_inf' if isinstance(l_inf, str) else ''} missing, not a "
+                     "number, infinite or not positive")
     means = grid_means(grid.values, how)[0] if grid.sizes.size else np.array([])
     keep = np.isfinite(means) & (means > 0)
     corrected = None
@@ -393,6 +394,7 @@ def fit_exponent(
             f"Only {stop - start} size(s) in the window ({rule}); an exponent needs at least "
             "3 (4 for an interval with two degrees of freedom).", column=x)
     cut = grid.subset(np.isin(np.arange(grid.sizes.size), np.arange(start, stop)))
+    _check_falls(cut, x, y, excess=regime == "variance" and l_inf is not None)
     kw = {"floor": floor, "auto": auto, "level": level, "interval": interval,
           "n_boot": n_boot, "random_state": random_state}
     raw = fit_axis(cut, cut.sizes, **kw)
@@ -401,6 +403,27 @@ def fit_exponent(
     used: AxisFit = corr if applied and corr is not None else raw
     return _result(grid, cut, used, raw, corr, applied, start, rule, auto, regime, floor,
                    correction, x, level, notes)
+
+
+def _check_falls(cut: RunGrid, x: str, y: str, *, excess: bool) -> None:
+    """Refuse a loss that does not fall with the size over the window: no exponent to fit.
+
+    The least-squares slope of the log per-size means against ``log x``; a
+    fit of ``x^-alpha`` to a rising curve ends at its bound (``alpha = 0``) or
+    at a meaningless exponent instead.
+    """
+    means = grid_means(cut.values, cut.how)[0]
+    u, v = np.log(cut.sizes), np.log(means)
+    if not (np.isfinite(u).all() and np.isfinite(v).all()) or u.size < 2:
+        return
+    slope = float(np.polyfit(u, v, 1)[0])
+    if slope >= 0:
+        what = f"{y} - L_inf" if excess else y
+        raise DataValidationError(
+            f"{what} does not fall with {x} over the window ({cut.sizes[0]:g} to "
+            f"{cut.sizes[-1]:g}; per-size means from {means[0]:.4g} to {means[-1]:.4g}, "
+            f"log-log slope {slope:+.3g}): there is no scaling exponent to fit. Check "
+            "--x and --y (a loss, not an accuracy), or the window.", column=y)
 
 
 def _result(grid: RunGrid, cut: RunGrid, used: AxisFit, raw: AxisFit, corr: AxisFit | None,
@@ -432,7 +455,7 @@ def _result(grid: RunGrid, cut: RunGrid, used: AxisFit, raw: AxisFit, corr: Axis
         alpha=used.alpha, ci=used.ci, level=level,
         window=(float(sizes[0]), float(sizes[stop - 1])), n_points=stop, rule=rule,
         sensitivity=used.sensitivity, alpha_raw=raw.alpha,
-        l_inf="none" if regime == "resolution" else ("fitted" if floor else "given"),
+        l_inf_source="none" if regime == "resolution" else ("fitted" if floor else "given"),
         correction=None if corr is None else f"{x} - {other} - 1", converged=used.converged,
         notes=tuple(notes), ci_method=used.ci_method, ci_raw=raw.ci,
         alpha_corrected=None if corr is None else corr.alpha,

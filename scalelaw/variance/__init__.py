@@ -11,6 +11,9 @@
   correction.
 * :func:`decompose_table`: the same from a long table of per-example
   predictions (one row per run and test example), per model size.
+* :func:`variance_peak`: where the variance peaks across sizes (with a
+  bootstrap interval over the crossed draws), whether it falls after the
+  peak, and which component carries it.
 
 Examples
 --------
@@ -23,6 +26,7 @@ True
 """
 
 from scalelaw.variance._anova import VarianceComponents, crossed_components, nested_components
+from scalelaw.variance._peak import VariancePeak, variance_peak
 from scalelaw.variance._predictions import (
     PredictionDecomposition,
     ce_decomposition,
@@ -33,10 +37,12 @@ from scalelaw.variance._table import VarianceResult, decompose_table
 __all__ = [
     "PredictionDecomposition",
     "VarianceComponents",
+    "VariancePeak",
     "VarianceResult",
     "ce_decomposition",
     "crossed_components",
     "decompose_table",
     "mse_decomposition",
     "nested_components",
+    "variance_peak",
 ]

@@ -8,6 +8,14 @@ Part II section 3.2 (a), (b)); nested designs (each data draw with its own
 seeds) give only the sequential split, with the finite-seed correction of
 3.2 (c). Inputs hold one prediction per design cell and test point; the
 components are computed per point and averaged over points.
+
+Numerics: predictions are divided by a power of two near their largest
+magnitude before the mean squares are formed and the components multiplied
+back, so values near 1e300 decompose as well as values near 1 (a result
+beyond the floating-point range is refused). Components within the rounding
+floor ``1e4 eps^2 mean(y^2)`` of zero (``eps`` the float64 machine epsilon,
+about 5e-28 of the mean square) are set to exactly 0: constant predictions
+give a total of 0, not rounding noise.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from scalelaw.exceptions import DataValidationError
+
 __all__ = ["VarianceComponents", "crossed_components", "nested_components"]
 
 
@@ -26,7 +36,8 @@ class VarianceComponents:
     """Variance components averaged over test points.
 
     ``components`` are the unbiased estimates (they can be negative with few
-    levels); ``clipped`` sets negative ones to 0 (biased, for display).
+    levels); ``clipped`` sets negative ones to 0 (biased, for display and for
+    shares, which therefore lie in [0, 1]).
     ``bias2`` is the squared bias corrected for the finite design (``None``
     without a target). ``levels`` maps each factor to its number of levels.
     """
@@ -52,21 +63,65 @@ class VarianceComponents:
         True
         """
         if factor not in self.factors:
-            raise ValueError(f"{factor!r} is not a factor of this design {self.factors}")
+            raise DataValidationError(f"{factor!r} is not a factor of this design "
+                                      f"{self.factors}", column=factor)
         return float(sum(v for k, v in self.components.items()
                          if factor not in k.split(":")))
 
     def interaction_share(self) -> float:
-        """Share of the total carried by interaction terms (names with ``:``)."""
-        inter = sum(v for k, v in self.components.items() if ":" in k)
-        return float(inter / self.total) if self.total else float("nan")
+        """Share of the variance carried by interaction terms (names with ``:``), from the
+        clipped components: in [0, 1] (an unbiased estimate can be negative, and a
+        share of unbiased terms could leave [0, 1]); NaN when every clipped
+        component is 0 (no variance to share).
+
+        Examples
+        --------
+        >>> y = np.ones((3, 3, 4))  # the same prediction in every run
+        >>> vc = crossed_components(y, factors=("data", "init"))
+        >>> vc.total, vc.interaction_share()
+        (0.0, nan)
+        """
+        denom = sum(self.clipped.values())
+        inter = sum(v for k, v in self.clipped.items() if ":" in k)
+        return float(min(1.0, inter / denom)) if denom > 0 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (without per-point arrays)."""
+        """Plain-JSON form (without per-point arrays), with ``interaction_share``."""
         d = asdict(self)
         d.pop("per_point")
         d["factors"] = list(self.factors)
+        d["interaction_share"] = self.interaction_share() if self.design == "crossed" else None
         return d
+
+
+def _power_of_two_scale(y: np.ndarray) -> float:
+    """A power of two near the largest magnitude (exact division, no rounding)."""
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if not np.isfinite(top):
+        raise DataValidationError("predictions must be finite", column="y")
+    return float(2.0 ** np.frexp(top)[1]) if top > 0 else 1.0
+
+
+def _floor(y: np.ndarray) -> float:
+    """Rounding floor of a variance of ``y`` (already scaled to magnitudes <= 1)."""
+    return 1e4 * np.finfo(float).eps ** 2 * float(np.mean(y**2))
+
+
+def _scale_back(values: dict[str, float], scale: float, floor: float, what: str
+                ) -> dict[str, float]:
+    out = {}
+    for name, v in values.items():
+        v = 0.0 if abs(v) <= floor else v
+        with np.errstate(over="ignore"):
+            back = np.float64(v) * np.float64(scale) ** 2
+        if not np.isfinite(back):
+            raise DataValidationError(
+                f"the variance {what} {name!r} of the predictions is beyond the floating-point "
+                "range "
+                f"({v:.3g} x {scale:.3g}^2); rescale the predictions (a unit change)",
+                column=name)
+        out[name] = float(back)
+    return out
 
 
 def _means(y: np.ndarray, keep: tuple[int, ...], n_factors: int) -> np.ndarray:
@@ -136,15 +191,20 @@ def crossed_components(y: np.ndarray, *, factors: tuple[str, ...] = ("data", "in
     y = np.asarray(y, dtype=float)
     k = y.ndim - 1
     if k not in (2, 3):
-        raise ValueError(f"y must have 2 or 3 factor axes plus a test-point axis, got "
-                         f"shape {y.shape}")
+        raise DataValidationError(f"y must have 2 or 3 factor axes plus a test-point axis, "
+                                  f"got shape {y.shape}", column="y")
     names = tuple(factors[:k])
     if len(names) < k:
-        raise ValueError(f"{k} factor axes need {k} names, got {factors}")
+        raise DataValidationError(f"{k} factor axes need {k} names, got {factors}",
+                                  column="factors")
     levels = y.shape[:k]
     if min(levels) < 2:
-        got = dict(zip(names, levels, strict=True))
-        raise ValueError(f"every factor needs at least 2 levels, got {got}")
+        few = [f"{n!r} has {v}" for n, v in zip(names, levels, strict=True) if v < 2]
+        raise DataValidationError(f"every factor needs at least 2 levels: {', '.join(few)}",
+                                  column=names[int(np.argmin(levels))])
+    scale = _power_of_two_scale(y)
+    y = y / scale
+    floor = _floor(y)
     eff = _effects(y, k)
     n_cells = int(np.prod(levels))
     ms: dict[tuple[int, ...], np.ndarray] = {}
@@ -163,20 +223,24 @@ def crossed_components(y: np.ndarray, *, factors: tuple[str, ...] = ("data", "in
         outside = int(np.prod([levels[i] for i in range(k) if i not in term]))
         comp[term] = acc / outside
     label = {t: ":".join(names[i] for i in t) for t in comp}
-    avg = {label[t]: float(v.mean()) for t, v in comp.items()}
+    avg = _scale_back({label[t]: float(v.mean()) for t, v in comp.items()}, scale, floor,
+                      "component")
     total = float(sum(avg.values()))
     bias2 = None
     if target is not None:
         tgt = np.asarray(target, dtype=float)
         if tgt.shape != (y.shape[-1],):
-            raise ValueError(f"target must have shape ({y.shape[-1]},), got {tgt.shape}")
+            raise DataValidationError(f"target must have shape ({y.shape[-1]},), got "
+                                      f"{tgt.shape}", column="target")
         var_grand = sum(v / np.prod([levels[i] for i in t]) for t, v in comp.items())
         grand = y.mean(axis=tuple(range(k)))
-        bias2 = float(((grand - tgt) ** 2 - var_grand).mean())
+        bias2 = _scale_back({"bias2": float(((grand - tgt / scale) ** 2 - var_grand).mean())},
+                            scale, floor, "bias")["bias2"]
+    per_point = ({label[t]: v * scale**2 for t, v in comp.items()} if keep_per_point
+                 else None)
     return VarianceComponents(
         names, dict(zip(names, map(int, levels), strict=True)), avg,
-        {n: max(v, 0.0) for n, v in avg.items()}, total, bias2, "crossed",
-        {label[t]: v for t, v in comp.items()} if keep_per_point else None)
+        {n: max(v, 0.0) for n, v in avg.items()}, total, bias2, "crossed", per_point)
 
 
 def nested_components(y: np.ndarray, *, factors: tuple[str, str] = ("data", "init"),
@@ -212,18 +276,25 @@ def nested_components(y: np.ndarray, *, factors: tuple[str, str] = ("data", "ini
     """
     y = np.asarray(y, dtype=float)
     if y.ndim != 3 or min(y.shape[:2]) < 2:
-        raise ValueError(f"y must have shape (a >= 2, b >= 2, n_points), got {y.shape}")
+        raise DataValidationError(f"y must have shape (a >= 2, b >= 2, n_points), got "
+                                  f"{y.shape}", column="y")
     a, b = y.shape[:2]
+    scale = _power_of_two_scale(y)
+    y = y / scale
+    floor = _floor(y)
     within = y.var(axis=1, ddof=1).mean(axis=0)
     draw_means = y.mean(axis=1)
     outer = draw_means.var(axis=0, ddof=1) - within / b
     names = (factors[0], f"{factors[1]}|{factors[0]}")
-    comp = {names[0]: float(outer.mean()), names[1]: float(within.mean())}
+    comp = _scale_back({names[0]: float(outer.mean()), names[1]: float(within.mean())},
+                       scale, floor, "component")
     bias2 = None
     if target is not None:
         grand = y.mean(axis=(0, 1))
         var_grand = outer / a + within / (a * b)
-        bias2 = float(((grand - np.asarray(target, float)) ** 2 - var_grand).mean())
+        bias2 = _scale_back({"bias2": float(((grand - np.asarray(target, float) / scale) ** 2
+                                             - var_grand).mean())}, scale, floor,
+                            "bias")["bias2"]
     return VarianceComponents(tuple(factors), {factors[0]: a, factors[1]: b}, comp,
                               {k: max(v, 0.0) for k, v in comp.items()},
                               float(sum(comp.values())), bias2, "nested")

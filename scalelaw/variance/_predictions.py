@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from scalelaw.exceptions import DataValidationError
+
 __all__ = ["PredictionDecomposition", "ce_decomposition", "mse_decomposition"]
 
 
@@ -68,8 +70,10 @@ def mse_decomposition(predictions: np.ndarray, targets: np.ndarray) -> Predictio
     if y.ndim == 1:
         y = y[:, None]
     if f.shape[0] < 2 or f.shape[1:] != y.shape:
-        raise ValueError(f"predictions must be (n_models >= 2, *targets.shape); got "
-                         f"{np.asarray(predictions).shape} for targets {np.asarray(targets).shape}")
+        raise DataValidationError(
+            f"predictions must be (n_models >= 2, *targets.shape); got "
+            f"{np.asarray(predictions).shape} for targets {np.asarray(targets).shape}",
+            column="predictions")
     n = f.shape[0]
     risk = float(((f - y) ** 2).sum(-1).mean())
     plug = float(((f - f.mean(0)) ** 2).sum(-1).mean())
@@ -108,10 +112,12 @@ def ce_decomposition(log_probs: np.ndarray, labels: np.ndarray) -> PredictionDec
     lp = np.asarray(log_probs, dtype=float)
     lab = np.asarray(labels, dtype=int)
     if lp.ndim != 3 or lp.shape[0] < 2 or lab.shape != (lp.shape[1],):
-        raise ValueError(f"log_probs must be (n_models >= 2, n_points, n_classes) and labels "
-                         f"(n_points,); got {lp.shape} and {lab.shape}")
+        raise DataValidationError(
+            f"log_probs must be (n_models >= 2, n_points, n_classes) and labels (n_points,); "
+            f"got {lp.shape} and {lab.shape}", column="log_probs")
     if lab.min() < 0 or lab.max() >= lp.shape[2]:
-        raise ValueError(f"labels must lie in [0, {lp.shape[2] - 1}]")
+        raise DataValidationError(f"labels must lie in [0, {lp.shape[2] - 1}]",
+                                  column="labels")
     n = lp.shape[0]
     lp = lp - logsumexp(lp, axis=2, keepdims=True)  # normalise, whatever was passed
     pts = np.arange(lp.shape[1])

@@ -8,3 +8,5 @@ early stopping, the log) and :mod:`~teacher_student.engine.loop` (the loop that
 joins them). :mod:`~teacher_student.engine.settings` holds the tuning switches.
 The public entry point is :func:`teacher_student.population.train_population`.
 """
+
+__all__: list[str] = []  # internal: the public entry point is teacher_student.population

@@ -17,10 +17,9 @@ import numpy as np
 from teacher_student.config import RunSpec, TrainConfig, seed_int
 from teacher_student.tasks import (
     Task,
-    _embed,
-    _noisy,
-    _rows,
+    add_label_noise,
     sample_inputs,
+    stream_inputs,
     teacher_outputs,
     validation_set,
 )
@@ -92,7 +91,7 @@ class PopulationData:
         for ds, ns in self.uniq:  # nested: the first n rows of one draw per data seed
             x = sample_inputs(self.task, n_max, ds, split="train")
             xs.append(self._t(x))
-            ys.append(self._t(_noisy(self.task, teacher_outputs(self.task, x), ns, "train",
+            ys.append(self._t(add_label_noise(self.task, teacher_outputs(self.task, x), ns, "train",
                                      0)))
         self.x_full = torch.stack(xs)[self.which]  # [P, n_max, d], gathered once
         self.y_full = torch.stack(ys)[self.which]
@@ -117,8 +116,9 @@ class PopulationData:
         bs = self.cfg.batch_size
         xs, ys = [], []
         for ds, ns in self.uniq:
-            x = _embed(self.task, _rows(self.task, ds, "online", start_step * bs, count * bs))
-            y = _noisy(self.task, teacher_outputs(self.task, x), ns, "online", start_step * bs)
+            x = stream_inputs(self.task, ds, "online", start_step * bs, count * bs)
+            y = add_label_noise(self.task, teacher_outputs(self.task, x), ns, "online",
+                                start_step * bs)
             xs.append(self._t(x).reshape(count, bs, -1))
             ys.append(self._t(y).reshape(count, bs, -1))
         return torch.stack(xs, dim=1), torch.stack(ys, dim=1)

@@ -1,0 +1,328 @@
+"""Two-input ``law="auto"``: rules for choosing between Chinchilla and Kaplan, out of sample.
+
+Each *run set* is a ladder of training runs (N parameters, D tokens, final loss):
+fit on the smaller runs, forecast the held-out larger ones, score the forecast by
+the mean absolute relative error (ARE) and the RMSLE on the held-out runs.
+
+Sets
+----
+* ``synthetic/<truth>/<k>``: the design of Gadre et al. (N = 11M, 79M, 154M, 411M at
+  0.25-32x the compute-optimal 20 tokens per parameter: 32 runs), held-out targets
+  1.4B at 1x and 32x and 6.9B at 1x; loss from a known law with 1 % log-normal noise
+  and parameters jittered per set: ``chinchilla`` (Epoch AI's refit of Hoffmann et
+  al.), ``kaplan`` (Kaplan et al. 2020's joint law), ``tie`` (the geometric mean of
+  the two, so neither law is right).
+* ``olmo/<eval>``: the OLMo model ladder (datasets/olmo_ladder, Apache-2.0): 190M-1B
+  at 0.5-10x Chinchilla tokens (20 runs) fitted, the five 3B runs held out; one set
+  per validation loss (11).
+* ``gadre/<corpus>/<eval>``: Gadre et al.'s over-training testbed
+  (datasets/gadre_overtraining, MIT): per corpus (C4, RedPajama, RefinedWeb) the
+  11M-411M runs at 0.25-32x (31-32 runs) fitted, the 1.4B and 6.9B runs (3) held out;
+  one set per validation loss (8); ``c4_val`` is the paper's C4 evaluation.
+
+For every set the script runs the law selection of ``scalelaw`` once (both
+candidates refitted below the cuts 0.5, 0.65, 0.8 of the training range and scored
+on the larger training runs) and fits both laws on all training runs; each *rule*
+then turns the inner backtest errors into weights on the two forecasts (1/0: one
+law; 1/2, 1/2: their combination, whose forecast is the geometric mean). Rules:
+
+* ``chinchilla``, ``kaplan``: always that law;
+* ``margin``: the rule before this change: Chinchilla unless Kaplan's inner score
+  is lower by more than 1.645 standard errors of the paired difference;
+* ``average``: always the combination;
+* ``tie_average``: the one-input rule: the combination unless one law is clearly
+  (1.645 SE) better, then that law;
+* ``last_cut``: ``margin`` scored on the last cut (0.8) only;
+* ``strict_z<Z>``: ``margin`` with the threshold Z instead of 1.645;
+* ``default_or_average``: Chinchilla if it is not worse on the inner cuts, else the
+  combination (never Kaplan alone);
+* ``ratio<r>``: Kaplan alone only when its inner score is below r x Chinchilla's
+  *and* clearly lower (1.645 SE); otherwise Chinchilla (``ratio0.25`` is the rule
+  ``scalelaw`` adopted: ``scalelaw.fitting.MARGIN_RATIO``);
+* ``no_floor``: Kaplan alone only when Chinchilla's own fit to all the training runs
+  puts its irreducible loss E at zero (its bound: the runs show no floor, which
+  Kaplan's law lacks) *and* Kaplan's inner score is clearly lower; otherwise
+  Chinchilla. ``no_floor_average``: the combination there instead of Kaplan;
+  ``no_floor_any``: Kaplan whenever E is at zero.
+
+Loader: Gadre et al.'s runs are nested JSON (one object per model); the small
+reader below takes ``hyperparameters.params``, ``hyperparameters.tokens`` and each
+``results[i].loss`` by its validation set.
+
+Run: .venv/bin/python bench/two_input_auto.py [--synthetic 20] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalelaw as sl
+from scalelaw.fitting import select_law
+from scalelaw.fitting._select import _paired_se
+from scalelaw.laws import get_law
+
+ROOT = Path(__file__).resolve().parent.parent
+X = ["n_params", "n_tokens"]
+GADRE_TRAIN = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
+GADRE_TARGETS = ("open_lm_1b", "open_lm_7b")
+MARGIN = 1.645
+
+
+# ------------------------------------------------------------------ loaders
+def _eval_name(val_data: list[str]) -> str:
+    path = val_data[0]
+    if "/c4_val/" in path:
+        return "c4_val"
+    return path.split("/val_tok_mult/")[1].split("/")[0].replace("paloma_", "")
+
+
+def load_gadre() -> pd.DataFrame:
+    """One row per model and validation set: corpus, model, N, D, eval, loss, role."""
+    rows = []
+    for f in sorted((ROOT / "datasets/gadre_overtraining/models").glob("*.json")):
+        d = json.loads(f.read_text())
+        hp = d["hyperparameters"]
+        model = d["name"][len(d["dataset_name"]) + 1:].rsplit("-", 1)[0]
+        role = ("train" if model in GADRE_TRAIN else "target" if model in GADRE_TARGETS
+                else "other")
+        for r in d["results"]:
+            rows.append({"corpus": d["dataset_name"], "model": model,
+                         "multiplier": hp["chinchilla_multiplier"],
+                         "n_params": float(hp["params"]), "n_tokens": float(hp["tokens"]),
+                         "eval": _eval_name(r["val_data"]), "loss": float(r["loss"]),
+                         "role": role})
+    return pd.DataFrame(rows)
+
+
+def load_olmo() -> pd.DataFrame:
+    """One row per run and validation set: size, N, D, eval, loss, role (3B held out)."""
+    wide = pd.read_csv(ROOT / "datasets/olmo_ladder/final_losses.csv")
+    long = wide.melt(id_vars=["size", "multiplier", "n_params", "n_tokens"],
+                     value_vars=[c for c in wide.columns if c.startswith("loss_")],
+                     var_name="eval", value_name="loss")
+    long["eval"] = long["eval"].str.removeprefix("loss_")
+    long["role"] = np.where(long["size"] == "3B", "target", "train")
+    return long
+
+
+def synthetic_sets(n_sets: int) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """Run sets with a known law (see the module docstring)."""
+    n = np.array([1.1e7, 7.9e7, 1.54e8, 4.11e8])
+    mult = np.array([0.25, 0.5, 1, 2, 4, 8, 16, 32])
+    nn, mm = np.meshgrid(n, mult, indexing="ij")
+    train = pd.DataFrame({"n_params": nn.ravel(), "n_tokens": (20 * nn * mm).ravel()})
+    target = pd.DataFrame({"n_params": [1.4e9, 1.4e9, 6.9e9],
+                           "n_tokens": [20 * 1.4e9, 640 * 1.4e9, 20 * 6.9e9]})
+    chin, kap = get_law("chinchilla"), get_law("kaplan")
+    out = []
+    for truth in ("chinchilla", "kaplan", "tie"):
+        for k in range(n_sets):
+            rng = np.random.default_rng([2026, 12, ("chinchilla", "kaplan", "tie").index(truth),
+                                         k])
+
+            def jit(v: float, r: float = 0.1, rng: np.random.Generator = rng) -> float:
+                return v * float(np.exp(rng.uniform(-r, r)))
+
+            pc = {"E": jit(1.82), "A": jit(482.0), "B": jit(2085.0), "alpha": jit(0.348),
+                  "beta": jit(0.366)}
+            pk = {"N_c": jit(8.8e13, 0.5), "D_c": jit(5.4e13, 0.5), "alpha_N": jit(0.076),
+                  "alpha_D": jit(0.095)}
+
+            def law(df: pd.DataFrame, pc=pc, pk=pk, truth=truth) -> np.ndarray:
+                a = chin(pc, n_params=df.n_params, n_tokens=df.n_tokens)
+                b = kap(pk, n_params=df.n_params, n_tokens=df.n_tokens)
+                return {"chinchilla": a, "kaplan": b, "tie": np.sqrt(a * b)}[truth]
+
+            tr = train.assign(loss=law(train) * np.exp(rng.normal(0, 0.01, len(train))))
+            te = target.assign(loss=law(target))
+            out.append((f"synthetic/{truth}/{k}", tr, te))
+    return out
+
+
+def public_sets() -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    out = []
+    olmo = load_olmo()
+    for ev, sub in olmo.groupby("eval", sort=True):
+        out.append((f"olmo/{ev}", sub[sub.role == "train"], sub[sub.role == "target"]))
+    gadre = load_gadre()
+    for (corpus, ev), sub in gadre.groupby(["corpus", "eval"], sort=True):
+        tr, te = sub[sub.role == "train"], sub[sub.role == "target"]
+        if len(tr) >= 10 and len(te):
+            out.append((f"gadre/{corpus}/{ev}", tr, te))
+    return out
+
+
+# -------------------------------------------------------------- measurements
+def measure(name: str, train: pd.DataFrame, target: pd.DataFrame) -> dict:
+    """Inner backtest errors of both candidates, and both laws' held-out forecasts."""
+    train = train[[*X, "loss"]].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = select_law(train, x=X, y="loss")
+        preds, params, at_bound = {}, {}, {}
+        for law in ("chinchilla", "kaplan"):
+            res = sl.fit(law, train, x=X, y="loss")
+            preds[law] = res.predict(n_params=target.n_params.to_numpy(),
+                                     n_tokens=target.n_tokens.to_numpy()).tolist()
+            params[law] = res.params.to_dict()
+            at_bound[law] = sorted({p for d in res.diagnostics if d.code == "at_bound"
+                                    for p in d.params})
+    return {"set": name, "actual": target.loss.tolist(), "preds": preds, "params": params,
+            "at_bound": at_bound,
+            "errors": {k: v.to_dict(orient="list") for k, v in sel.errors.items()},
+            "chosen_now": sel.chosen, "n_train": len(train), "n_target": len(target)}
+
+
+# --------------------------------------------------------------------- rules
+def _score(err: pd.DataFrame, cuts: tuple[float, ...]) -> float:
+    per = []
+    for c in cuts:
+        e = err.loc[err.cut == c, "log_error"].to_numpy()
+        if e.size:
+            per.append(float(np.sqrt(np.mean(e**2))) if np.all(np.isfinite(e)) else np.inf)
+    return float(np.mean(per)) if per else np.inf
+
+
+def _z(errors: dict, worse: str, best: str, cuts: tuple[float, ...]) -> float:
+    diff = _score(errors[worse], cuts) - _score(errors[best], cuts)
+    se, z = _paired_se(worse, best, diff, errors, cuts)
+    return z if np.isfinite(se) else 0.0
+
+
+def rule_weights(rule: str, rec: dict) -> float:
+    """Weight of Chinchilla (Kaplan gets the rest) under ``rule`` for one set."""
+    errors = {k: pd.DataFrame(v) for k, v in rec["errors"].items()}
+    cuts = (0.65, 0.8)
+    s_c, s_k = _score(errors["chinchilla"], cuts), _score(errors["kaplan"], cuts)
+    if not np.isfinite(s_k):
+        return 1.0
+    if not np.isfinite(s_c):
+        return 0.0
+    z_k = _z(errors, "chinchilla", "kaplan", cuts) if s_k < s_c else 0.0  # Kaplan better
+    z_c = _z(errors, "kaplan", "chinchilla", cuts) if s_c < s_k else 0.0  # Chinchilla better
+    if rule == "chinchilla":
+        return 1.0
+    if rule == "kaplan":
+        return 0.0
+    if rule == "average":
+        return 0.5
+    if rule == "margin":
+        return 0.0 if z_k >= MARGIN else 1.0
+    if rule.startswith("strict_z"):
+        return 0.0 if z_k >= float(rule[8:]) else 1.0
+    if rule == "last_cut":
+        s_c1, s_k1 = _score(errors["chinchilla"], (0.8,)), _score(errors["kaplan"], (0.8,))
+        z1 = _z(errors, "chinchilla", "kaplan", (0.8,)) if s_k1 < s_c1 else 0.0
+        return 0.0 if z1 >= MARGIN else 1.0
+    if rule == "tie_average":
+        return 0.0 if z_k >= MARGIN else 1.0 if z_c >= MARGIN else 0.5
+    if rule == "default_or_average":
+        return 1.0 if s_c <= s_k else 0.5
+    if rule.startswith("ratio"):
+        return 0.0 if (z_k >= MARGIN and s_k < float(rule[5:]) * s_c) else 1.0
+    no_floor = "E" in rec["at_bound"]["chinchilla"]  # Chinchilla's own fit sees no floor
+    if rule == "no_floor":
+        return 0.0 if (no_floor and z_k >= MARGIN) else 1.0
+    if rule == "no_floor_average":
+        return 0.5 if (no_floor and z_k >= MARGIN) else 1.0
+    if rule == "no_floor_any":
+        return 0.0 if no_floor else 1.0
+    raise ValueError(rule)
+
+
+RULES = ("chinchilla", "kaplan", "margin", "average", "tie_average", "last_cut",
+         "strict_z3", "strict_z5", "default_or_average", "ratio0.5", "ratio0.25", "no_floor",
+         "no_floor_average", "no_floor_any")
+
+
+def score_rules(rec: dict) -> dict[str, dict[str, float]]:
+    actual = np.asarray(rec["actual"])
+    lc, lk = np.log(rec["preds"]["chinchilla"]), np.log(rec["preds"]["kaplan"])
+    out = {}
+    for rule in RULES:
+        w = rule_weights(rule, rec)
+        pred = np.exp(w * lc + (1 - w) * lk)
+        out[rule] = {"w_chinchilla": w,
+                     "are": float(np.mean(np.abs(pred - actual) / actual)),
+                     "rmsle": float(np.sqrt(np.mean((np.log(pred) - np.log(actual)) ** 2)))}
+    return out
+
+
+def family(name: str) -> str:
+    """The family a set belongs to: ``synthetic/<truth>``, ``olmo``, ``gadre/<corpus>``."""
+    parts = name.split("/")
+    return "olmo" if parts[0] == "olmo" else "/".join(parts[:2])
+
+
+#: Families the rule is chosen on; the Gadre et al. sets are kept for reporting it.
+CHOOSE_ON = ("synthetic/chinchilla", "synthetic/kaplan", "synthetic/tie", "olmo")
+
+
+def summarize(path: str) -> list[dict]:
+    """Per family and rule: mean ARE, its ratio to Chinchilla's, the worst per-set ratio."""
+    recs = json.loads(Path(path).read_text())["records"]
+    rules = json.loads(Path(path).read_text())["rules"]
+    rows = []
+    for fam in sorted({family(r["set"]) for r in recs}):
+        sub = [r for r in recs if family(r["set"]) == fam]
+        chin = np.array([r["rules"]["chinchilla"]["are"] for r in sub])
+        for rule in rules:
+            are = np.array([r["rules"][rule]["are"] for r in sub])
+            rows.append({"family": fam, "role": "choose" if fam in CHOOSE_ON else "report",
+                         "rule": rule, "n_sets": len(sub), "are_mean": float(are.mean()),
+                         "ratio_to_chinchilla": float(are.mean() / chin.mean()),
+                         "worst_set_ratio": float(np.max(are / chin))})
+    print(f"{'family':<24}{'rule':<20}{'sets':>5}{'ARE':>9}{'/chin':>8}{'worst':>8}")
+    for r in rows:
+        print(f"{r['family']:<24}{r['rule']:<20}{r['n_sets']:>5}{r['are_mean']:>9.4f}"
+              f"{r['ratio_to_chinchilla']:>8.3f}{r['worst_set_ratio']:>8.3f}")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--synthetic", type=int, default=20, help="sets per synthetic truth")
+    ap.add_argument("--json", default="bench/results/two_input_auto.json")
+    ap.add_argument("--only", default=None, help="measure only sets whose name has this")
+    ap.add_argument("--summarize", action="store_true",
+                    help="only print the per-family table of the stored JSON")
+    args = ap.parse_args()
+    if args.summarize:
+        summarize(args.json)
+        return
+    sets = public_sets() + synthetic_sets(args.synthetic)  # the public sets first
+    if args.only:
+        sets = [s for s in sets if args.only in s[0]]
+    records = []
+    t0 = time.perf_counter()
+    for name, tr, te in sets:
+        rec = measure(name, tr, te)
+        rec["rules"] = score_rules(rec)
+        records.append(rec)
+        r = rec["rules"]
+        print(f"{name:<45} n={rec['n_train']:>2}/{rec['n_target']}  now {rec['chosen_now']:<10}"
+              f" ARE chin {r['chinchilla']['are']:.4f} kap {r['kaplan']['are']:.4f} "
+              f"avg {r['average']['are']:.4f}", flush=True)
+        _save(args.json, records, time.perf_counter() - t0, len(sets))  # a cut run keeps these
+    print(f"{len(records)} sets in {time.perf_counter() - t0:.0f} s -> {args.json}")
+
+
+def _save(path: str, records: list[dict], elapsed: float, n_sets: int) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({
+        "date": str(date.today()), "machine": platform.platform(),
+        "seconds": elapsed, "n_sets_planned": n_sets, "rules": list(RULES),
+        "records": records}, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
