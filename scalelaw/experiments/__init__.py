@@ -147,11 +147,15 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
 DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
     ("seeds", "scalelaw.experiments._seeds", "seed_section", (), 45.0),
 )
-# Measured but left out of the demo (its time budget, bench/RESULTS.md): the local
-# learning coefficient (51 s in a lane at the demo scale, 2026-12-06) and the
-# simplicity bias of random networks (25 s); ``scalelaw llc`` and ``scalelaw redshift``
-# run them. Each is one line here, e.g.
-# ("llc", "scalelaw.experiments._demo_sections", "llc", (), 50.0).
+# Left out of the demo (its time budget, bench/RESULTS.md: the sweeps alone fill
+# it): the local learning coefficient (51 s in a lane at the demo scale, 2026-12-06),
+# the simplicity bias of random networks (25 s), the variance peak (about 34 s, its
+# own bench) and the NTK spectrum (not measured in the demo); ``scalelaw llc`` and
+# ``scalelaw redshift`` run the first two. Each is one line here (adapters in
+# :mod:`scalelaw.experiments._demo_sections`), e.g.
+# ("llc", "scalelaw.experiments._demo_sections", "llc", (), 50.0) or, after the
+# sweep it reads, ("spectral", "scalelaw.experiments._demo_sections", "spectral",
+# ("resolution_D-d4",), 20.0).
 
 
 def _hardware(outcomes: list[SweepOutcome]) -> str:
