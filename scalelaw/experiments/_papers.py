@@ -79,7 +79,7 @@ def paper_values(check: TheoryCheck, question: Verdict) -> list[dict[str, Any]]:
     --------
     >>> from dataclasses import replace
     >>> from scalelaw.theory import check_scaling
-    >>> D = np.repeat(2.0 ** np.arange(5, 12), 2)
+    >>> D = 2.0 ** np.arange(5, 12)
     >>> df = pd.DataFrame({"n_train": D, "n_params": 38000.0, "test_loss": 3 * D ** -2.0})
     >>> c = check_scaling(df, "n_train", "test_loss", dimension=2)[0]
     >>> c = replace(c, group="bahri-d2: loss vs D", details={"nominal_dimension": 2})
@@ -155,7 +155,7 @@ def verdict_table(checks: list[TheoryCheck]) -> pd.DataFrame:
     Examples
     --------
     >>> from scalelaw.theory import check_scaling
-    >>> D = np.repeat(2.0 ** np.arange(5, 12), 2)
+    >>> D = 2.0 ** np.arange(5, 12)
     >>> df = pd.DataFrame({"n_train": D, "n_params": 38000.0, "test_loss": 3 * D ** -1.0})
     >>> verdict_table(check_scaling(df, "n_train", "test_loss", dimension=4))[
     ...     ["margin", "band", "verdict"]].values.tolist()[0]
