@@ -60,7 +60,7 @@ def _add_demo_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "width-8 variance-limited data scaling with label noise), the exactly "
                     "solvable random-feature model, intrinsic dimensions of the data and of "
                     "the students' last hidden layers, the four regime checks and a report. "
-                    "No downloads; about 3-4 minutes on 2 CPU cores.")
+                    "No downloads; about 6 minutes on 2 CPU cores.")
     p.add_argument("--out", default="scalelaw-demo", help="output directory")
     p.add_argument("--scale", default="demo", choices=["test", "demo"],
                    help="test: a ~30 s smoke run (too small for verdicts)")

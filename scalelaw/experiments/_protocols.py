@@ -216,7 +216,7 @@ def study(name: str, scale: str = "demo") -> Study:
     name : {"demo", "bahri", "sharma-kaplan"}
         Which study.
     scale : {"test", "demo", "quick", "paper"}
-        ``test``: seconds (the test suite); ``demo``: the demo's ~3 minutes on
+        ``test``: seconds (the test suite); ``demo``: the demo's ~6 minutes on
         2 cores; ``quick``: the CPU benchmark scale (~10-20 minutes);
         ``paper``: the published protocols (a GPU job).
 
