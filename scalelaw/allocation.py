@@ -20,7 +20,6 @@ the fit has them, else draws from the Wald covariance (seeded).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError
 from scalelaw.forecast import extrapolation_distance, parameter_draws
 from scalelaw.laws import ChinchillaLaw, Inputs
+from scalelaw.stats import percentile_interval, percentile_intervals
 
 if TYPE_CHECKING:
     from scalelaw.results import FitResult
@@ -145,12 +145,13 @@ def _frontier_pairs(result: FitResult, th: np.ndarray, lc: np.ndarray, k: float,
 
 
 def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over draws (axis 0); never widened to hold the estimate."""
-    a = (1.0 - level) / 2.0
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
-        lo = np.nanquantile(draws, a, axis=0)
-        hi = np.nanquantile(draws, 1.0 - a, axis=0)
+    """Percentile interval over draws (axis 0); never widened to hold the estimate.
+
+    NaN draws are left out (any number of them); infinite ones count as values.
+    """
+    with np.errstate(all="ignore"):
+        lo, hi, _ = percentile_intervals(draws, level, max_failed_fraction=1.0,
+                                         keep_infinite=True)
     return lo, hi
 
 
@@ -518,7 +519,6 @@ def solve_for_loss(
         )
     draws = solved[1:]
     share = float(np.mean(np.isfinite(draws)))
-    a = (1.0 - level) / 2.0
     rows = []
     notes: list[str] = []
     ests = [solved[0]]
@@ -535,8 +535,9 @@ def solve_for_loss(
         ests += [ln0[0, 0], ld0[0, 0]]
         samples += [ln_b, ld_b]
     for name, est, smp in zip(names, ests, samples, strict=True):
-        q_lo = np.quantile(smp, a) if smp.size else np.nan
-        q_hi = np.quantile(smp, 1 - a) if smp.size else np.nan
+        # unreachable draws are infinitely far (values, not failures); a NaN one fails all
+        (q_lo, q_hi), _ = percentile_interval(smp, level, max_failed_fraction=0.0,
+                                              keep_infinite=True)
         notes += _bracket_note(name, np.array([est]), np.array([q_lo]), np.array([q_hi]),
                                level, np.array([target]))
         rows.append({"quantity": name, "estimate": np.exp(est),

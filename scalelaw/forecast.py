@@ -43,7 +43,7 @@ from scalelaw._validation import check_level
 from scalelaw.exceptions import DataValidationError, ExtrapolationError, ExtrapolationWarning
 from scalelaw.inference import free_mask
 from scalelaw.laws import Inputs, ScalingLaw
-from scalelaw.stats import wald_draws
+from scalelaw.stats import percentile_intervals, wald_draws
 
 __all__ = [
     "ExtrapolationCalibration",
@@ -363,10 +363,10 @@ def log_mean_band(result: FittedLaw, X: Inputs, level: float
             return mean, nan, (nan, nan)
         theta_b = result.law.to_internal(draws)
         curves, _ = result.law.value_and_jacobian(theta_b, X, log=True, jac=False)
-        a = (1.0 - level) / 2.0
+        # NaN curve values are left out (any number); infinite ones count as values
         with np.errstate(invalid="ignore"):
-            lo = np.nanquantile(curves, a, axis=0)
-            hi = np.nanquantile(curves, 1.0 - a, axis=0)
+            lo, hi, _ = percentile_intervals(curves, level, max_failed_fraction=1.0,
+                                             keep_infinite=True)
         se = (hi - lo) / (2.0 * float(special.ndtri(0.5 + level / 2.0)))
         return mean, se, (lo, hi)
     jac = np.stack([np.broadcast_to(g, (1, X.n))[0] for g in grads], axis=1)

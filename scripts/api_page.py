@@ -66,4 +66,4 @@ def render() -> str:
 if __name__ == "__main__":
     out = ROOT / "docs" / "api.md"
     out.write_text(render())
-    print(f"wrote {out}", file=sys.stderr)
+    sys.stderr.write(f"wrote {out}\n")

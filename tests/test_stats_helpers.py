@@ -16,6 +16,7 @@ from scalelaw.stats import (
     equivalence_verdict,
     percentile_bootstrap,
     percentile_interval,
+    percentile_intervals,
     size_means,
 )
 
@@ -83,6 +84,66 @@ def test_percentile_interval_policy():
     assert (lo, hi, n_failed) == (1.5, 2.5, 1)
     (lo, hi), n_failed = percentile_interval([1.0, 2.0, np.nan, np.nan], 0.5)
     assert np.isnan(lo) and np.isnan(hi) and n_failed == 2
+
+
+def test_percentile_intervals_values_column_by_column():
+    rng = np.random.default_rng(5)
+    d = rng.normal(size=(200, 4)) * [1.0, 10.0, 0.1, 3.0]
+    lo, hi, n_failed = percentile_intervals(d, 0.9)
+    lo5, hi5, _ = percentile_intervals(np.arange(1.0, 6.0)[:, None], 0.5)
+    # exactly numpy's linear-interpolation quantiles at (1 - level) / 2 and 1 - that
+    a = (1 - 0.9) / 2
+    assert np.array_equal(lo, [np.quantile(d[:, j], a) for j in range(4)])
+    assert np.array_equal(hi, [np.quantile(d[:, j], 1 - a) for j in range(4)])
+    assert lo == pytest.approx(np.percentile(d, 5, axis=0))
+    assert n_failed.tolist() == [0, 0, 0, 0]
+    # hand-checked: draws 1..5, 50 % interval = 25th and 75th percentiles = 2 and 4
+    assert (lo5.tolist(), hi5.tolist()) == ([2.0], [4.0])
+    # the draws may lie along another axis; 1-D draws give 0-d ends equal to the 1-D helper
+    lo_t, hi_t, _ = percentile_intervals(d.T, 0.9, axis=1)
+    assert np.array_equal(lo_t, lo) and np.array_equal(hi_t, hi)
+    lo1, hi1, nf1 = percentile_intervals(d[:, 1], 0.9)
+    assert lo1.shape == () and ((float(lo1), float(hi1)), int(nf1)) == percentile_interval(
+        d[:, 1], 0.9)
+
+
+def test_percentile_intervals_nan_policy_per_column():
+    d = np.tile(np.arange(10.0)[:, None], (1, 4))
+    d[:1, 1] = np.nan     # 10 % failed: tolerated by the default
+    d[:2, 2] = np.nan     # 20 % failed: beyond the default 10 %
+    d[:, 3] = np.inf      # every draw failed
+    d[0, 3] = 1.0         # ... but one: one successful draw is no interval
+    lo, hi, n_failed = percentile_intervals(d, 0.5)
+    assert n_failed.tolist() == [0, 1, 2, 9]
+    assert (lo[0], hi[0]) == (2.25, 6.75)                # quantiles of 0..9
+    assert (lo[1], hi[1]) == (3.0, 7.0)                  # of 1..9: the failed draw left out
+    assert np.isnan([lo[2], hi[2], lo[3], hi[3]]).all()
+    lo, hi, _ = percentile_intervals(d, 0.5, max_failed_fraction=0.2)
+    assert (lo[2], hi[2]) == (3.75, 7.25)                # of 2..9
+    # 1.0 tolerates any number of failures (numpy.nanquantile); 0.0 none (numpy.quantile)
+    lo, _, _ = percentile_intervals(d, 0.5, max_failed_fraction=1.0)
+    assert np.isfinite(lo[:3]).all() and np.isnan(lo[3])  # one draw is still no interval
+    lo, _, _ = percentile_intervals(d[:, :3], 0.5, max_failed_fraction=0.0)
+    assert np.isfinite(lo[0]) and np.isnan(lo[1:]).all()
+    # with keep_infinite an infinite draw is a value (it sorts last) and NaN still fails
+    x = np.array([1.0, 2.0, 3.0, np.inf, np.nan])
+    lo, hi, nf = percentile_intervals(x, 0.5, max_failed_fraction=0.5, keep_infinite=True)
+    assert (float(lo), float(hi), int(nf)) == (1.75, np.inf, 1)
+    with np.errstate(invalid="ignore"):
+        ref = np.nanquantile(x, [0.25, 0.75])
+    assert np.array_equal([lo, hi], ref)
+    lo, hi, nf = percentile_intervals(x, 0.5, max_failed_fraction=0.5)
+    assert (float(lo), float(hi), int(nf)) == (1.5, 2.5, 2)
+    # no draws at all: no interval
+    lo, hi, nf = percentile_intervals(np.empty((0, 2)), 0.9)
+    assert np.isnan(lo).all() and np.isnan(hi).all() and nf.tolist() == [0, 0]
+
+
+def test_percentile_intervals_rejects_bad_settings():
+    with pytest.raises(DataValidationError, match="max_failed_fraction"):
+        percentile_intervals(np.ones((5, 2)), 0.9, max_failed_fraction=1.5)
+    with pytest.raises(DataValidationError, match="level"):
+        percentile_intervals(np.ones((5, 2)), 1.0)
 
 
 # ------------------------------------------------------------------ per-size means

@@ -163,7 +163,8 @@ def _add_redshift_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--depths", default="1,2,4,8", help="hidden layers (default 1,2,4,8)")
     p.add_argument("--weight-scales", default="0.5,1,2,4",
                    help="weight scales s (default 0.5,1,2,4)")
-    p.add_argument("--widths", default="16,64,256", help="units per layer (default 16,64,256)")
+    p.add_argument("--widths", default="64",
+                   help="units per layer (default 64; 16,64,256 tests the width claim)")
     p.add_argument("--layernorm", action="store_true", help="also with layer norm")
     p.add_argument("--residual", action="store_true", help="also with residual blocks")
     p.add_argument("--n-init", type=int, default=100,

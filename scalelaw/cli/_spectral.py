@@ -11,6 +11,7 @@ import numpy as np
 
 from scalelaw.cli._common import UsageError, _check_writable, _split, _write_json
 from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.stats import aggregate_by_size
 
 
 def _read_vector(path: str, option: str) -> np.ndarray:
@@ -148,8 +149,8 @@ def _trained_student(args: argparse.Namespace, task: Any) -> tuple[Any, dict, An
             ["n_train", "seed"], ascending=[False, True])
         rid = str(pick["run_id"].iloc[0])
     row = shape[shape["run_id"] == rid].iloc[0]
-    curve = shape.groupby("n_train")["test_loss"].apply(lambda s: float(np.exp(np.log(s).mean())))
-    measured = (curve.index.to_numpy(dtype=float), curve.to_numpy())
+    curve = aggregate_by_size(shape, "n_train", {"test_loss": "geometric"})
+    measured = (curve["n_train"].to_numpy(dtype=float), curve["test_loss"].to_numpy())
     label = {"run_id": rid, "state": "trained", "width": args.width, "depth": args.depth,
              "seed": int(row["seed"]), "n_train": int(row["n_train"]),
              "sweep": str(out)}

@@ -23,6 +23,7 @@ from scalelaw.forecast import (
 )
 from scalelaw.laws import Inputs
 from scalelaw.results import FitResult
+from scalelaw.stats import percentile_intervals
 
 __all__ = ["ChainResult", "calibrate_metric", "fit_chain"]
 
@@ -179,9 +180,12 @@ class ChainResult:
             m_curve, _ = _step_draws(second, [np.exp(inter_curve)], level, rng, "second")
             _, m_new = _step_draws(second, [np.exp(inter_new)], level, rng, "second")
             metric, obs = np.exp(m_curve).reshape(shape), np.exp(m_new).reshape(shape)
-        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        lo, hi = np.nanpercentile(metric, q, axis=0)
-        olo, ohi = np.nanpercentile(obs, q, axis=0)
+        # NaN draws are left out (any number); overflowed (infinite) ones count as values
+        with np.errstate(invalid="ignore"):
+            lo, hi, _ = percentile_intervals(metric, level, max_failed_fraction=1.0,
+                                             keep_infinite=True)
+            olo, ohi, _ = percentile_intervals(obs, level, max_failed_fraction=1.0,
+                                               keep_infinite=True)
         out = pd.DataFrame(dict(zip(first.x, cols, strict=True)))
         mid = tab1["mean"].to_numpy()
         out["intermediate"] = mid

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from scalelaw.stats import aggregate_by_size
 
 __all__ = ["spectral_section"]
 
@@ -84,8 +87,9 @@ def spectral_section(out: str | Path, *, sweep: str = "resolution_D-d4", n: int 
     init = init_spectrum(task, width, depth, seed=0, n=n, window=window, device=device)
     trained = student_spectrum(task, load_weights(sweep_dir, rid), n=n, window=window,
                                device=device, label={"run_id": rid, "state": "trained"})
-    curve = table.groupby("n_train")["test_loss"].apply(
-        lambda s: float(np.exp(np.log(s).mean())))
+    agg = aggregate_by_size(table, "n_train", {"test_loss": "geometric"})
+    curve = pd.Series(agg["test_loss"].to_numpy(), name="test_loss",
+                      index=agg["n_train"].to_numpy().astype(table["n_train"].dtype))
     res: dict[str, Any] = {
         "task": task.name, "width": width, "depth": depth, "n_inputs": n,
         "four_over_d": 4.0 / task.intrinsic_dim,

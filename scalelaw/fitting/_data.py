@@ -140,6 +140,24 @@ def prepare_data(
     """
     data = as_frame(data)
     xs = [x] if isinstance(x, str) else list(x)
+    _check_column_roles(data, law, xs, y, weights, keep)
+    cols, text, w, wname = _read_values(data, xs, y, weights)
+    problems = _value_problems(law, xs, y, objective, cols, text, w, wname)
+    keep_mask, excluded = _exclude_rows(data, problems, w, drop_invalid)
+    frame = _used_rows(data, cols, w, xs, y, keep, keep_mask)
+    _check_distinct_points(frame, xs, law)
+    _check_token_counts(frame, xs, law)
+    _warn_duplicates(frame, xs, y, np.asarray(data.index[keep_mask]))
+    return frame.reset_index(drop=True), excluded
+
+
+#: One value check: the column, why its flagged rows are unusable, and the row mask.
+_Problem = tuple[str, str, np.ndarray]
+
+
+def _check_column_roles(data: pd.DataFrame, law: ScalingLaw, xs: list[str], y: str,
+                        weights: Any, keep: Sequence[str]) -> None:
+    """The columns: one input per law input, inputs and target distinct, all present."""
     if len(xs) != len(law.inputs):
         raise DataValidationError(
             f"Law {law.name!r} takes {len(law.inputs)} input column(s) "
@@ -159,6 +177,14 @@ def prepare_data(
     if len(data) == 0:
         raise DataValidationError("The data have no rows.", column=None)
 
+
+def _read_values(data: pd.DataFrame, xs: list[str], y: str, weights: Any
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, str]:
+    """Inputs, target and weights as float64, with the masks of entries that are not numbers.
+
+    Returns the values and text masks per column (the weights' under ``wname``),
+    the weights (1 when none are given) and the name the weights go by.
+    """
     cols: dict[str, np.ndarray] = {}
     text: dict[str, np.ndarray] = {}
     for c in [*xs, y]:
@@ -178,8 +204,14 @@ def prepare_data(
                 f"weights has {w.size} values for {len(data)} rows.", column="weights"
             )
         text[wname] = np.zeros(len(data), dtype=bool)
-    index = data.index
-    problems: list[tuple[str, str, np.ndarray]] = []
+    return cols, text, w, wname
+
+
+def _value_problems(law: ScalingLaw, xs: list[str], y: str, objective: str,
+                    cols: dict[str, np.ndarray], text: dict[str, np.ndarray], w: np.ndarray,
+                    wname: str) -> list[_Problem]:
+    """Every value check, in the order they are reported: text, NaN/inf, out of domain."""
+    problems: list[_Problem] = []
     for c in [*xs, y]:
         v = cols[c]
         problems.append((c, "not numbers (text such as 'diverged')", text[c]))
@@ -193,6 +225,17 @@ def prepare_data(
     problems.append((wname, "not numbers", text[wname]))
     problems.append((wname, "not a finite positive weight",
                      ~(np.isfinite(w) & (w > 0)) & ~text[wname]))
+    return problems
+
+
+def _exclude_rows(data: pd.DataFrame, problems: list[_Problem], w: np.ndarray,
+                  drop_invalid: bool) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows kept and the count excluded per reason; a problem raises unless ``drop_invalid``.
+
+    Diverged runs (``status`` column) are always excluded; each row is counted
+    under the first problem it has.
+    """
+    index = data.index
     bad_any = np.zeros(len(data), dtype=bool)
     excluded: dict[str, int] = {}
     if STATUS_COLUMN in data.columns:  # a sweep's table: diverged runs never enter a fit
@@ -222,9 +265,15 @@ def prepare_data(
             f"Excluded {int(bad_any.sum())} of {len(data)} rows: "
             + "; ".join(f"{k} ({v})" for k, v in excluded.items() if v),
             ExcludedRowsWarning,
-            stacklevel=3,
+            stacklevel=4,  # one frame deeper than prepare_data: the same caller as before
         )
-    keep_mask = ~bad_any
+    return ~bad_any, excluded
+
+
+def _used_rows(data: pd.DataFrame, cols: dict[str, np.ndarray], w: np.ndarray, xs: list[str],
+               y: str, keep: Sequence[str], keep_mask: np.ndarray) -> pd.DataFrame:
+    """The frame of the rows kept (``x..., y, weight, keep...``); no row or a constant
+    input is refused."""
     frame = pd.DataFrame({c: cols[c][keep_mask] for c in [*xs, y]})
     frame["weight"] = w[keep_mask]
     for k in keep:
@@ -239,18 +288,20 @@ def prepare_data(
                 "use a law without this input.",
                 column=c,
             )
-    _check_distinct_points(frame, xs, law)
-    _check_token_counts(frame, xs, law)
+    return frame
+
+
+def _warn_duplicates(frame: pd.DataFrame, xs: list[str], y: str, labels: np.ndarray) -> None:
+    """Warn about rows with the same inputs and target (kept); ``labels``: the rows' index."""
     dup = frame.duplicated(subset=[*xs, y], keep="first")
     if dup.any():
-        rows = list(np.asarray(index[keep_mask])[dup.to_numpy()])
+        rows = list(labels[dup.to_numpy()])
         warnings.warn(
             f"{int(dup.sum())} duplicate row(s) (same inputs and target) are kept; "
             f"{describe_rows(rows)}. Remove them if they are the same run logged twice.",
             DuplicateRowsWarning,
-            stacklevel=3,
+            stacklevel=4,  # one frame deeper than prepare_data: the same caller as before
         )
-    return frame.reset_index(drop=True), excluded
 
 
 #: Tokens per parameter above which every row of a token column reads as FLOP:

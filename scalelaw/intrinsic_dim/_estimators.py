@@ -19,6 +19,7 @@ from scalelaw._validation import (
 from scalelaw.exceptions import DataValidationError, ScaleLawWarning
 from scalelaw.intrinsic_dim._calibration import SAMPLING_ONLY, calibrated_interval
 from scalelaw.intrinsic_dim._skdim import skdim_id
+from scalelaw.stats import percentile_interval
 
 __all__ = [
     "DEFAULT_MLE_NEIGHBOURS",
@@ -226,8 +227,8 @@ def _neighbours(pts: np.ndarray, need: int, methods: Sequence[str]
 
 
 def _bootstrap_ci(boots: np.ndarray, level: float) -> tuple[float, float]:
-    a = (1.0 - level) / 2.0
-    return float(np.quantile(boots, a)), float(np.quantile(boots, 1.0 - a))
+    """Percentile interval of the replicas kept (the failed ones are already left out)."""
+    return percentile_interval(boots, level, max_failed_fraction=1.0)[0]
 
 
 def estimate_intrinsic_dims(

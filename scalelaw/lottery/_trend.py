@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.stats import percentile_interval
+
 __all__ = ["trend_across_sizes"]
 
 #: Sizes needed for a trend.
@@ -47,8 +49,7 @@ def _xi_trend(groups: list, boots: list, tail: str, level: float) -> dict[str, A
     if reps.shape[0] >= 20:
         x = logn - logn.mean()
         slopes = (reps - reps.mean(axis=1, keepdims=True)) @ x / (x @ x)
-        q = (1 - level) / 2 * 100
-        ci = np.percentile(slopes, [q, 100 - q]).tolist()
+        ci = list(percentile_interval(slopes, level, max_failed_fraction=1.0)[0])
     return {"slope_per_decade": slope, "slope_ci": ci, "n_sizes": len(idx)}
 
 

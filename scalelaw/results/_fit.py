@@ -38,6 +38,7 @@ from scalelaw.optim import Objective
 from scalelaw.results._export import to_lmfit_parameters
 from scalelaw.results._json import fit_from_dict, fit_to_dict
 from scalelaw.results._report import fit_summary
+from scalelaw.stats import percentile_intervals
 
 __all__ = ["FitResult"]
 
@@ -150,14 +151,11 @@ class FitResult:
                     "No bootstrap replicas in this result. Fit with bootstrap=N (or "
                     "--bootstrap N), or call result.with_bootstrap(N)."
                 )
-            a = (1.0 - level) / 2.0
-            draws = self.bootstrap[list(self.law.param_names)].to_numpy()
+            draws = self.bootstrap[list(self.law.param_names)].to_numpy(dtype=float)
+            # a replica fails as a whole when any of its parameters is not finite
             ok = np.all(np.isfinite(draws), axis=1)
-            if not ok.any():
-                nan = np.full(len(self.params), np.nan)
-                return pd.DataFrame({"lower": nan, "upper": nan}, index=self.params.index)
-            lo_n = np.quantile(draws[ok], a, axis=0)
-            hi_n = np.quantile(draws[ok], 1.0 - a, axis=0)
+            lo_n, hi_n, _ = percentile_intervals(np.where(ok[:, None], draws, np.nan), level,
+                                                 max_failed_fraction=1.0)
             return pd.DataFrame({"lower": lo_n, "upper": hi_n}, index=self.params.index)
         if method == "wald":
             lo_i, hi_i = self._wald_internal(level)

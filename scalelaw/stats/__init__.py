@@ -9,6 +9,9 @@ and :mod:`scalelaw._validation`.
 
 * :func:`fit_gpd`, :func:`gpd_profile_loglik`, :class:`GPDFit`: generalised
   Pareto maximum likelihood (batched) and profile-likelihood intervals.
+* :func:`percentile_interval` (one set of draws), :func:`percentile_intervals`
+  (column-wise), :func:`percentile_bootstrap`: the one percentile interval,
+  with one policy for failed (NaN) draws.
 * :func:`mixture_interval`: the central interval of a weighted mixture of
   forecast distributions (combinations of fitted laws).
 """
@@ -19,6 +22,7 @@ from scalelaw.stats._bootstrap import (
     bootstrap_counts,
     percentile_bootstrap,
     percentile_interval,
+    percentile_intervals,
 )
 from scalelaw.stats._draws import wald_draws
 from scalelaw.stats._equivalence import (
@@ -44,6 +48,7 @@ __all__: list[str] = [
     "mixture_interval",
     "percentile_bootstrap",
     "percentile_interval",
+    "percentile_intervals",
     "size_means",
     "wald_draws",
 ]

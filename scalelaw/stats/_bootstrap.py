@@ -17,6 +17,7 @@ weighted mean, a weighted least-squares fit) then run on all draws at once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from scalelaw._validation import RandomStateLike, check_int, check_level, check_
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 
 __all__ = ["BootstrapResult", "bootstrap_counts", "percentile_bootstrap",
-           "percentile_interval"]
+           "percentile_interval", "percentile_intervals"]
 
 #: Errors that make one bootstrap draw fail (counted, never raised).
 DRAW_ERRORS = (ArithmeticError, ValueError, np.linalg.LinAlgError, ScaleLawError)
@@ -137,18 +138,102 @@ def _count_rows(picks: np.ndarray, n_units: int) -> np.ndarray:
     return np.bincount(flat, minlength=n_boot * n_units).reshape(n_boot, n_units)
 
 
-def percentile_interval(draws: np.ndarray, level: float = 0.95, *,
-                        max_failed_fraction: float = 0.1) -> tuple[tuple[float, float], int]:
-    """Percentile interval of bootstrap draws under the package's NaN policy.
+def percentile_intervals(draws: Any, level: float = 0.95, *, axis: int = 0,
+                         max_failed_fraction: float = 0.1, keep_infinite: bool = False,
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise percentile intervals of draws under the package's NaN policy.
+
+    Along ``axis`` lie the draws (bootstrap replicas, Monte-Carlo or parameter
+    draws); every other position (a parameter, an input value) gets its own
+    interval. A draw *fails* at a position when its value there is NaN (or,
+    unless ``keep_infinite``, infinite). Failed draws are left out of the
+    percentiles and counted; a position with more than ``max_failed_fraction``
+    of its draws failed, or with fewer than two that succeeded, has no
+    interval (NaN ends). The ends are ``numpy.quantile`` of the successful
+    draws at ``(1 - level) / 2`` and ``1 - (1 - level) / 2`` (linear
+    interpolation).
 
     Parameters
     ----------
     draws : array_like
-        One value per draw; NaN or infinite marks a failed draw.
+        Draws along ``axis``.
+    level : float, default=0.95
+        Coverage.
+    axis : int, default=0
+        The axis of the draws.
+    max_failed_fraction : float, default=0.1
+        In ``[0, 1]``: more failed draws than this share leave no interval
+        (``1.0``: any number may fail, as with ``numpy.nanquantile``; ``0.0``:
+        one failure is enough, as with ``numpy.quantile``).
+    keep_infinite : bool, default=False
+        Count ``+-inf`` as values (a draw that never reaches a target is
+        infinitely far), not as failures; NaN still fails.
+
+    Returns
+    -------
+    lo, hi : ndarray
+        Interval ends, shape of ``draws`` without ``axis`` (0-d for 1-D draws).
+    n_failed : ndarray of int
+        Failed draws per position.
+
+    Raises
+    ------
+    DataValidationError
+        ``level`` outside ``(0, 1)`` or ``max_failed_fraction`` outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> d = np.array([[1.0, 10.0], [2.0, np.nan], [3.0, 30.0], [4.0, np.nan]])
+    >>> lo, hi, n_failed = percentile_intervals(d, 0.5, max_failed_fraction=0.5)
+    >>> lo.tolist(), hi.tolist(), n_failed.tolist()
+    ([1.75, 15.0], [3.25, 25.0], [0, 2])
+    >>> percentile_intervals(d, 0.5)[0].tolist()  # the default tolerates 10 % failed
+    [1.75, nan]
+    """
+    level = check_level(level)
+    frac = float(max_failed_fraction)
+    if not 0.0 <= frac <= 1.0:
+        raise DataValidationError(f"'max_failed_fraction' must be in [0, 1]; got "
+                                  f"{max_failed_fraction!r}.", column="max_failed_fraction")
+    d = np.moveaxis(np.asarray(draws, dtype=float), axis, 0)
+    n = d.shape[0]
+    failed = np.isnan(d) if keep_infinite else ~np.isfinite(d)
+    n_failed = failed.sum(axis=0)
+    defined = (n_failed <= frac * n) & (n - n_failed >= 2)
+    a = (1.0 - level) / 2.0
+    lo = hi = np.full(d.shape[1:], np.nan)
+    if np.any(defined):
+        if not failed.any():
+            lo, hi = np.quantile(d, a, axis=0), np.quantile(d, 1.0 - a, axis=0)
+        else:  # each position's successful draws (all-failed positions warn: ignored)
+            kept = np.where(failed, np.nan, d)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo = np.nanquantile(kept, a, axis=0)
+                hi = np.nanquantile(kept, 1.0 - a, axis=0)
+        lo, hi = np.where(defined, lo, np.nan), np.where(defined, hi, np.nan)
+    return np.asarray(lo), np.asarray(hi), np.asarray(n_failed)
+
+
+def percentile_interval(draws: Any, level: float = 0.95, *,
+                        max_failed_fraction: float = 0.1, keep_infinite: bool = False,
+                        ) -> tuple[tuple[float, float], int]:
+    """Percentile interval of bootstrap draws under the package's NaN policy.
+
+    The one-dimensional case of :func:`percentile_intervals` (same policy,
+    same arithmetic).
+
+    Parameters
+    ----------
+    draws : array_like
+        One value per draw (flattened); NaN or infinite marks a failed draw.
     level : float, default=0.95
         Coverage.
     max_failed_fraction : float, default=0.1
-        More failures than this give ``(nan, nan)``.
+        More failures than this share give ``(nan, nan)``; so do fewer than
+        two successful draws.
+    keep_infinite : bool, default=False
+        Count ``+-inf`` as values rather than failures.
 
     Returns
     -------
@@ -162,15 +247,10 @@ def percentile_interval(draws: np.ndarray, level: float = 0.95, *,
     >>> lo, hi, n_failed
     (1.5, 2.5, 1)
     """
-    level = check_level(level)
-    d = np.asarray(draws, dtype=float).ravel()
-    ok = np.isfinite(d)
-    n_failed = int((~ok).sum())
-    if d.size == 0 or n_failed > max_failed_fraction * d.size or ok.sum() < 2:
-        return (float("nan"), float("nan")), n_failed
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(d[ok], [tail, 100 - tail])
-    return (float(lo), float(hi)), n_failed
+    lo, hi, n_failed = percentile_intervals(np.asarray(draws, dtype=float).ravel(), level,
+                                            max_failed_fraction=max_failed_fraction,
+                                            keep_infinite=keep_infinite)
+    return (float(lo), float(hi)), int(n_failed)
 
 
 def percentile_bootstrap(

@@ -34,6 +34,7 @@ import numpy as np
 
 from scalelaw._validation import RandomStateLike, check_int, check_level, check_random_state
 from scalelaw.exceptions import DataValidationError
+from scalelaw.stats import percentile_interval
 
 __all__ = ["MIN_PEAK_SIZES", "VariancePeak", "variance_peak"]
 
@@ -301,7 +302,8 @@ def variance_peak(cubes: Sequence[np.ndarray], sizes: Sequence[float], *,
     if i_peak != last:
         rel = 1 - tot_b[:, last] / tot_b[:, i_peak]
         fall = float(1 - total[last] / total[i_peak])
-        fall_ci = [float(np.quantile(rel, alpha)), float(np.quantile(rel, 1 - alpha))]
+        fall_ci = list(percentile_interval(rel, level, max_failed_fraction=0.0,
+                                           keep_infinite=True)[0])
     verdict, reason = _verdict(s, total, p_end, i_peak, falls, rises, alpha, fall, fall_ci)
     if component is not None:
         reason += (f"; {component} carries {shares[component]:.0%} of the peak's excess over "
