@@ -56,11 +56,11 @@ def _add_demo_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "demo", parents=[common],
         help="train small students, measure intrinsic dimensions, check the theory",
-        description="Small sweeps on built-in teacher-student tasks (d = 2, 4, 6 data scaling; "
+        description="Small sweeps on built-in teacher-student tasks (d = 2, 4 data scaling; "
                     "width-8 variance-limited data scaling with label noise), the exactly "
                     "solvable random-feature model, intrinsic dimensions of the data and of "
                     "the students' last hidden layers, the four regime checks and a report. "
-                    "No downloads; about 6 minutes on 2 CPU cores.")
+                    "No downloads; under 5 minutes on 2 CPU cores.")
     p.add_argument("--out", default="scalelaw-demo", help="output directory")
     p.add_argument("--scale", default="demo", choices=["test", "demo"],
                    help="test: a ~30 s smoke run (too small for verdicts)")
