@@ -100,9 +100,9 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
         jobs.append(SectionJob("random_features", "scalelaw.experiments._analysis",
                                "random_feature_section", {"settings": st.rf_settings},
                                est_seconds=10.0))
-    if name == "demo":
-        jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots}, after, est)
-                 for key, module, func, after, est in DEMO_SECTIONS]
+    extra = {"demo": DEMO_SECTIONS, "bahri": BAHRI_SECTIONS}.get(name, ())
+    jobs += [SectionJob(key, module, func, {"scale": scale, "plots": plots}, after, est)
+             for key, module, func, after, est in extra]
     results = run_lanes(st.sweeps, out, device=device, lanes=lanes, n_inputs=st.n_inputs,
                         progress=progress, sections=jobs)
     outcomes: list[SweepOutcome] = results[:len(st.sweeps)]
@@ -156,6 +156,16 @@ DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
 # ("llc", "scalelaw.experiments._demo_sections", "llc", (), 50.0) or, after the
 # sweep it reads, ("spectral", "scalelaw.experiments._demo_sections", "spectral",
 # ("resolution_D-d4",), 20.0).
+
+#: ``scalelaw reproduce bahri`` adds the sections that do not fit the demo's budget
+#: and belong to its protocol: the variance peak across widths (a crossed width sweep
+#: of its own, at the demo's size) and the NTK spectrum's predicted data exponent
+#: beside the measured one on its d = 4 sweep.
+BAHRI_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
+    ("variance_peak", "scalelaw.experiments._demo_sections", "variance_peak", (), 35.0),
+    ("spectral", "scalelaw.experiments._demo_sections", "spectral", ("resolution_D-d4",),
+     20.0),
+)
 
 
 def _hardware(outcomes: list[SweepOutcome]) -> str:

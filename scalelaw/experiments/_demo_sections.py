@@ -48,6 +48,8 @@ def variance_peak(out: str | Path, scale: str = "demo", *, plots: bool = True
     """The variance across seeds against model size and its peak (trains its own sweep)."""
     from scalelaw.experiments._variance_peak_section import variance_peak_section
 
-    res = dict(variance_peak_section(Path(out), scale, plots=plots))
+    # the section has two sizes: the tests' and the demo's (also used at quick/paper scale)
+    res = dict(variance_peak_section(Path(out), "test" if scale == "test" else "demo",
+                                     plots=plots))
     res.pop("figure", None)
     return res

@@ -230,7 +230,7 @@ def study(name: str, scale: str = "demo") -> Study:
     --------
     >>> s = study("demo")
     >>> [sw.name for sw in s.sweeps]
-    ['resolution_D-d2', 'resolution_D-d6', 'resolution_D-d4', 'variance_D-d4']
+    ['resolution_D-d2', 'resolution_D-d4', 'variance_D-d4']
     """
     from scalelaw._validation import unknown_name
 
