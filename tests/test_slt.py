@@ -234,3 +234,19 @@ def test_reduced_rank_regression_grid(shape):
     m = reduced_rank_regression(*shape, n=10_000, seed=0)
     est = estimate_llc(m.loss, m.w_star, m.n, n_chains=8, n_steps=4000, seed=0)
     assert abs(est.llc - m.llc) <= 0.4 * m.llc, (shape, est.llc, m.llc)
+
+
+def test_llc_over_training_follows_the_same_students_through_training():
+    # checkpoints of one constant-rate run: the training loss falls from step 10 to 1000,
+    # and each row's effective parameters are its own llc over P/2
+    from teacher_student.config import RunSpec, TrainConfig
+    from teacher_student.llc import llc_over_training
+    from teacher_student.suite import get_task
+
+    cfg = TrainConfig(steps=1, schedule="constant", eval_steps=1, n_test=256)
+    df = llc_over_training(get_task("bahri-d2"), [RunSpec(8, 1, 128, 0)], cfg, [1000, 10],
+                           n_steps=200, n_chains=2)
+    assert list(df["step"]) == [10, 1000]  # sorted checkpoints
+    assert df["train_loss"].iloc[1] < 0.5 * df["train_loss"].iloc[0]
+    assert np.isfinite(df["llc"]).all() and (df["llc"] > 0).all()
+    np.testing.assert_allclose(df["effective_params"], df["llc"] / (df["n_params"] / 2))
