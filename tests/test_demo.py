@@ -22,13 +22,22 @@ def test_demo_writes_report_summary_and_plots_and_resumes(tmp_path, capsys):
     assert "verdict" in printed and "report:" in printed
     summary = json.loads((out / "summary.json").read_text())
     checks = summary["checks"]
-    # four sweeps (d = 2, 4, 6 data scaling; width-8 variance) + four random-feature regimes
+    # four sweeps at this scale (d = 2, 4, 6 data scaling; width-8 variance) + four
+    # random-feature regimes (the default scale leaves d = 6 to `reproduce bahri`)
     assert len(checks) == 8
     for c in checks:
         assert set(c) >= CHECK_KEYS
         assert c["verdict"] in ("consistent", "inconsistent", "inconclusive")
     assert set(summary["task"]) == {s.name for s in study("demo", "test").sweeps}
     assert summary["versions"]["scalelaw"] and summary["scale"] == "test"
+    # the NTK-spectrum section reads the d = 4 sweep: its measured exponent lies in that
+    # sweep's check interval, and the kernel's predictions are finite positive exponents
+    spec = summary["spectral"]
+    d4 = next(c for c in checks if c["group"].startswith("bahri-d4,"))
+    lo, hi = d4["alpha_ci"]
+    assert lo <= spec["measured"]["alpha"] <= hi
+    assert 0 < spec["init"]["predicted_alpha"] < 10 and 0 < spec["trained"]["predicted_alpha"] < 10
+    assert (out / "spectrum.png").exists()
     # the exactly solvable model reads its own exponents even at the smallest scale:
     # resolution-limited alpha within 20 % of alpha_K (the pool is 1,500 inputs),
     # variance-limited in width within 0.25 of 1 (one draw)

@@ -146,21 +146,22 @@ def run_study(name: str = "demo", scale: str = "demo", out: str | Path = "scalel
 #: first (a section that reads a sweep once it has finished).
 DEMO_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
     ("seeds", "scalelaw.experiments._seeds", "seed_section", (), 45.0),
+    ("spectral", "scalelaw.experiments._demo_sections", "spectral", ("resolution_D-d4",),
+     10.0),
 )
 # Left out of the demo (its time budget, bench/RESULTS.md: the sweeps alone fill
 # it): the local learning coefficient (51 s in a lane at the demo scale, 2026-12-06),
-# the simplicity bias of random networks (25 s), the variance peak (about 34 s, its
-# own bench) and the NTK spectrum (not measured in the demo); ``scalelaw llc`` and
+# the simplicity bias of random networks (25 s) and the variance peak (about 34 s, its
+# own bench); the NTK spectrum on 500 inputs (5.5 s) fits. ``scalelaw llc`` and
 # ``scalelaw redshift`` run the first two. Each is one line here (adapters in
 # :mod:`scalelaw.experiments._demo_sections`), e.g.
 # ("llc", "scalelaw.experiments._demo_sections", "llc", (), 50.0) or, after the
 # sweep it reads, ("spectral", "scalelaw.experiments._demo_sections", "spectral",
 # ("resolution_D-d4",), 20.0).
 
-#: ``scalelaw reproduce bahri`` adds the sections that do not fit the demo's budget
-#: and belong to its protocol: the variance peak across widths (a crossed width sweep
-#: of its own, at the demo's size) and the NTK spectrum's predicted data exponent
-#: beside the measured one on its d = 4 sweep.
+#: ``scalelaw reproduce bahri`` adds the variance peak across widths (a crossed width
+#: sweep of its own, at the demo's size; too long for the demo) and the NTK spectrum's
+#: predicted data exponent beside the measured one on its d = 4 sweep (1,000 inputs).
 BAHRI_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...], float], ...] = (
     ("variance_peak", "scalelaw.experiments._demo_sections", "variance_peak", (), 35.0),
     ("spectral", "scalelaw.experiments._demo_sections", "spectral", ("resolution_D-d4",),

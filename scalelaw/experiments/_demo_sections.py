@@ -34,7 +34,8 @@ def spectral(out: str | Path, scale: str = "demo", *, plots: bool = True) -> dic
     from scalelaw.experiments._spectral_section import spectral_section
 
     res = dict(spectral_section(Path(out), sweep="resolution_D-d4",
-                                n=200 if scale == "test" else 1000, plots=plots))
+                                n={"test": 200, "demo": 500}.get(scale, 1000),
+                                plots=plots))
     md = res.pop("markdown")
     lines = md.splitlines() if isinstance(md, str) else list(md)
     if lines and lines[0].startswith("### "):
