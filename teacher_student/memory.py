@@ -100,7 +100,14 @@ def available_memory(device: str) -> tuple[float, str]:
     """Bytes available on ``device`` now, and where they were read.
 
     CUDA: the free memory of the device (``torch.cuda.mem_get_info``); CPU:
-    the memory available to new processes (psutil; else the physical memory).
+    the memory available to new processes (psutil when installed, else Linux's
+    ``MemAvailable``, else the free physical pages).
+
+    Examples
+    --------
+    >>> free, where = available_memory("cpu")
+    >>> free > 0
+    True
     """
     if device.startswith("cuda"):
         import torch
@@ -111,9 +118,17 @@ def available_memory(device: str) -> tuple[float, str]:
         import psutil
 
         return float(psutil.virtual_memory().available), "available (RAM)"
-    except ImportError:  # pragma: no cover - psutil comes with the test dependencies
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return float(pages), "physical (RAM)"
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(int(line.split()[1]) * 1024), "available (RAM)"
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")  # pragma: no cover
+    return float(pages), "free physical (RAM)"  # pragma: no cover
 
 
 def _size(n: float) -> str:

@@ -40,7 +40,6 @@ CUDA when present); nothing here changes process-wide torch settings.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,9 +56,10 @@ from teacher_student._functional import (
     torch_dtype,
 )
 from teacher_student.config import RunSpec, TrainConfig, init_weights
+from teacher_student.memory import available_memory
 from teacher_student.tasks import Task, TaskConfigError, sample_inputs, teacher_outputs
 
-__all__ = ["NTK_INPUT_SEED", "StudentSpectrum", "available_memory", "empirical_ntk",
+__all__ = ["NTK_INPUT_SEED", "StudentSpectrum", "empirical_ntk",
            "init_spectrum", "jacobian", "mlp_outputs", "ntk_memory", "student_spectrum"]
 
 #: Inputs of the kernels come from the "val" split with this seed (minus the
@@ -122,29 +122,6 @@ def mlp_outputs(weights: Sequence[Any], x: Any, *, activation: str = "relu",
 
 
 # ------------------------------------------------------------------- memory
-def available_memory(device: str | None = None) -> int:
-    """Bytes free for new arrays: ``MemAvailable`` (Linux) or CUDA's free memory.
-
-    Examples
-    --------
-    >>> available_memory("cpu") > 0
-    True
-    """
-    dev = torch_device(device)
-    if dev.type == "cuda":
-        import torch
-
-        return int(torch.cuda.mem_get_info(dev)[0])
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))  # pragma: no cover
-
-
 def ntk_memory(n: int, n_param: int, *, itemsize: int = 8, chunk: int | None = None,
                n_units: int | None = None) -> int:
     """Bytes an empirical NTK on ``n`` inputs needs (see the module docstring).
@@ -269,8 +246,8 @@ def jacobian(weights: Sequence[Any], x: Any, *, activation: str = "relu",
     Examples
     --------
     >>> w = [np.eye(2), np.zeros((1, 2)), np.ones((2, 1)), np.zeros((1, 1))]
-    >>> jacobian(w, np.array([[1.0, -2.0]]), device="cpu").shape
-    (1, 11)
+    >>> jacobian(w, np.array([[1.0, -2.0]]), device="cpu").shape  # 4 + 2 + 2 + 1 parameters
+    (1, 9)
     """
     import torch
 
@@ -313,7 +290,7 @@ def empirical_ntk(weights: Sequence[Any], x: Any, *, activation: str = "relu",
         Inputs per Jacobian chunk.
     max_memory : int, optional
         Bytes the computation may use; default :data:`MEMORY_SHARE` of
-        :func:`available_memory`.
+        :func:`teacher_student.memory.available_memory`.
     method : {"layers", "jacobian"}, default="layers"
         How the Gram matrix is formed (equal to round-off).
 
@@ -332,7 +309,7 @@ def empirical_ntk(weights: Sequence[Any], x: Any, *, activation: str = "relu",
     --------
     >>> w = [np.eye(2), np.zeros((1, 2)), np.ones((2, 1)), np.zeros((1, 1))]
     >>> empirical_ntk(w, np.array([[1.0, 2.0], [1.0, -1.0]]), device="cpu").round(6).tolist()
-    [[11.0, 4.0], [4.0, 4.0]]
+    [[18.0, 2.0], [2.0, 5.0]]
     """
     if method not in ("layers", "jacobian"):
         raise TaskConfigError(f"method must be 'layers' or 'jacobian'; got {method!r}.")
@@ -349,7 +326,7 @@ def _gram(weights: Sequence[Any], x: Any, activation: str, device: str | None, d
     n, n_p = xt.shape[0], sum(int(p.numel()) for p in params)
     item = xt.element_size()
     budget = int(max_memory) if max_memory is not None else int(
-        MEMORY_SHARE * available_memory(str(xt.device)))
+        MEMORY_SHARE * available_memory(str(xt.device))[0])
     if method == "layers":
         units = sum(int(params[k].shape[0] + params[k].shape[1])
                     for k in range(0, len(params), 2))
