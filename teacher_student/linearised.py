@@ -89,7 +89,7 @@ def linearised_outputs(weights0: Sequence[Any], weights: Sequence[Any], x: Any, 
     >>> w0 = [np.eye(2), np.zeros((1, 2)), np.ones((2, 1)), np.zeros((1, 1))]
     >>> w = [a + 0.5 for a in w0]
     >>> linearised_outputs(w0, w, np.array([[1.0, -2.0]]), device="cpu").round(6).tolist()
-    [[2.5]]
+    [[2.0]]
     """
     import torch
     from torch.func import jvp
