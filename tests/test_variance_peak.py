@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scalelaw.cli import main
@@ -151,3 +152,25 @@ def test_section_on_the_model_and_students(tmp_path) -> None:
     assert sec["markdown"][0].startswith("## Variance across seeds")
     again = variance_peak_section(tmp_path, "test", plots=False)  # the sweep resumes
     assert again["students"]["rows"] == students["rows"]
+
+
+def test_table_peak_needs_the_same_levels_at_every_size() -> None:
+    # the peak's bootstrap pairs seeds across sizes: a diverged run that drops a level at
+    # one size leaves the components computed and the peak not, with the reason recorded
+    import warnings
+
+    from scalelaw.variance import decompose_table
+
+    rows = [(s, d, i, e, float(np.sin(s + 3 * d + 7 * i + e)))
+            for s in (10, 20, 30) for d in range(3) for i in range(3) for e in range(4)]
+    df = pd.DataFrame(rows, columns=["size", "data", "init", "example", "prediction"])
+    full = decompose_table(df, "prediction", factors=["data", "init"], example="example",
+                           size="size")
+    assert full.peak is not None and full.settings["peak_status"] == "computed"
+    df.loc[(df["size"] == 20) & (df["data"] == 0) & (df["init"] == 0), "prediction"] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cut = decompose_table(df, "prediction", factors=["data", "init"], example="example",
+                              size="size")
+    assert cut.peak is None and len(cut.results) == 3
+    assert cut.settings["peak_status"] == "not computed: the same factor levels at every size"
