@@ -49,13 +49,34 @@ Loader: Gadre et al.'s runs are nested JSON (one object per model); the small
 reader below takes ``hyperparameters.params``, ``hyperparameters.tokens`` and each
 ``results[i].loss`` by its validation set.
 
+Designs with known truth (``--designs K``)
+-----------------------------------------
+The library's rule (``law="auto"`` as adopted, ``scalelaw.fitting.MARGIN_RATIO``)
+on K fresh synthetic ladders per case, each drawn by :func:`ladder_design`: 4-6
+model sizes from 10M-50M, 2-3.5x apart, each trained at 4-8 consecutive
+multipliers of the 0.25-32x Chinchilla tokens (20 per parameter); the held-out
+target is one larger model (2.5-10x the largest trained) at every multiplier of
+the ladder. Cases: ``chinchilla`` (Chinchilla true, noise 0.5-1.5 %),
+``kaplan_clear`` (Kaplan true, 0.1 % noise), ``kaplan_noisy`` (Kaplan true,
+0.5-1.5 %), ``tie`` (the geometric mean of the two laws, 0.5-1.5 %); the law
+parameters are jittered around Epoch AI's Chinchilla refit and Kaplan et al.'s law
+as above. Reported per case: the rate at which auto's mean ARE on the targets is
+at most 1.1x the default Chinchilla law's (the bar), the median and worst ratio,
+how often the true law is chosen, and the same for the other rules. The rule was
+chosen on the ``synthetic/*`` sets above (seeds ``[2026, 12, truth, k]``) and the
+OLMo ladder; the designs report it on the seeds ``[REPORT_ROOT, case, k]``
+(``--seed-root`` names another root; ``CHOOSE_ROOT`` is kept apart for choosing a
+change, should one be needed, and the tests draw on ``TEST_ROOT``).
+
 Run: .venv/bin/python bench/two_input_auto.py [--synthetic 20] [--json PATH]
+     .venv/bin/python bench/two_input_auto.py --designs 20 [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import platform
 import time
 import warnings
@@ -66,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 import scalelaw as sl
-from scalelaw.fitting import select_law
+from scalelaw.fitting import MARGIN_RATIO, MARGIN_Z, select_law
 from scalelaw.fitting._select import _paired_se
 from scalelaw.laws import get_law
 
@@ -146,6 +167,57 @@ def synthetic_sets(n_sets: int) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
             te = target.assign(loss=law(target))
             out.append((f"synthetic/{truth}/{k}", tr, te))
     return out
+
+
+#: Cases of the designs with known truth: (truth, noise range of the log-normal noise).
+CASES: dict[str, tuple[str, tuple[float, float]]] = {
+    "chinchilla": ("chinchilla", (0.005, 0.015)),
+    "kaplan_clear": ("kaplan", (0.001, 0.001)),
+    "kaplan_noisy": ("kaplan", (0.005, 0.015)),
+    "tie": ("tie", (0.005, 0.015)),
+}
+#: Seed roots of the designs: ``[root, case index, k]``. REPORT_ROOT reports the rule;
+#: CHOOSE_ROOT is reserved for choosing a change to it; TEST_ROOT feeds the tests.
+REPORT_ROOT, CHOOSE_ROOT, TEST_ROOT = 20261206, 20261207, 20261208
+MULTIPLIERS = np.array([0.25, 0.5, 1, 2, 4, 8, 16, 32])
+
+
+def ladder_design(case: str, seed: int | list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One synthetic ladder of ``case`` (see the module docstring): training and target runs.
+
+    Both frames have ``n_params``, ``n_tokens`` and ``loss``; the targets are noiseless.
+    """
+    truth, (lo, hi) = CASES[case]
+    rng = np.random.default_rng(seed)
+    sizes = 10 ** rng.uniform(7, 7.7) * (10 ** rng.uniform(0.3, 0.55)) ** np.arange(
+        int(rng.integers(4, 7)))
+    big = sizes[-1] * 10 ** rng.uniform(0.4, 1.0)
+    n_mult = int(rng.integers(4, 9))
+    start = int(rng.integers(0, MULTIPLIERS.size - n_mult + 1))
+    mult = MULTIPLIERS[start:start + n_mult]
+
+    def grid(n: np.ndarray) -> pd.DataFrame:
+        nn, mm = np.meshgrid(n, mult, indexing="ij")
+        return pd.DataFrame({"n_params": nn.ravel(), "n_tokens": (20 * nn * mm).ravel()})
+
+    def jit(v: float, r: float = 0.1) -> float:
+        return v * float(np.exp(rng.uniform(-r, r)))
+
+    pc = {"E": jit(1.82), "A": jit(482.0), "B": jit(2085.0), "alpha": jit(0.348),
+          "beta": jit(0.366)}
+    pk = {"N_c": jit(8.8e13, 0.5), "D_c": jit(5.4e13, 0.5), "alpha_N": jit(0.076),
+          "alpha_D": jit(0.095)}
+    noise = rng.uniform(lo, hi)
+    chin, kap = get_law("chinchilla"), get_law("kaplan")
+
+    def law(df: pd.DataFrame) -> np.ndarray:
+        a = chin(pc, n_params=df.n_params, n_tokens=df.n_tokens)
+        b = kap(pk, n_params=df.n_params, n_tokens=df.n_tokens)
+        return {"chinchilla": a, "kaplan": b, "tie": np.sqrt(a * b)}[truth]
+
+    train, target = grid(sizes), grid(np.array([big]))
+    train = train.assign(loss=law(train) * np.exp(rng.normal(0, noise, len(train))))
+    return train, target.assign(loss=law(target))
 
 
 def public_sets() -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
@@ -288,14 +360,137 @@ def summarize(path: str) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------ designs with known truth
+BAR = 1.1  # auto's error must stay within this multiple of the default law's
+#: Rules printed beside auto in the designs table (all are stored in the JSON).
+SHOWN = ("kaplan", "margin", "last_cut", "ratio0.25")
+
+
+def design_record(job: tuple[str, int, int]) -> dict:
+    """Measure one design ``(case, seed root, k)``: both laws, the rules, auto's choice.
+
+    ``chosen_now`` is the library's choice (``select_law``, as ``law="auto"`` makes
+    it) and ``auto`` its held-out error: ``fit(law="auto")`` fits that law on the
+    same rows with the same settings. For ``k == 0`` the script checks this by
+    running ``fit(law="auto")`` itself (``auto_fit``).
+    """
+    case, root, k = job
+    seed = [root, list(CASES).index(case), k]
+    train, target = ladder_design(case, seed)
+    rec = measure(f"design/{case}/{k}", train, target)
+    rec["rules"] = score_rules(rec)
+    actual = np.asarray(rec["actual"])
+    pred = np.asarray(rec["preds"][rec["chosen_now"]])
+    rec |= {"case": case, "truth": CASES[case][0], "seed": seed,
+            "auto": {"chosen": rec["chosen_now"],
+                     "are": float(np.mean(np.abs(pred - actual) / actual))}}
+    if k == 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sl.fit("auto", train[[*X, "loss"]], x=X, y="loss")
+        fc = res.predict(n_params=target.n_params.to_numpy(), n_tokens=target.n_tokens.to_numpy())
+        rec["auto_fit"] = {"chosen": res.settings["auto"]["chosen"],
+                           "max_rel_diff": float(np.max(np.abs(fc / pred - 1)))}
+    return rec
+
+
+def _case_row(case: str, rule: str, sub: list[dict]) -> dict:
+    chin = np.array([r["rules"]["chinchilla"]["are"] for r in sub])
+    if rule == "auto":
+        are = np.array([r["auto"]["are"] for r in sub])
+        chosen = [r["auto"]["chosen"] for r in sub]
+    else:
+        are = np.array([r["rules"][rule]["are"] for r in sub])
+        w = [r["rules"][rule]["w_chinchilla"] for r in sub]
+        chosen = ["chinchilla" if v == 1 else "kaplan" if v == 0 else "average" for v in w]
+    ratio = are / chin
+    truth = CASES[case][0]
+    return {"case": case, "rule": rule, "n": len(sub),
+            "rate_within_bar": float(np.mean(ratio <= BAR)),
+            "median_ratio": float(np.median(ratio)),
+            "worst_ratio": float(np.max(ratio)), "ratio_of_means": float(are.mean() / chin.mean()),
+            "are_mean": float(are.mean()), "chinchilla_are_mean": float(chin.mean()),
+            "truth": truth, "truth_chosen_rate": (float(np.mean([c == truth for c in chosen]))
+                                                  if truth != "tie" else None),
+            "chosen": {c: chosen.count(c) for c in sorted(set(chosen))}}
+
+
+def summarize_designs(path: str) -> list[dict]:
+    """Per case and rule: the rate within the bar, median and worst ratio, true law chosen."""
+    data = json.loads(Path(path).read_text())
+    recs, rows = data["records"], []
+    for case in CASES:
+        sub = [r for r in recs if r["case"] == case]
+        if sub:
+            rows += [_case_row(case, rule, sub) for rule in ("auto", *data["rules"])]
+    print(f"{'case':<14}{'rule':<12}{'n':>4}{'<=1.1x':>8}{'median':>8}{'worst':>8}"
+          f"{'ARE':>8}{'chin ARE':>10}{'truth':>7}  chosen")
+    for r in rows:
+        if r["rule"] in ("auto", *SHOWN):
+            t = "-" if r["truth_chosen_rate"] is None else f"{r['truth_chosen_rate']:.2f}"
+            print(f"{r['case']:<14}{r['rule']:<12}{r['n']:>4}{r['rate_within_bar']:>8.2f}"
+                  f"{r['median_ratio']:>8.3f}{r['worst_ratio']:>8.3f}{r['are_mean']:>8.4f}"
+                  f"{r['chinchilla_are_mean']:>10.4f}{t:>7}  {r['chosen']}")
+    checks = [r["auto_fit"] for r in recs if "auto_fit" in r]
+    agree = [c for c, r in zip(checks, [r for r in recs if "auto_fit" in r], strict=True)
+             if c["chosen"] == r["auto"]["chosen"] and c["max_rel_diff"] < 1e-6]
+    print(f"fit(law='auto') agrees with the measured choice and forecast on "
+          f"{len(agree)} of {len(checks)} checked designs")
+    return rows
+
+
+def run_designs(k: int, root: int, jobs: int, path: str) -> None:
+    """Measure ``k`` designs per case on the seed root ``root``; save after each one."""
+    todo = [(case, root, i) for case in CASES for i in range(k)]
+    records, t0 = [], time.perf_counter()
+
+    def save() -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps({
+            "date": str(date.today()), "machine": platform.platform(),
+            "seconds": time.perf_counter() - t0, "designs_per_case": k, "jobs": jobs,
+            "seed_root": root, "bar": BAR, "margin_ratio": MARGIN_RATIO,
+            "margin_z": MARGIN_Z, "cases": {c: [t, list(n)] for c, (t, n)
+                                                       in CASES.items()},
+            "seeds": {"chose_the_rule": "synthetic/<truth>/k: [2026, 12, truth index, k], "
+                      "k < 3, and the OLMo ladder",
+                      "reported_here": f"[{root}, case index, k], k < {k}",
+                      "reserved_for_choosing_a_change": f"[{CHOOSE_ROOT}, case index, k]",
+                      "tests": f"[{TEST_ROOT}, case index, k]"},
+            "rules": list(RULES), "records": records}, indent=1, default=float) + "\n")
+
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for rec in pool.imap(design_record, todo):
+            records.append(rec)
+            print(f"{rec['set']:<24} n={rec['n_train']:>2}/{rec['n_target']} auto "
+                  f"{rec['auto']['chosen']:<10} ARE auto {rec['auto']['are']:.4f} chin "
+                  f"{rec['rules']['chinchilla']['are']:.4f} kap "
+                  f"{rec['rules']['kaplan']['are']:.4f}", flush=True)
+            save()  # a cut run keeps the finished designs
+    print(f"{len(records)} designs in {time.perf_counter() - t0:.0f} s -> {path}")
+    summarize_designs(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synthetic", type=int, default=20, help="sets per synthetic truth")
-    ap.add_argument("--json", default="bench/results/two_input_auto.json")
+    ap.add_argument("--json", default=None, help="output JSON (default by mode)")
     ap.add_argument("--only", default=None, help="measure only sets whose name has this")
     ap.add_argument("--summarize", action="store_true",
-                    help="only print the per-family table of the stored JSON")
+                    help="only print the table of the stored JSON")
+    ap.add_argument("--designs", type=int, default=0,
+                    help="designs with known truth per case (instead of the sets)")
+    ap.add_argument("--seed-root", type=int, default=REPORT_ROOT, help="seed root of designs")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for the designs")
     args = ap.parse_args()
+    if args.designs or (args.summarize and args.json and "designs" in args.json):
+        path = args.json or "bench/results/two_input_auto_designs.json"
+        if args.summarize:
+            summarize_designs(path)
+        else:
+            run_designs(args.designs, args.seed_root, args.jobs, path)
+        return
+    args.json = args.json or "bench/results/two_input_auto.json"
     if args.summarize:
         summarize(args.json)
         return
