@@ -3,8 +3,10 @@ the same numbers, minimum group size, duplicate rows, and the robust law choice.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,6 +135,73 @@ def test_auto_keeps_the_default_law_when_the_inner_scores_tie():
     assert sel_tie.chosen == "chinchilla" and "not below 0.25" in sel_tie.reason
     # the margin is part of what a fit with law="auto" records (settings["auto"])
     assert sel.to_dict()["margin"]["z"] == pytest.approx(m["z"])
+
+
+def _bench_designs():
+    """``bench/two_input_auto.py``: the ladder designs with known truth (one generator)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "two_input_auto.py"
+    spec = importlib.util.spec_from_file_location("two_input_auto", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: Fresh designs per case for the tests: the seeds [TEST_ROOT, case, k], neither those
+#: the rule was chosen on nor those bench/two_input_auto.py reports it on.
+TEST_DESIGNS = {"chinchilla": 3, "kaplan_clear": 2, "kaplan_noisy": 2, "tie": 2}
+
+
+@pytest.fixture(scope="module")
+def auto_designs():
+    """Per design: the case, auto's choice, auto's and Chinchilla's held-out error (ARE)."""
+    bench = _bench_designs()
+    out = []
+    for case, k_max in TEST_DESIGNS.items():
+        for k in range(k_max):
+            train, target = bench.ladder_design(case, [bench.TEST_ROOT, list(bench.CASES)
+                                                       .index(case), k])
+            at = {"n_params": target.n_params.to_numpy(), "n_tokens": target.n_tokens.to_numpy()}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                auto = sl.fit("auto", train, x=list(at), y="loss")
+                chin = sl.fit("chinchilla", train, x=list(at), y="loss")
+            are = {name: float(np.mean(np.abs(res.predict(**at) - target.loss) / target.loss))
+                   for name, res in (("auto", auto), ("chinchilla", chin))}
+            out.append({"case": case, "chosen": auto.settings["auto"]["chosen"],
+                        "ratio": are["auto"] / are["chinchilla"], **are})
+    return out
+
+
+def test_auto_keeps_chinchilla_when_chinchilla_is_true(auto_designs):
+    # Chinchilla-true ladders (0.5-1.5 % noise, parameters jittered around Epoch AI's
+    # refit, 4-6 sizes x 4-8 token multipliers, a 2.5-10x larger model held out): auto
+    # keeps the default, so its forecast is the default's and the ratio of held-out
+    # errors is 1; 1.1 is the bound a law choice must never exceed (the default's error
+    # x 1.1), kept as the tolerance so that a choice that departs but stays harmless
+    # would still pass while a switch to Kaplan (14x here, bench) would not
+    rows = [r for r in auto_designs if r["case"] == "chinchilla"]
+    assert len(rows) == 3
+    for r in rows:
+        assert r["chosen"] == "chinchilla", r
+        assert r["ratio"] <= 1.1, r
+
+
+def test_auto_is_within_1_1x_the_default_on_fresh_designs_of_every_case(auto_designs):
+    # bench/two_input_auto.py --designs 20 (80 designs, bench/RESULTS.md) measured auto
+    # within 1.1x of Chinchilla's held-out error on 79 of 80 (one tie at 1.19x). Here 9
+    # designs: a rule whose rate were 0.95 would show two or more failures among 9 with
+    # probability 0.07, so at most one is allowed; always choosing Kaplan fails it (within
+    # the bar on 34 of those 80). Nine designs cannot tell the adopted rule from the
+    # margin alone (within the bar on 0.85-0.95 of the bench's designs per case): the
+    # ratio is what the tie in the test above checks
+    ratios = np.array([r["ratio"] for r in auto_designs])
+    assert len(ratios) == sum(TEST_DESIGNS.values())
+    assert np.sum(ratios > 1.1) <= 1, auto_designs
+    # where Kaplan is clearly right (0.1 % noise) auto must also gain: Kaplan is chosen
+    # on at least one of the two designs (bench: 14 of 20) and lowers the error there
+    clear = [r for r in auto_designs if r["case"] == "kaplan_clear"]
+    assert any(r["chosen"] == "kaplan" for r in clear), clear
+    assert all(r["ratio"] < 1 for r in clear if r["chosen"] == "kaplan"), clear
 
 
 def test_backtest_n_jobs_must_be_positive():
