@@ -416,13 +416,24 @@ def _case_row(case: str, rule: str, sub: list[dict]) -> dict:
 
 
 def summarize_designs(path: str) -> list[dict]:
-    """Per case and rule: the rate within the bar, median and worst ratio, true law chosen."""
+    """Per case and rule: the rate within the bar, median and worst ratio, true law chosen.
+
+    The table is also stored in the JSON (``summary``, ``departures``).
+    """
     data = json.loads(Path(path).read_text())
     recs, rows = data["records"], []
     for case in CASES:
         sub = [r for r in recs if r["case"] == case]
         if sub:
             rows += [_case_row(case, rule, sub) for rule in ("auto", *data["rules"])]
+    left = [r["auto"]["are"] / r["rules"]["chinchilla"]["are"] for r in recs
+            if r["auto"]["chosen"] != "chinchilla"]
+    data["summary"] = rows
+    data["departures"] = {"n_designs": len(recs), "n_left_chinchilla": len(left),
+                          "n_lower_error": int(sum(v < 1 for v in left)),
+                          "n_beyond_bar": int(sum(v > BAR for v in left)),
+                          "ratios": sorted(left)}
+    Path(path).write_text(json.dumps(data, indent=1, default=float) + "\n")
     print(f"{'case':<14}{'rule':<12}{'n':>4}{'<=1.1x':>8}{'median':>8}{'worst':>8}"
           f"{'ARE':>8}{'chin ARE':>10}{'truth':>7}  chosen")
     for r in rows:
@@ -436,6 +447,9 @@ def summarize_designs(path: str) -> list[dict]:
              if c["chosen"] == r["auto"]["chosen"] and c["max_rel_diff"] < 1e-6]
     print(f"fit(law='auto') agrees with the measured choice and forecast on "
           f"{len(agree)} of {len(checks)} checked designs")
+    dep = data["departures"]
+    print(f"auto left Chinchilla on {dep['n_left_chinchilla']} of {dep['n_designs']} designs: "
+          f"a lower error on {dep['n_lower_error']}, beyond {BAR}x on {dep['n_beyond_bar']}")
     return rows
 
 
@@ -477,7 +491,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="output JSON (default by mode)")
     ap.add_argument("--only", default=None, help="measure only sets whose name has this")
     ap.add_argument("--summarize", action="store_true",
-                    help="only print the table of the stored JSON")
+                    help="only print the table of the stored JSON (designs: and store it)")
     ap.add_argument("--designs", type=int, default=0,
                     help="designs with known truth per case (instead of the sets)")
     ap.add_argument("--seed-root", type=int, default=REPORT_ROOT, help="seed root of designs")
