@@ -87,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 import scalelaw as sl
-from scalelaw.fitting import MARGIN_RATIO, MARGIN_Z, select_law
+from scalelaw.fitting import MARGIN_RATIO, MARGIN_Z, SCORE_CUTS, select_law
 from scalelaw.fitting._select import _paired_se
 from scalelaw.laws import get_law
 
@@ -415,6 +415,17 @@ def _case_row(case: str, rule: str, sub: list[dict]) -> dict:
             "chosen": {c: chosen.count(c) for c in sorted(set(chosen))}}
 
 
+def _departure(rec: dict) -> dict:
+    """A design where auto left Chinchilla: its held-out ratio and the inner evidence."""
+    errors = {k: pd.DataFrame(v) for k, v in rec["errors"].items()}
+    inner = _score(errors[rec["auto"]["chosen"]], SCORE_CUTS) / _score(errors["chinchilla"],
+                                                                       SCORE_CUTS)
+    return {"set": rec["set"], "chosen": rec["auto"]["chosen"],
+            "ratio": rec["auto"]["are"] / rec["rules"]["chinchilla"]["are"],
+            "inner_score_ratio": inner,
+            "z": _z(errors, "chinchilla", rec["auto"]["chosen"], SCORE_CUTS)}
+
+
 def summarize_designs(path: str) -> list[dict]:
     """Per case and rule: the rate within the bar, median and worst ratio, true law chosen.
 
@@ -426,13 +437,12 @@ def summarize_designs(path: str) -> list[dict]:
         sub = [r for r in recs if r["case"] == case]
         if sub:
             rows += [_case_row(case, rule, sub) for rule in ("auto", *data["rules"])]
-    left = [r["auto"]["are"] / r["rules"]["chinchilla"]["are"] for r in recs
-            if r["auto"]["chosen"] != "chinchilla"]
+    left = [_departure(r) for r in recs if r["auto"]["chosen"] != "chinchilla"]
     data["summary"] = rows
     data["departures"] = {"n_designs": len(recs), "n_left_chinchilla": len(left),
-                          "n_lower_error": int(sum(v < 1 for v in left)),
-                          "n_beyond_bar": int(sum(v > BAR for v in left)),
-                          "ratios": sorted(left)}
+                          "n_lower_error": int(sum(d["ratio"] < 1 for d in left)),
+                          "n_beyond_bar": int(sum(d["ratio"] > BAR for d in left)),
+                          "designs": sorted(left, key=lambda d: d["ratio"])}
     Path(path).write_text(json.dumps(data, indent=1, default=float) + "\n")
     print(f"{'case':<14}{'rule':<12}{'n':>4}{'<=1.1x':>8}{'median':>8}{'worst':>8}"
           f"{'ARE':>8}{'chin ARE':>10}{'truth':>7}  chosen")
