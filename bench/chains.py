@@ -240,9 +240,10 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
                                 level, extrapolate=True, max_extrapolation=np.inf,
                                 loss=g.rows.via_actual.to_numpy())
                         a = g.rows.actual.to_numpy()
+                        olo, ohi = own.obs_ci_lower.to_numpy(), own.obs_ci_upper.to_numpy()
                         rows[-1] = rows[-1].assign(
-                            own_above=a > own.obs_ci_upper.to_numpy(),
-                            own_below=a < own.obs_ci_lower.to_numpy())
+                            own_covered=(olo <= a) & (a <= ohi), own_above=a > ohi,
+                            own_below=a < olo, own_undefined=~np.isfinite(olo + ohi))
                         before = interval_before(
                             g.chain, {c: g.rows[c].to_numpy()
                                       for c in ("n_params", "n_tokens")}, level, n_draws, 0)
@@ -276,8 +277,9 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
         if not cal:
             out[key]["coverage_before"] = float(r.before_covered.mean())
             out[key]["metric_step_at_actual_loss"] = {
-                "coverage": float(1 - (r.own_above | r.own_below).mean()),
+                "coverage": float(r.own_covered.mean()),
                 "misses_above": int(r.own_above.sum()), "misses_below": int(r.own_below.sum()),
+                "undefined": int(r.own_undefined.sum()),
                 "mean_log_error": float(np.log(r.actual / r.predicted).mean())}
     return out
 
@@ -380,7 +382,8 @@ def _report(payload: dict) -> None:
         if own:
             print(f"{'':<28} metric step alone at the actual loss: coverage "
                   f"{own['coverage']:.3f}, misses above/below {own['misses_above']}/"
-                  f"{own['misses_below']}; chain mean log(actual/predicted) "
+                  f"{own['misses_below']}, undefined {own.get('undefined', 'n/a')}; chain mean "
+                  "log(actual/predicted) "
                   f"{own['mean_log_error']:+.3f}")
         for e in v.get("excluded", []):
             print(f"{'':<28} not scored: {e['y']} {e['corpus']} ({e['n_test']} points): "
