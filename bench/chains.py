@@ -22,13 +22,21 @@
    truth is Chinchilla and a logit-linear accuracy with a chance floor; both
    laws right), ``small`` (8 runs, the largest held out, fitted with the
    one-exponent ``gadre`` law while the truth has two exponents).
-3. Coverage on real runs (out of sample: chosen on nothing here): the Gadre
-   et al. testbed as a ladder. Per corpus, both steps are fitted on the four
-   small models at every token multiplier (32 runs), and the 1.4B and 6.9B
-   runs (3 per corpus) are forecast, per task for the 17 tasks (153 held-out
-   points) and for the two averages.
+3. Coverage on real runs: the Gadre et al. testbed as a ladder. Per corpus,
+   both steps are fitted on the four small models at every token multiplier
+   (32 runs), and the 1.4B and 6.9B runs (3 per corpus) are forecast, per
+   task for the 17 tasks (153 held-out points) and for the two averages,
+   uncalibrated (``ladder``), ``calibrate="first"`` (``ladder_cal_first``)
+   and ``calibrate=True`` (``ladder_cal``). A chain that is refused (a step
+   without an interval) is listed with its reason, never dropped silently.
+   The uncalibrated part also scores the metric step's own interval at the
+   actual loss (where the under-coverage comes from). The calibration is
+   then chosen on two corpora and reported on the third
+   (``gadre_ladder_selection``): the narrowest option covering the level on
+   the choosing corpora; the third corpus's coverage is out of sample.
 
-Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200] [--parts ...]
+Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200]
+[--first-rep 0] [--parts ...]
 """
 
 from __future__ import annotations
