@@ -313,6 +313,7 @@ def test_cli_chain_reproduces_gadre_and_writes_groups_and_rows(tmp_path, capsys)
     errs = sorted(100 * abs(r["predicted"] - r["actual"]) / r["actual"] for r in rpj["rows"])
     assert errs == pytest.approx([0.0464, 3.6365], abs=1e-3)  # the published values
     assert set(rpj) >= {"group", "mae", "pi_coverage", "rows"}
+    assert d["settings"]["calibrate"] == "first"  # the default: the loss step calibrated
     assert all(r["lower"] <= r["predicted"] <= r["upper"] for r in rpj["rows"])
     with pytest.raises(SystemExit) as exc:  # the two split options exclude each other
         main(["chain", "dataset:gadre_overtraining", "--x", "n_params,n_tokens", "--via",

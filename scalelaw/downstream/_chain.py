@@ -309,8 +309,9 @@ def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS, *,
     measures only the error beyond what a fit on fewer rows already allows;
     ``scale="residual"`` sets every error against the full fit's residual
     scatter, which counts the refits' larger parameter uncertainty as
-    extrapolation error (1.000 coverage for a nominal 0.90 on the synthetic
-    designs of bench/chains.py).
+    extrapolation error. Either way the metric step's calibration is
+    conservative on the synthetic designs of bench/chains.py (1.000 coverage
+    for a nominal 0.90, bench/RESULTS.md).
 
     Parameters
     ----------
