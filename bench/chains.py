@@ -22,13 +22,21 @@
    truth is Chinchilla and a logit-linear accuracy with a chance floor; both
    laws right), ``small`` (8 runs, the largest held out, fitted with the
    one-exponent ``gadre`` law while the truth has two exponents).
-3. Coverage on real runs (out of sample: chosen on nothing here): the Gadre
-   et al. testbed as a ladder. Per corpus, both steps are fitted on the four
-   small models at every token multiplier (32 runs), and the 1.4B and 6.9B
-   runs (3 per corpus) are forecast, per task for the 17 tasks (153 held-out
-   points) and for the two averages.
+3. Coverage on real runs: the Gadre et al. testbed as a ladder. Per corpus,
+   both steps are fitted on the four small models at every token multiplier
+   (32 runs), and the 1.4B and 6.9B runs (3 per corpus) are forecast, per
+   task for the 17 tasks (153 held-out points) and for the two averages,
+   uncalibrated (``ladder``), ``calibrate="first"`` (``ladder_cal_first``)
+   and ``calibrate=True`` (``ladder_cal``). A chain that is refused (a step
+   without an interval) is listed with its reason, never dropped silently.
+   The uncalibrated part also scores the metric step's own interval at the
+   actual loss (where the under-coverage comes from). The calibration is
+   then chosen on two corpora and reported on the third
+   (``gadre_ladder_selection``): the narrowest option covering the level on
+   the choosing corpora; the third corpus's coverage is out of sample.
 
-Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200] [--parts ...]
+Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200]
+[--first-rep 0] [--parts ...]
 """
 
 from __future__ import annotations
@@ -137,14 +145,14 @@ def _design(kind, rng):
     return pd.DataFrame({"n_params": n, "n_tokens": n * m, "loss": loss, "acc": acc})
 
 
-def synthetic(kind, reps, level=0.9, n_draws=2000):
+def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
     methods = ("before", "param_t", "composed", "composed_cal_first", "composed_cal")
     hits = dict.fromkeys(methods, 0)
     widths = {m: [] for m in methods}
     n_pts, refused = 0, dict.fromkeys(methods, 0)
     first = "chinchilla" if kind == "ladder" else "gadre"
     t0 = time.perf_counter()
-    for r in range(reps):
+    for r in range(first_rep, first_rep + reps):
         df = _design(kind, np.random.default_rng([2026, 12, r]))
         test = (df.n_params >= df.n_params.max()).to_numpy()
         train, held = df[~test], df[test]
@@ -153,7 +161,7 @@ def synthetic(kind, reps, level=0.9, n_draws=2000):
             warnings.simplefilter("ignore")
             ch = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
                            intermediate="loss", second_law="logit_linear:floor=0.25",
-                           objective="mse_log")
+                           objective="mse_log", calibrate=False)
             chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
                                    intermediate="loss", second_law="logit_linear:floor=0.25",
                                    objective="mse_log", calibrate=cal)
@@ -171,7 +179,8 @@ def synthetic(kind, reps, level=0.9, n_draws=2000):
                 continue
             hits[m] += int(np.sum((lo <= a) & (a <= hi)))
             widths[m].append(float(np.median(hi - lo)))
-    out = {"design": kind, "reps": reps, "n_points": n_pts, "level": level,
+    out = {"design": kind, "reps": reps, "seeds": f"[2026, 12, r], r = {first_rep}.."
+           f"{first_rep + reps - 1}", "n_points": n_pts, "level": level,
            "seconds": round(time.perf_counter() - t0, 1), "methods": {}}
     for m in methods:
         scored = n_pts - refused[m]
@@ -216,7 +225,7 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
     out = {}
     for label, ys in (("per_task", [f"err_{t}" for t in datasets.GADRE_17_TASKS]),
                       ("averages", ["err_17", "err_avg"])):
-        rows = []
+        rows, excluded = [], []
         t0 = time.perf_counter()
         for y in ys:
             with warnings.catch_warnings():
@@ -226,9 +235,23 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
                                     split_column="ladder", group="corpus", level=level,
                                     n_draws=n_draws, calibrate=cal)
             for g in bt.groups:
-                if g.status == "ok":
-                    rows.append(g.rows.assign(y=y, corpus=g.group))
-                    if not cal:
+                if g.status != "ok":  # reported with its reason, never dropped silently
+                    excluded.append({"y": y, "corpus": g.group, "n_test": g.n_test,
+                                     "status": g.status})
+                else:
+                    rows.append(g.rows.assign(y=y, corpus=g.group,
+                                              model=df.loc[g.rows.row, "model"].to_numpy()))
+                    if not cal:  # the metric step's own interval at the actual loss
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            own = g.chain.second.get_prediction(
+                                level, extrapolate=True, max_extrapolation=np.inf,
+                                loss=g.rows.via_actual.to_numpy())
+                        a = g.rows.actual.to_numpy()
+                        olo, ohi = own.obs_ci_lower.to_numpy(), own.obs_ci_upper.to_numpy()
+                        rows[-1] = rows[-1].assign(
+                            own_covered=(olo <= a) & (a <= ohi), own_above=a > ohi,
+                            own_below=a < olo, own_undefined=~np.isfinite(olo + ohi))
                         before = interval_before(
                             g.chain, {c: g.rows[c].to_numpy()
                                       for c in ("n_params", "n_tokens")}, level, n_draws, 0)
@@ -239,23 +262,75 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
         tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
         key = f"{label}_{tag}"
         out[key] = {
-            "n_points": len(r), "coverage": float(r.covered.mean()),
+            "calibrate": cal, "n_points": len(r),
+            "n_excluded_points": int(sum(e["n_test"] for e in excluded)),
+            "excluded": excluded, "coverage": float(r.covered.mean()),
+            "coverage_by_corpus": {c: float(v) for c, v in r.groupby("corpus").covered.mean()
+                                   .items()},
+            "coverage_by_model": {c: float(v) for c, v in r.groupby("model").covered.mean()
+                                  .items()},
+            "misses_above": int((r.actual > r.upper).sum()),
+            "misses_below": int((r.actual < r.lower).sum()),
             "mae": float(r.abs_error.mean()),
             "loss_pi_coverage": float(((r.via_lower <= r.via_actual)
                                        & (r.via_actual <= r.via_upper)).mean()),
             "loss_mean_abs_rel_error": float(r.via_rel_error.abs().mean()),
             "median_width": float((r.upper - r.lower).median()),
             "seconds": round(time.perf_counter() - t0, 1),
+            "points": [{"y": p.y, "corpus": p.corpus, "model": p.model,
+                        "actual": p.actual, "predicted": p.predicted, "lower": p.lower,
+                        "upper": p.upper, "covered": bool(p.covered)}
+                       for p in r.itertuples()],
         }
         if not cal:
             out[key]["coverage_before"] = float(r.before_covered.mean())
+            out[key]["metric_step_at_actual_loss"] = {
+                "coverage": float(r.own_covered.mean()),
+                "misses_above": int(r.own_above.sum()), "misses_below": int(r.own_below.sum()),
+                "undefined": int(r.own_undefined.sum()),
+                "mean_log_error": float(np.log(r.actual / r.predicted).mean())}
     return out
+
+
+def leave_one_corpus_out(lad: dict, level: float = 0.9) -> dict:
+    """Choose the calibration on two corpora, report it on the third.
+
+    The rule: the narrowest option (median interval width) whose coverage on
+    the two choosing corpora reaches ``level``; if none does, the one with the
+    highest coverage. Out of sample: the third corpus's points only.
+    """
+    opts = {k.removeprefix("per_task_"): v for k, v in lad.items()
+            if k.startswith("per_task_") and "points" in v}
+    if len(opts) < 2:
+        return {}
+    frames = {o: pd.DataFrame(v["points"]).assign(width=lambda t: t.upper - t.lower)
+              for o, v in opts.items()}
+    corpora = sorted(next(iter(frames.values())).corpus.unique())
+    folds, held = [], []
+    for c in corpora:
+        score = {o: (f[f.corpus != c].covered.mean(), f[f.corpus != c].width.median())
+                 for o, f in frames.items()}
+        ok = [o for o, (cov, _) in score.items() if cov >= level]
+        pick = (min(ok, key=lambda o: score[o][1]) if ok
+                else max(score, key=lambda o: score[o][0]))
+        test = frames[pick][frames[pick].corpus == c]
+        held.append(test)
+        folds.append({"reported_on": c, "chosen": pick,
+                      "choosing_coverage": {o: float(v[0]) for o, v in score.items()},
+                      "coverage": float(test.covered.mean()), "n_points": len(test)})
+    allh = pd.concat(held)
+    return {"rule": "narrowest option covering >= level on the other two corpora",
+            "options": sorted(opts), "folds": folds, "n_points": len(allh),
+            "coverage_out_of_sample": float(allh.covered.mean())}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps-ladder", type=int, default=100)
     ap.add_argument("--reps-small", type=int, default=200)
+    ap.add_argument("--first-rep", type=int, default=0,
+                    help="first design seed of the synthetic parts (fresh seeds: beyond "
+                    "those run before)")
     ap.add_argument("--parts", default="reproduction,synthetic,ladder",
                     help="comma-separated parts to run (reproduction, synthetic or "
                     "synthetic_ladder/synthetic_small, ladder, ladder_cal_first, ladder_cal); "
@@ -271,10 +346,12 @@ def main() -> None:
         payload["reproduction"] = reproduction()
     for kind, reps in (("ladder", args.reps_ladder), ("small", args.reps_small)):
         if "synthetic" in parts or f"synthetic_{kind}" in parts:
-            payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps)
+            payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps,
+                                                                  first_rep=args.first_rep)
     for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True)):
         if tag in parts:
             payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
+    payload["gadre_ladder_selection"] = leave_one_corpus_out(payload.get("gadre_ladder", {}))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     _report(payload)
@@ -302,10 +379,32 @@ def _report(payload: dict) -> None:
     lad = payload.get("gadre_ladder", {})
     print("\n3. Gadre et al. testbed as a ladder (fit <= 411M, forecast 1.4B and 6.9B):")
     for k, v in lad.items():
-        print(f"{k:<24} n={v['n_points']:<4} coverage {v['coverage']:.3f}"
+        by = " ".join(f"{c[:3]} {x:.3f}" for c, x in v.get("coverage_by_corpus", {}).items())
+        print(f"{k:<28} n={v['n_points']:<4} coverage {v['coverage']:.3f}"
               + (f" (before: {v['coverage_before']:.3f})" if "coverage_before" in v else "")
               + f", MAE {v['mae']:.4f}, loss PI coverage {v['loss_pi_coverage']:.3f}, "
-              f"median width {v['median_width']:.4f}")
+              f"median width {v['median_width']:.4f}"
+              + (f"\n{'':<28} by corpus: {by}; misses above/below "
+                 f"{v['misses_above']}/{v['misses_below']}" if by else ""))
+        own = v.get("metric_step_at_actual_loss")
+        if own:
+            print(f"{'':<28} metric step alone at the actual loss: coverage "
+                  f"{own['coverage']:.3f}, misses above/below {own['misses_above']}/"
+                  f"{own['misses_below']}, undefined {own.get('undefined', 'n/a')}; chain mean "
+                  "log(actual/predicted) "
+                  f"{own['mean_log_error']:+.3f}")
+        for e in v.get("excluded", []):
+            print(f"{'':<28} not scored: {e['y']} {e['corpus']} ({e['n_test']} points): "
+                  f"{e['status'][:150]}")
+    sel = payload.get("gadre_ladder_selection", {})
+    if sel:
+        print(f"\nCalibration chosen on two corpora, reported on the third ({sel['rule']}):")
+        for f in sel["folds"]:
+            print(f"  reported on {f['reported_on']:<12} chosen {f['chosen']:<17} coverage "
+                  f"{f['coverage']:.3f} (n={f['n_points']}); choosing coverage "
+                  + ", ".join(f"{o} {c:.3f}" for o, c in f["choosing_coverage"].items()))
+        print(f"  out of sample, pooled: {sel['coverage_out_of_sample']:.3f} "
+              f"(n={sel['n_points']})")
 
 
 if __name__ == "__main__":

@@ -276,7 +276,11 @@ def calibration_from_errors(
     sigma : float
         The fit's log residual scale (:func:`log_residual_sd`).
     errors : pandas.DataFrame
-        ``cut``, ``distance``, ``log_error`` per held-out point.
+        ``cut``, ``distance``, ``log_error`` per held-out point; with an
+        optional ``base_sd`` (the refit's own log-scale predictive standard
+        deviation at the point), which replaces ``sigma`` there, so that
+        ``kappa`` measures only the error beyond what the refit's own
+        forecast already allows.
     cuts : tuple of float
         The cuts the backtests used.
     notes : list of str, optional
@@ -304,7 +308,11 @@ def calibration_from_errors(
     if len(use):
         e = use["log_error"].to_numpy()
         d = use["distance"].to_numpy()
-        kappa, n_trim = _kappa_ml(e, d, max(sigma, 1e-6) if np.isfinite(sigma) else 1e-6)
+        base = np.full(e.size, max(sigma, 1e-6) if np.isfinite(sigma) else 1e-6)
+        if "base_sd" in use.columns:
+            own = use["base_sd"].to_numpy(dtype=np.float64)
+            base = np.where(np.isfinite(own), np.maximum(own, 1e-6), base)
+        kappa, n_trim = _kappa_ml(e, d, base)
         if n_trim:
             notes.append(f"{n_trim} backtest error(s) beyond 4 sd left out as outliers")
     else:
@@ -313,8 +321,9 @@ def calibration_from_errors(
                                     source)
 
 
-def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
-    """Maximum-likelihood ``kappa`` of ``e ~ N(0, sigma^2 + kappa^2 d)``.
+def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float | np.ndarray) -> tuple[float, int]:
+    """Maximum-likelihood ``kappa`` of ``e ~ N(0, sigma^2 + kappa^2 d)`` (``sigma`` a
+    scalar or one per error).
 
     One trimming pass drops errors beyond 4 standard deviations (gross
     outliers would otherwise set the width of every interval).
@@ -323,11 +332,13 @@ def _kappa_ml(e: np.ndarray, d: np.ndarray, sigma: float) -> tuple[float, int]:
 
     keep = np.ones(e.size, dtype=bool)
     kappa = 0.0
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), e.shape)
     for _ in range(2):
-        ee, dd = e[keep], d[keep]
+        ee, dd, ss = e[keep], d[keep], sigma[keep]
 
-        def nll(log_k: float, ee: np.ndarray = ee, dd: np.ndarray = dd) -> float:
-            var = sigma**2 + np.exp(2 * log_k) * dd
+        def nll(log_k: float, ee: np.ndarray = ee, dd: np.ndarray = dd,
+                ss: np.ndarray = ss) -> float:
+            var = ss**2 + np.exp(2 * log_k) * dd
             return float(np.sum(0.5 * np.log(var) + 0.5 * ee**2 / var))
 
         opt = minimize_scalar(nll, bounds=(-20.0, 5.0), method="bounded",

@@ -58,7 +58,7 @@ def test_chain_propagates_both_steps_and_covers_new_runs():
     rng = np.random.default_rng(1)
     ch = fit_chain(_chain_data(rng), first_law="chinchilla", x=["n_params", "n_tokens"],
                    intermediate="loss", second_law="logit_linear:floor=0.25",
-                   objective="mse_log", starts=50)
+                   objective="mse_log", starts=50, calibrate=False)
     at = {"n_params": np.array([3e9]), "n_tokens": np.array([3e11])}
     with pytest.warns(ExtrapolationWarning, match="not calibrated"):  # beyond the data
         tab = ch.get_prediction(0.9, **at)

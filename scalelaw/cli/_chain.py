@@ -22,7 +22,7 @@ def _cmd_chain(args: argparse.Namespace) -> int:
         second_law=args.metric_law, holdout_largest=args.holdout_largest,
         split_column=args.split_column, group=args.group, level=args.level,
         n_draws=args.draws, random_state=args.seed,
-        calibrate={None: False, "first": "first", "both": True}[args.calibrate], **kwargs,
+        calibrate={"none": False, "first": "first", "both": True}[args.calibrate], **kwargs,
     )
     print(res.summary())
     if args.json:
@@ -72,11 +72,12 @@ def _add_chain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
     p.add_argument("--starts", type=int, default=None, metavar="N",
                    help="starting points per fit (default: each law's grid)")
-    p.add_argument("--calibrate", nargs="?", const="both", default=None,
-                   choices=["first", "both"],
-                   help="measure how the loss step's (first) or both steps' forecast error "
-                   "grows beyond the data (refits toward larger runs; toward lower loss for "
-                   "the metric step) so the intervals grow with the distance; conservative")
+    p.add_argument("--calibrate", nargs="?", const="both", default="first",
+                   choices=["first", "both", "none"],
+                   help="measure how the loss step's (first, the default) or both steps' "
+                   "forecast error grows beyond the data (refits toward larger runs; toward "
+                   "lower loss for the metric step) so the intervals grow with the distance; "
+                   "none: neither")
     p.add_argument("--draws", type=int, default=4000, metavar="N",
                    help="Monte Carlo draws of the intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws")

@@ -263,7 +263,7 @@ def backtest_chain(
     level: float = 0.9,
     n_draws: int = 4000,
     random_state: RandomStateLike = 0,
-    calibrate: bool | str = False,
+    calibrate: bool | str = "first",
     **fit_kwargs: Any,
 ) -> ChainBacktest:
     """Fit the loss-to-metric chain on training runs and score it on held-out runs.
@@ -305,9 +305,10 @@ def backtest_chain(
         Monte Carlo draws of the chain's intervals.
     random_state : int or numpy.random.Generator, default=0
         Seed of the draws.
-    calibrate : bool or "first", default=False
-        Calibrate the first step's (``"first"``) or both steps' (``True``)
-        extrapolation error on their training rows (see :func:`fit_chain`).
+    calibrate : bool or "first", default="first"
+        Calibrate the first step's (``"first"``), both steps' (``True``) or
+        neither step's (``False``) extrapolation error on their training rows
+        (see :func:`fit_chain`).
     **fit_kwargs
         Passed to both fits (``objective``, ``starts``, ...).
 
