@@ -78,6 +78,7 @@ def fit_tables(
     starts: Sequence[np.ndarray | None] | None = None,
     drop_invalid: bool = False,
     n_threads: int | None = None,
+    refit: bool = False,
 ) -> list[tuple[FitResult | ScaleLawError, list[warnings.WarningMessage]]]:
     """Fit ``law`` to every table, as :func:`fit_table` does one, in shared batches.
 
@@ -92,6 +93,8 @@ def fit_tables(
         ``fit`` without one).
     starts : sequence of (ndarray or None), optional
         Per table, natural-unit starts (``None``: the law's default).
+    refit : bool, default=False
+        Backtest refits (the search's ``refit`` effort).
 
     Returns
     -------
@@ -121,12 +124,12 @@ def fit_tables(
     for part in _parts(prepared, law.stackable):
         if law.stackable:
             estimates = search_many(StackedObjective([t.obj for t in part]), law,
-                                    [t.starts for t in part], n_threads)
+                                    [t.starts for t in part], n_threads, refit=refit)
         else:  # a law that takes one row of inputs: one search per table
             estimates = []
             for t in part:
                 try:
-                    estimates.append(search(t.obj, law, t.starts, n_threads))
+                    estimates.append(search(t.obj, law, t.starts, n_threads, refit=refit))
                 except ScaleLawError as exc:
                     estimates.append(exc)
         for t, est in zip(part, estimates, strict=True):
@@ -347,7 +350,7 @@ def _cut_refits(
         plan, notes[k] = _cut_plan(law, frame, x, cuts)
         jobs += [(k, cut, frame[below], frame[~below]) for cut, below in plan]
     fits = fit_tables(law, [sub for _, _, sub, _ in jobs], x=x, y=y, objective=objective,
-                      delta=delta, weights="weight", n_threads=n_threads,
+                      delta=delta, weights="weight", n_threads=n_threads, refit=True,
                       starts=None if starts is None else [starts(k, sub)
                                                           for k, _, sub, _ in jobs])
     rows: dict[int, list[tuple[float, float, float]]] = {k: [] for k in frames}

@@ -136,7 +136,7 @@ def backtest_errors(
                     weights=fit_kwargs.get("weights"),
                     starts=None if starts is None else starts(sub), p0=None,
                     random_state=None, drop_invalid=False, keep=[],
-                    n_threads=fit_kwargs.get("n_threads"),
+                    n_threads=fit_kwargs.get("n_threads"), refit=True,
                 )
         except ScaleLawError as exc:  # a failed backtest fit is reported, not fatal
             notes.append(f"cut {cut}: refit failed ({exc})")

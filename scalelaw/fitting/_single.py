@@ -57,6 +57,7 @@ def fit_prepared(
     rng: np.random.Generator,
     settings: dict[str, Any],
     n_threads: int | None = None,
+    refit: bool = False,
 ) -> FitResult:
     """Fit ``law`` to a table that :func:`~scalelaw.fitting.prepare_data` produced.
 
@@ -80,6 +81,8 @@ def fit_prepared(
         Settings recorded in the result.
     n_threads : int, optional
         Optimiser threads.
+    refit : bool, default=False
+        A backtest refit (the search's ``refit`` effort).
 
     Returns
     -------
@@ -88,7 +91,7 @@ def fit_prepared(
     """
     obj, start_points = problem(law, frame, x=x, y=y, objective=objective, delta=delta,
                                 starts=starts, p0=p0, rng=rng)
-    est = search(obj, law, start_points, n_threads)
+    est = search(obj, law, start_points, n_threads, refit=refit)
     return build_result(law, frame, obj, est, x=x, y=y, objective=objective, delta=delta,
                         level=level, excluded=excluded, settings=settings,
                         n_threads=n_threads)
@@ -171,11 +174,13 @@ def fit_table(
     drop_invalid: bool,
     keep: list[str],
     n_threads: int | None,
+    refit: bool = False,
 ) -> FitResult:
     """Check the data and fit one law (the core of :func:`scalelaw.fit`).
 
     Draws of starts use ``random_state``; without one they use a fixed seed,
-    so a fit without a seed is deterministic.
+    so a fit without a seed is deterministic. ``refit``: a backtest refit
+    (see :func:`~scalelaw.fitting._search.search`).
 
     Returns
     -------
@@ -189,7 +194,7 @@ def fit_table(
     rng, settings = fit_settings(starts, p0, random_state, weights)
     return fit_prepared(law, frame, x=x, y=y, objective=objective, delta=delta,
                         level=level, excluded=excluded, starts=starts, p0=p0, rng=rng,
-                        settings=settings, n_threads=n_threads)
+                        settings=settings, n_threads=n_threads, refit=refit)
 
 
 def fit_settings(starts: Any, p0: Mapping[str, float] | None, random_state: Any,
