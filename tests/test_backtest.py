@@ -155,3 +155,43 @@ def test_backtest_does_not_depend_on_the_loss_unit():
         # forecasts come back in the data's own unit
         np.testing.assert_allclose(out[unit].points["mean"] / unit, out[1.0].points["mean"],
                                    rtol=1e-6)
+
+
+def _out_of_sample_curve(seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A learning curve of ``bench/auto_out_of_sample.py`` (one generator)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "auto_out_of_sample.py"
+    spec = importlib.util.spec_from_file_location("auto_out_of_sample", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod._curve(mod.FAMILIES[seed[1]], np.random.default_rng(seed))
+
+
+def test_one_input_auto_is_not_worse_than_m4_out_of_sample():
+    # Curves with a known law, fitted on x <= 1e6 and forecast to 10^7.5 (1.5 % noise):
+    # two fresh ones (saturating power and a pure power law true; seeds [2028, family, 0],
+    # used nowhere else) and the M4-shaped curve [2026, 2, 6], on which ties that kept
+    # the broken power law forecast at 0.53 RMSLE against M4's 0.010 (its fit to all
+    # rows put the break beyond the data). Tolerance 0.02 on the mean RMSLE over the
+    # three: on 60 fresh curves (bench/auto_out_of_sample.py --seed 2027, bench/RESULTS.md)
+    # auto's mean was below M4's; per curve it exceeded M4's by at most ~0.08 on a
+    # break no law can see, and by less than 0.02 on these families. The rule before
+    # read ~0.17 above M4 here (the 0.52 excess on one curve of three).
+    rows = []
+    for name, seed in (("sat", [2028, 0, 0]), ("power", [2028, 3, 0]), ("m4", [2026, 2, 6])):
+        x, y = _out_of_sample_curve(seed)
+        rows.append(pd.DataFrame({"curve": name, "x": x, "loss": y,
+                                  "training": (x <= 1e6).astype(int)}))
+    df = pd.concat(rows, ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = backtest(df, "auto", x="x", y="loss", group="curve", split_column="training",
+                        progress=False).groups.set_index("group")
+        m4 = backtest(df, "m4", x="x", y="loss", group="curve", split_column="training",
+                      progress=False).groups.set_index("group")
+    assert (auto.status == "ok").all() and (m4.status == "ok").all()
+    assert auto.rmsle.mean() <= m4.rmsle.mean() + 0.02, (auto.rmsle, m4.rmsle, auto.law)
+    # the broken power law is never combined with tied candidates
+    assert not any("broken_power" in law and law.startswith("average:") for law in auto.law)
