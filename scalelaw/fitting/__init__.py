@@ -33,6 +33,7 @@ from scalelaw.fitting._select import (
     MARGIN_Z,
     NEVER_COMBINED,
     SCORE_CUTS,
+    SOLO_RATIO,
     LawSelection,
     select_law,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "MARGIN_Z",
     "NEVER_COMBINED",
     "SCORE_CUTS",
+    "SOLO_RATIO",
     "LawSelection",
     "as_frame",
     "backtest_errors",

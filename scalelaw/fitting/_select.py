@@ -23,7 +23,7 @@ from scalelaw.laws import average_names, get_law
 from scalelaw.results import CombinedFit, FitResult, combine
 
 __all__ = ["AUTO_CANDIDATES", "AVERAGE_TIES", "DEFAULT_LAW", "MARGIN_RATIO", "MARGIN_Z",
-           "NEVER_COMBINED", "SCORE_CUTS",
+           "NEVER_COMBINED", "SCORE_CUTS", "SOLO_RATIO",
            "LawSelection", "fit_auto", "select_law"]
 
 #: Cuts whose backtests score the candidates (the later ones: their fits see
@@ -47,6 +47,11 @@ AVERAGE_TIES: dict[int, bool] = {1: True, 2: False}
 #: as a member of a tie (no evidence that it is better) it cost 0.13 vs 0.10 mean
 #: RMSLE against M4 out of sample (bench/RESULTS.md, bench/auto_one_input_rules.py).
 NEVER_COMBINED: dict[int, tuple[str, ...]] = {1: ("broken_power",)}
+#: ... and chosen alone only when its inner score is also at most this fraction of the
+#: best other candidate's (else the choice is made among the others), as
+#: :data:`MARGIN_RATIO` guards the two-input default: chosen alone on smaller inner
+#: leads it forecast worse than M4 out of sample (bench/RESULTS.md).
+SOLO_RATIO = 0.5
 #: "Clearly": a held-out score exceeds the best one's by more than this many
 #: standard errors of the paired difference (one-sided 95 %).
 MARGIN_Z = 1.645
@@ -87,7 +92,8 @@ class LawSelection:
         (``difference / se``) and ``threshold`` (:data:`MARGIN_Z`). One input:
         ``best``, ``tied`` (the candidates not clearly worse than the best),
         ``combined`` (those averaged, or the one chosen: ``tied`` less
-        :data:`NEVER_COMBINED`), ``z`` (per other
+        :data:`NEVER_COMBINED`), ``solo`` (where a clear winner of
+        :data:`NEVER_COMBINED` was set aside by :data:`SOLO_RATIO`), ``z`` (per other
         candidate, its score's distance above the best in standard errors;
         NaN where the two were scored on different held-out points, as when
         a cut was skipped for one: no evidence, so it counts as tied) and
@@ -146,7 +152,9 @@ def select_law(
     worse than the best are combined (:class:`~scalelaw.CombinedFit`, the geometric mean of their
     forecasts, each law fitted alone); a clear winner is chosen alone. A law in
     :data:`NEVER_COMBINED` (the broken power law) is chosen only as a clear
-    winner and never combined: tied, it is left out.
+    winner and never combined: tied, it is left out; a clear winner, it is
+    chosen only when its score is also at most :data:`SOLO_RATIO` of the best
+    other's (else the choice is made among the others).
     ``margin`` records the numbers. With ``candidates`` that do not include
     the default (two inputs), the lowest score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
@@ -253,8 +261,9 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
     near = finite[finite["score"] <= best * 1.01 + 1e-4]  # 1e-4: far below any noise
     chosen = str(near.sort_values(["n_params", "score"]).iloc[0]["law"])
     if AVERAGE_TIES.get(len(xs)) and len(finite) > 1:
-        return _average_ties(chosen, finite, table, errors, cuts, score_cuts,
-                             NEVER_COMBINED.get(len(xs), ()))
+        solo = NEVER_COMBINED.get(len(xs), ())
+        sel = _average_ties(chosen, finite, table, errors, cuts, score_cuts, solo)
+        return _solo_guard(sel, candidates, errors, notes, xs, score_cuts, solo)
     margin = _margin(chosen, table, errors, score_cuts, xs)
     small = bool(margin) and chosen != margin["default"] and not (
         margin["best_score"] <= MARGIN_RATIO * margin["default_score"])
@@ -336,6 +345,28 @@ def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
               f"more than {MARGIN_Z} standard errors worse than the best held-out RMSLE, "
               f"{best} {scores[best]:.4g}{solo_note}; the other candidates: {others}")
     return LawSelection(chosen, table, reason, cuts, errors, margin)
+
+
+def _solo_guard(sel: LawSelection, candidates: list[str], errors: dict[str, pd.DataFrame],
+                notes: dict[str, list[str]], xs: list[str], score_cuts: Sequence[float],
+                solo: Sequence[str]) -> LawSelection:
+    """A law of ``solo`` chosen alone keeps the choice only at :data:`SOLO_RATIO` x the
+    best other's score; otherwise the choice is made among the others (the table and
+    the errors, which calibrate the intervals, keep every candidate)."""
+    scores = sel.table.set_index("law")["score"]
+    others = [n for n in candidates if n not in solo]
+    best_other = min((float(scores[n]) for n in others), default=np.inf)
+    if sel.chosen not in solo or not np.isfinite(best_other) or (
+            scores[sel.chosen] <= SOLO_RATIO * best_other):
+        return sel
+    sub = decide(others, {n: errors[n] for n in others}, {n: notes[n] for n in others}, xs,
+                 sel.cuts, score_cuts)
+    reason = (f"{sub.reason}; {sel.chosen} scored lower ({scores[sel.chosen]:.4g}) and "
+              f"clearly so, but not at most {SOLO_RATIO} x the best other's "
+              f"({best_other:.4g}): alone on smaller leads it extrapolated worse")
+    margin = {**sub.margin, "solo": {"law": sel.chosen, "score": float(scores[sel.chosen]),
+                                     "best_other": best_other, "max_ratio": SOLO_RATIO}}
+    return LawSelection(sub.chosen, sel.table, reason, sel.cuts, errors, margin)
 
 
 def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
