@@ -11,7 +11,7 @@ import pytest
 
 import scalelaw as sl
 from scalelaw.cli import main
-from scalelaw.fitting import NEVER_COMBINED
+from scalelaw.fitting import NEVER_COMBINED, SOLO_RATIO
 from scalelaw.fitting._select import MARGIN_Z, decide
 from scalelaw.laws import average_names, get_law
 from scalelaw.results import result_from_dict
@@ -210,9 +210,21 @@ def test_the_broken_power_law_is_chosen_only_as_a_clear_winner():
     assert sel.margin["best"] == "broken_power"
     assert sel.margin["tied"] == ["m3", "m4", "broken_power"]
     assert sel.chosen == "average:m3+m4"
-    # a clear winner: chosen alone
+    # a clear winner at <= SOLO_RATIO x the best other's score: chosen alone
     sel = decide(names, errs(["broken_power"]), notes, ["n"], cuts, (0.65, 0.8))
     assert sel.chosen == "broken_power" and sel.margin["tied"] == ["broken_power"]
+    assert sel.table.set_index("law").score["broken_power"] <= SOLO_RATIO * min(
+        sel.table.set_index("law").score[n] for n in names[:3])
+    # a clear winner by a smaller lead (0.67x the best other's score): the choice is
+    # made among the others, and the full table and errors are kept
+    scale = {"saturating_power": 1.5, "m3": 1.8, "m4": 3.0, "broken_power": 1.0}
+    lead = {n: _errors({c: scale[n] * base[c] for c in cuts}) for n in names}
+    sel = decide(names, lead, notes, ["n"], cuts, (0.65, 0.8))
+    assert sel.chosen == "saturating_power"
+    assert sel.margin["solo"]["law"] == "broken_power"
+    assert sel.margin["solo"]["score"] > SOLO_RATIO * sel.margin["solo"]["best_other"]
+    assert f"not at most {SOLO_RATIO}" in sel.reason
+    assert len(sel.table) == 4 and set(sel.errors) == set(names)
 
 
 def test_bootstrap_of_a_combination_bootstraps_each_member():
