@@ -74,6 +74,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", default="bench/results/auto_out_of_sample.json")
     ap.add_argument("--objective", default="mse_log", help="fitting objective of every fit")
+    ap.add_argument("--laws", default="auto,m4,broken_power,saturating_power",
+                    help="comma-separated laws to backtest")
+    ap.add_argument("--rule-before", action="store_true",
+                    help="auto with the tie rule before NEVER_COMBINED (every tied candidate "
+                         "combined), for comparison")
     ap.add_argument("--seed", type=int, default=2026,
                     help="curves from seeds [SEED, family, k]; 2026: those of earlier entries")
     ap.add_argument("--summarize", action="store_true",
@@ -90,8 +95,11 @@ def main() -> None:
             x, y = _curve(fam, np.random.default_rng([args.seed, fi, k]))
             rows += [(f"{fam}/{k}", fam, a, b, int(a <= 1e6)) for a, b in zip(x, y, strict=True)]
     df = pd.DataFrame(rows, columns=["curve", "family", "x", "loss", "training"])
+    if args.rule_before:  # forked workers inherit it
+        from scalelaw.fitting import _select
+        _select.NEVER_COMBINED = {1: ()}
     curves, timing = [], {}
-    for law in ("auto", "m4", "broken_power", "saturating_power"):
+    for law in args.laws.split(","):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -122,7 +130,8 @@ def main() -> None:
     Path(args.json).write_text(json.dumps({
         "date": str(date.today()), "machine": platform.platform(), "version": sl.__version__,
         "objective": args.objective, "per_family": args.per_family, "jobs": args.jobs,
-        "seed": args.seed, "seeds": f"[{args.seed}, family index, k]", **summaries,
+        "seed": args.seed, "seeds": f"[{args.seed}, family index, k]",
+        "rule_before": args.rule_before, **summaries,
         "curves": curves,
         "seconds": timing},
         indent=2, default=float) + "\n")
