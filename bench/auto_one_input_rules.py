@@ -99,14 +99,16 @@ def _build(c: dict, members: list[str], weights: list[float] | None, pool: list[
 
 
 def _decide(c: dict, cands: list[str], never_combined: tuple[str, ...]):
-    old = S.NEVER_COMBINED
-    S.NEVER_COMBINED = {1: never_combined}
+    """The library's decision with these laws never combined (no SOLO_RATIO guard: the
+    rules below apply their own)."""
+    old, old_ratio = S.NEVER_COMBINED, S.SOLO_RATIO
+    S.NEVER_COMBINED, S.SOLO_RATIO = {1: never_combined}, np.inf
     try:
         errs = {k: c["sel"].errors[k] for k in cands}
         return S.chosen_names(S.decide(list(cands), errs, {k: [] for k in cands}, [c["x"]],
                                        c["sel"].cuts, S.SCORE_CUTS))
     finally:
-        S.NEVER_COMBINED = old
+        S.NEVER_COMBINED, S.SOLO_RATIO = old, old_ratio
 
 
 def _scores(c: dict) -> dict[str, float]:
@@ -164,8 +166,8 @@ RULES = {
     "saturating_power alone": lambda c: (["saturating_power"], None, CANDS),
     "broken_power alone": lambda c: (["broken_power"], None, CANDS),
     "ties combined (before)": _ties(),
-    "ties, broken power never combined (chosen)": _ties(never=("broken_power",)),
-    "ties, broken power never combined, alone at <= 0.5x the others' best":
+    "ties, broken power never combined": _ties(never=("broken_power",)),
+    "ties, broken power never combined, alone at <= 0.5x the others' best (chosen)":
         _solo_ratio(0.5),
     "ties, broken power never combined, alone at <= 0.25x the others' best":
         _solo_ratio(0.25),
