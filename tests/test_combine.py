@@ -241,22 +241,30 @@ def test_bootstrap_of_a_combination_bootstraps_each_member():
 
 @pytest.mark.slow
 def test_auto_with_a_tie_and_bootstrap_bootstraps_each_member():
-    df = _table(seed=5, n_rows=36, noise=0.02)
-    res = sl.fit("auto", df, x="n", y="L", objective="mse_log", bootstrap=6,
-                 random_state=3)
+    df = _table(seed=1, n_rows=36, noise=0.02)
+    with warnings.catch_warnings():
+        # M4's fit stops at its iteration limit here (a warning, not the point)
+        warnings.simplefilter("ignore", sl.ConvergenceWarning)
+        res = sl.fit("auto", df, x="n", y="L", objective="mse_log", bootstrap=6,
+                     random_state=3)
     auto = res.settings["auto"]
-    # on this curve two candidates tie (m3 and m4 are clearly worse): a combination
+    # on this curve saturating power and M4 tie (M3 and the broken power law are
+    # clearly worse): a combination
     assert isinstance(res, sl.CombinedFit) and len(auto["margin"]["combined"]) == 2
     assert res.name == auto["chosen"]
     for name, member in zip(auto["margin"]["combined"], res.members, strict=True):
-        alone = sl.fit(name, df, x="n", y="L", objective="mse_log")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sl.ConvergenceWarning)
+            alone = sl.fit(name, df, x="n", y="L", objective="mse_log")
         np.testing.assert_array_equal(member.theta, alone.theta)  # its own fit
         assert member.bootstrap is not None and len(member.bootstrap) == 6
         # calibrated on the backtests that scored it while choosing
         assert "own backtests" in member.calibration.source
     tab = res.get_prediction(0.9, n=[1e8])
     assert np.all(np.isfinite(tab.drop(columns="n").to_numpy()))
-    again = res.with_bootstrap(6, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sl.ConvergenceWarning)
+        again = res.with_bootstrap(6, random_state=3)
     assert again.equals(res)  # one seed: the same replicas
 
 
