@@ -21,8 +21,11 @@ were measured in earlier entries, where the one-input rules were compared).
 The fitting objective is ``mse_log`` unless ``--objective`` names another (earlier
 entries in bench/RESULTS.md used ``mse_log``; the library's default is ``huber_log``).
 
+``--seed S`` draws the curves from seeds ``[S, family index, k]`` (default 2026, the
+curves of the earlier entries); with another seed every curve is fresh.
+
 Run: .venv/bin/python bench/auto_out_of_sample.py [--per-family 15] [--jobs 2]
-     [--objective huber_log]
+     [--objective huber_log] [--seed 2027]
 """
 
 from __future__ import annotations
@@ -71,22 +74,32 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", default="bench/results/auto_out_of_sample.json")
     ap.add_argument("--objective", default="mse_log", help="fitting objective of every fit")
+    ap.add_argument("--laws", default="auto,m4,broken_power,saturating_power",
+                    help="comma-separated laws to backtest")
+    ap.add_argument("--rule-before", action="store_true",
+                    help="auto with the tie rule before NEVER_COMBINED (every tied candidate "
+                         "combined), for comparison")
+    ap.add_argument("--seed", type=int, default=2026,
+                    help="curves from seeds [SEED, family, k]; 2026: those of earlier entries")
     ap.add_argument("--summarize", action="store_true",
                     help="recompute the summaries of the stored JSON's curves and store them")
     args = ap.parse_args()
     if args.summarize:
         data = json.loads(Path(args.json).read_text())
-        data |= _summaries(pd.DataFrame(data["curves"]))
+        data |= _summaries(pd.DataFrame(data["curves"]), data.get("seed", 2026))
         Path(args.json).write_text(json.dumps(data, indent=2, default=float) + "\n")
         return
     rows = []
     for fi, fam in enumerate(FAMILIES):
         for k in range(args.per_family):
-            x, y = _curve(fam, np.random.default_rng([2026, fi, k]))
+            x, y = _curve(fam, np.random.default_rng([args.seed, fi, k]))
             rows += [(f"{fam}/{k}", fam, a, b, int(a <= 1e6)) for a, b in zip(x, y, strict=True)]
     df = pd.DataFrame(rows, columns=["curve", "family", "x", "loss", "training"])
+    if args.rule_before:  # forked workers inherit it
+        from scalelaw.fitting import _select
+        _select.NEVER_COMBINED = {1: ()}
     curves, timing = [], {}
-    for law in ("auto", "m4", "broken_power", "saturating_power"):
+    for law in args.laws.split(","):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -102,12 +115,12 @@ def main() -> None:
                            "k": int(r.group.split("/")[1]), "law_arg": law, "chosen": r.law,
                            "rmsle": r.rmsle, "status": r.status, "n_inside": int(n_in),
                            "n_heldout": int(n_held)})
-    summaries = _summaries(pd.DataFrame(curves))
+    summaries = _summaries(pd.DataFrame(curves), args.seed)
     out, fresh = summaries["rows"], summaries["rows_fresh"]
     res = pd.DataFrame(out)
     with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
         print(res.pivot(index="family", columns="law", values=["rmsle_mean", "pi90"]))
-        if len(fresh):
+        if len(fresh) and args.seed == 2026:
             print(f"curves k >= {SEEN} only:")
             print(pd.DataFrame(fresh).pivot(index="family", columns="law",
                                             values=["rmsle_mean", "pi90"]))
@@ -117,16 +130,20 @@ def main() -> None:
     Path(args.json).write_text(json.dumps({
         "date": str(date.today()), "machine": platform.platform(), "version": sl.__version__,
         "objective": args.objective, "per_family": args.per_family, "jobs": args.jobs,
-        "seeds": "[2026, family index, k]", **summaries, "curves": curves,
+        "seed": args.seed, "seeds": f"[{args.seed}, family index, k]",
+        "rule_before": args.rule_before, **summaries,
+        "curves": curves,
         "seconds": timing},
         indent=2, default=float) + "\n")
 
 
-def _summaries(table: pd.DataFrame) -> dict:
-    """All curves, the fresh ones (k >= SEEN) and those of the earlier entries (k < SEEN)."""
-    return {"rows": _rows(table), "fresh_from_k": SEEN,
-            "rows_fresh": _rows(table[table.k >= SEEN]),
-            "rows_seen": _rows(table[table.k < SEEN])}
+def _summaries(table: pd.DataFrame, seed: int = 2026) -> dict:
+    """All curves, the fresh ones (k >= SEEN) and those of the earlier entries (k < SEEN);
+    with a seed other than 2026 every curve is fresh."""
+    seen = SEEN if seed == 2026 else 0
+    return {"rows": _rows(table), "fresh_from_k": seen,
+            "rows_fresh": _rows(table[table.k >= seen]),
+            "rows_seen": _rows(table[table.k < seen])}
 
 
 def _rows(table: pd.DataFrame) -> list[dict]:

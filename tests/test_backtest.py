@@ -155,3 +155,42 @@ def test_backtest_does_not_depend_on_the_loss_unit():
         # forecasts come back in the data's own unit
         np.testing.assert_allclose(out[unit].points["mean"] / unit, out[1.0].points["mean"],
                                    rtol=1e-6)
+
+
+def _out_of_sample_curve(seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A learning curve of ``bench/auto_out_of_sample.py`` (one generator)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "auto_out_of_sample.py"
+    spec = importlib.util.spec_from_file_location("auto_out_of_sample", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod._curve(mod.FAMILIES[seed[1]], np.random.default_rng(seed))
+
+
+def test_one_input_auto_is_not_worse_than_m4_out_of_sample():
+    # Curves with a known law, fitted on x <= 1e6 and forecast to 10^7.5 (1.5 % noise):
+    # a fresh one where the saturating power law is right (a pure power law; seed
+    # [2028, 3, 0], used nowhere else) and the M4-shaped curve [2026, 1, 6], on which
+    # the rule before (every tied candidate combined) kept the broken power law and
+    # forecast at 0.53 RMSLE against M4's 0.010 (that law's fit to all rows put its
+    # break beyond the data). Tolerance 0.02 on the mean RMSLE of the two: on 60 fresh
+    # curves (bench/auto_out_of_sample.py --seed 2029, bench/RESULTS.md) auto's mean
+    # was 0.0037 above M4's (standard error 0.0047), and on the power family below it;
+    # the rule before reads ~0.25 above M4 here.
+    err = {"auto": [], "m4": []}
+    for seed in ([2028, 3, 0], [2026, 1, 6]):
+        x, y = _out_of_sample_curve(seed)
+        train = pd.DataFrame({"x": x[x <= 1e6], "loss": y[x <= 1e6]})
+        for law in err:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = sl.fit(law, train, x="x", y="loss")
+            if law == "auto":
+                # the broken power law is never combined with tied candidates
+                chosen = res.settings["auto"]["chosen"]
+                assert not (chosen.startswith("average:") and "broken_power" in chosen)
+            pred = res.predict(x=x[x > 1e6])
+            err[law].append(float(np.sqrt(np.mean(np.log(pred / y[x > 1e6]) ** 2))))
+    assert np.mean(err["auto"]) <= np.mean(err["m4"]) + 0.02, err

@@ -23,7 +23,7 @@ from scalelaw.laws import average_names, get_law
 from scalelaw.results import CombinedFit, FitResult, combine
 
 __all__ = ["AUTO_CANDIDATES", "AVERAGE_TIES", "DEFAULT_LAW", "MARGIN_RATIO", "MARGIN_Z",
-           "SCORE_CUTS",
+           "NEVER_COMBINED", "SCORE_CUTS", "SOLO_RATIO",
            "LawSelection", "fit_auto", "select_law"]
 
 #: Cuts whose backtests score the candidates (the later ones: their fits see
@@ -41,6 +41,17 @@ DEFAULT_LAW: dict[int, str] = {2: "chinchilla"}
 #: One input: ``"auto"`` averages (geometric mean, equal weights) the candidates that
 #: the best does not beat clearly; a clear winner is chosen alone.
 AVERAGE_TIES: dict[int, bool] = {1: True, 2: False}
+#: One input: candidates chosen only alone, as a clear winner, and never combined with
+#: tied ones. A broken power law's fit to all the rows can place its break at the end
+#: of the data, where none of the inner backtest fits put it, and extrapolate wildly:
+#: as a member of a tie (no evidence that it is better) it cost 0.13 vs 0.10 mean
+#: RMSLE against M4 out of sample (bench/RESULTS.md, bench/auto_one_input_rules.py).
+NEVER_COMBINED: dict[int, tuple[str, ...]] = {1: ("broken_power",)}
+#: ... and chosen alone only when its inner score is also at most this fraction of the
+#: best other candidate's (else the choice is made among the others), as
+#: :data:`MARGIN_RATIO` guards the two-input default: chosen alone on smaller inner
+#: leads it forecast worse than M4 out of sample (bench/RESULTS.md).
+SOLO_RATIO = 0.5
 #: "Clearly": a held-out score exceeds the best one's by more than this many
 #: standard errors of the paired difference (one-sided 95 %).
 MARGIN_Z = 1.645
@@ -79,10 +90,13 @@ class LawSelection:
         ``best`` (lowest score), ``difference`` (default's score minus
         best's), ``se`` (its paired-bootstrap standard error), ``z``
         (``difference / se``) and ``threshold`` (:data:`MARGIN_Z`). One input:
-        ``best``, ``tied`` (the candidates averaged), ``z`` (per other
+        ``best``, ``tied`` (the candidates not clearly worse than the best),
+        ``combined`` (those averaged, or the one chosen: ``tied`` less
+        :data:`NEVER_COMBINED`), ``solo`` (where a clear winner of
+        :data:`NEVER_COMBINED` was set aside by :data:`SOLO_RATIO`), ``z`` (per other
         candidate, its score's distance above the best in standard errors;
         NaN where the two were scored on different held-out points, as when
-        a cut was skipped for one: no evidence, so it is averaged) and
+        a cut was skipped for one: no evidence, so it counts as tied) and
         ``threshold``. Empty when no rule applies (two inputs, candidates
         without the default).
     """
@@ -136,7 +150,11 @@ def select_law(
     clearly, by more than :data:`MARGIN_Z` standard errors and to at most
     :data:`MARGIN_RATIO` of its score. One input: the candidates not clearly
     worse than the best are combined (:class:`~scalelaw.CombinedFit`, the geometric mean of their
-    forecasts, each law fitted alone); a clear winner is chosen alone.
+    forecasts, each law fitted alone); a clear winner is chosen alone. A law in
+    :data:`NEVER_COMBINED` (the broken power law) is chosen only as a clear
+    winner and never combined: tied, it is left out; a clear winner, it is
+    chosen only when its score is also at most :data:`SOLO_RATIO` of the best
+    other's (else the choice is made among the others).
     ``margin`` records the numbers. With ``candidates`` that do not include
     the default (two inputs), the lowest score wins.
     The backtest errors of all candidates at all cuts are kept (``errors``)
@@ -243,7 +261,9 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
     near = finite[finite["score"] <= best * 1.01 + 1e-4]  # 1e-4: far below any noise
     chosen = str(near.sort_values(["n_params", "score"]).iloc[0]["law"])
     if AVERAGE_TIES.get(len(xs)) and len(finite) > 1:
-        return _average_ties(chosen, finite, table, errors, cuts, score_cuts)
+        solo = NEVER_COMBINED.get(len(xs), ())
+        sel = _average_ties(chosen, finite, table, errors, cuts, score_cuts, solo)
+        return _solo_guard(sel, candidates, errors, notes, xs, score_cuts, solo)
     margin = _margin(chosen, table, errors, score_cuts, xs)
     small = bool(margin) and chosen != margin["default"] and not (
         margin["best_score"] <= MARGIN_RATIO * margin["default_score"])
@@ -279,8 +299,13 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
 
 def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
                   errors: dict[str, pd.DataFrame], cuts: tuple[float, ...],
-                  score_cuts: Sequence[float]) -> LawSelection:
-    """One input: average the candidates the best does not beat clearly."""
+                  score_cuts: Sequence[float], solo: Sequence[str] = ()) -> LawSelection:
+    """One input: average the candidates the best does not beat clearly.
+
+    Candidates in ``solo`` (:data:`NEVER_COMBINED`) are chosen only as a clear
+    winner: tied, they are left out of the combination (when the best is one
+    of them, the tied others are combined, or the one left is chosen alone).
+    """
     scores = finite.set_index("law")["score"]
     z = {}
     for name in scores.index:
@@ -292,22 +317,56 @@ def _average_ties(best: str, finite: pd.DataFrame, table: pd.DataFrame,
     # tied: not clearly worse (NaN: no paired comparison, so no evidence either way)
     tied = [n for n in table["law"]
             if n == best or (n in z and not z[n] >= MARGIN_Z)]
+    combined = [n for n in tied if n not in solo] if len(tied) > 1 else tied
+    combined = combined or [best]  # every tied candidate in solo: the best alone
+    left_out = [n for n in tied if n not in combined]
     margin = {"best": best, "best_score": float(scores[best]), "tied": tied,
-              "z": {n: float(v) for n, v in z.items()}, "threshold": MARGIN_Z}
+              "combined": combined, "z": {n: float(v) for n, v in z.items()},
+              "threshold": MARGIN_Z}
     others = ", ".join(f"{n} {scores[n]:.4g} ("
                        + (f"{z[n]:.2f} SE above" if np.isfinite(z[n])
                           else "scored on other points") + ")" for n in z)
+    solo_note = (f"; {', '.join(left_out)} tied but left out (chosen only as a clear "
+                 "winner: its fit to all the rows can extrapolate far from its inner fits)"
+                 if left_out else "")
     if len(tied) == 1:
         reason = (f"chose {best}: lowest held-out RMSLE when fitted below cuts "
                   f"{list(score_cuts)} of the log-scale range and asked to predict the "
                   f"larger runs ({scores[best]:.4g}), every other more than {MARGIN_Z} "
                   f"standard errors worse: {others}")
         return LawSelection(best, table, reason, cuts, errors, margin)
-    chosen = "average:" + "+".join(tied)
-    reason = (f"averaged {', '.join(tied)} (geometric mean of their forecasts): none is "
+    if len(combined) == 1:
+        reason = (f"chose {combined[0]} ({scores[combined[0]]:.4g} held-out RMSLE): not "
+                  f"more than {MARGIN_Z} standard errors worse than the best, {best} "
+                  f"{scores[best]:.4g}{solo_note}; the other candidates: {others}")
+        return LawSelection(combined[0], table, reason, cuts, errors, margin)
+    chosen = "average:" + "+".join(combined)
+    reason = (f"averaged {', '.join(combined)} (geometric mean of their forecasts): none is "
               f"more than {MARGIN_Z} standard errors worse than the best held-out RMSLE, "
-              f"{best} {scores[best]:.4g}; the other candidates: {others}")
+              f"{best} {scores[best]:.4g}{solo_note}; the other candidates: {others}")
     return LawSelection(chosen, table, reason, cuts, errors, margin)
+
+
+def _solo_guard(sel: LawSelection, candidates: list[str], errors: dict[str, pd.DataFrame],
+                notes: dict[str, list[str]], xs: list[str], score_cuts: Sequence[float],
+                solo: Sequence[str]) -> LawSelection:
+    """A law of ``solo`` chosen alone keeps the choice only at :data:`SOLO_RATIO` x the
+    best other's score; otherwise the choice is made among the others (the table and
+    the errors, which calibrate the intervals, keep every candidate)."""
+    scores = sel.table.set_index("law")["score"]
+    others = [n for n in candidates if n not in solo]
+    best_other = min((float(scores[n]) for n in others), default=np.inf)
+    if sel.chosen not in solo or not np.isfinite(best_other) or (
+            scores[sel.chosen] <= SOLO_RATIO * best_other):
+        return sel
+    sub = decide(others, {n: errors[n] for n in others}, {n: notes[n] for n in others}, xs,
+                 sel.cuts, score_cuts)
+    reason = (f"{sub.reason}; {sel.chosen} scored lower ({scores[sel.chosen]:.4g}) and "
+              f"clearly so, but not at most {SOLO_RATIO} x the best other's "
+              f"({best_other:.4g}): alone on smaller leads it extrapolated worse")
+    margin = {**sub.margin, "solo": {"law": sel.chosen, "score": float(scores[sel.chosen]),
+                                     "best_other": best_other, "max_ratio": SOLO_RATIO}}
+    return LawSelection(sub.chosen, sel.table, reason, sel.cuts, errors, margin)
 
 
 def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
