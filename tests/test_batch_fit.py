@@ -171,3 +171,30 @@ def test_calibrate_many_refuses_non_positive_inputs_as_calibrate_does():
         calibrate(res)
     with pytest.raises(DataValidationError, match="positive inputs"):
         calibrate_many([res])
+
+
+@pytest.mark.parametrize("name", ["saturating_power", "m4"])
+def test_a_backtest_refit_lands_near_the_reported_fits_optimum(name):
+    # refit=True (backtest refits: 4 prescreened starts, the trust-region Huber
+    # optimum unpolished) against the reported fit's search on the same tables
+    law = get_law(name)
+    kw = {"x": ["n"], "y": "L", "objective": "huber_log", "delta": 1e-3, "level": 0.95,
+          "weights": None, "starts": None, "p0": None, "random_state": None,
+          "drop_invalid": False, "keep": [], "n_threads": 1}
+    gaps, moved = [], []
+    for t in _tables(4, seed=3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full, light = fit_table(law, t, **kw), fit_table(law, t, refit=True, **kw)
+        # the full search (8 starts, polished) is never worse, to rounding
+        assert light.loss >= full.loss * (1 - 1e-12)
+        gaps.append(light.loss / full.loss - 1)
+        far = np.array([10 * t["n"].max()])
+        moved.append(abs(light.predict(n=far)[0] / full.predict(n=far)[0] - 1))
+    # measured: loss gaps <= 3e-6 except one M4 table whose 4 starts miss the best
+    # basin (1.1 % higher loss), forecasts at 10x the data within 0.085 %; the bars
+    # (2 % loss, 0.5 % forecast) sit well below the forecast errors the refits
+    # measure (mean RMSLE 0.028-0.035 on the bundled curves' held-out points), and a
+    # refit path that lost the optimum (no search, wrong starts) fails them
+    assert max(gaps) < 0.02 and np.median(gaps) < 1e-5
+    assert max(moved) < 5e-3
