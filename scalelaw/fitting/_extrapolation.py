@@ -175,7 +175,13 @@ def _cut_errors(res: FitResult, held: pd.DataFrame, cut: float,
         notes.append(f"cut {cut}: refit warned ({_warning_note(caught)})")
     x, y = list(res.x), res.y
     cols = [held[c].to_numpy(dtype=np.float64) for c in x]
-    pred = res.predict(**dict(zip(x, cols, strict=True)))
+    # a refit at a law's limit (M3's gamma = 0) can forecast 0 or NaN: said in the
+    # notes on both paths (batched and per group), not left to the caller's filters
+    with warnings.catch_warnings(record=True) as forecast_warned:
+        warnings.simplefilter("always")
+        pred = res.predict(**dict(zip(x, cols, strict=True)))
+    if forecast_warned:
+        notes.append(f"cut {cut}: forecast warned ({_warning_note(forecast_warned)})")
     _, dist = extrapolation_distance(res, cols)
     with np.errstate(divide="ignore", invalid="ignore"):
         err = np.log(held[y].to_numpy(dtype=np.float64)) - np.log(pred)
