@@ -73,17 +73,17 @@ TRUST_FIRST_ROUND = 100
 TRUST_SECOND_ROUND = 200
 #: The Huber polish (damped Newton) in the same two rounds: every candidate for the
 #: first, then only those still moving and within 10 % of their data set's best,
-#: up to the 500 iterations every candidate had before. On the 92 bundled curves
-#: (M4) the candidates that ran to 500 were mostly basins 1e-4 to 10 % worse than
-#: the best, crawling along M4's ridge; the forecasts moved by at most 1.6e-4 in
-#: per-curve RMSLE (bench/RESULTS.md).
+#: up to the 500 iterations every candidate had before (the second round restarts
+#: the damping). On the 92 bundled curves (M4) 63 of the 92 candidates that ran to
+#: 500 ended 1e-10 to 10 % above their data set's best, crawling along M4's ridge;
+#: the forecasts moved by at most 1.6e-4 in per-curve RMSLE (bench/RESULTS.md).
 DAMPED_FIRST_ROUND = 60
 DAMPED_SECOND_ROUND = 440
 #: Backtest refits (``refit=True``: the rolling-origin refits behind calibrated
 #: intervals and ``law="auto"``'s inner scores; not the chain's metric calibration,
 #: which fits through ``scalelaw.fit``) search from start 0 (the reported fit's best
 #: optimum for calibration refits, the law's guess for auto's) and the lowest-objective
-#: prescreened starts, ``REFIT_PRESCREEN_KEEP`` in all (``REFIT_PRESCREEN_KEEP_MANY``
+#: prescreened starts, at most ``REFIT_PRESCREEN_KEEP`` in all (``REFIT_PRESCREEN_KEEP_MANY``
 #: for laws of more than ``PRESCREEN_FEW_PARAMS`` free parameters), and keep the
 #: trust-region search's Huber optimum (``STAGE1_FTOL``) unpolished. Measured
 #: (tests/test_batch_fit.py): loss within 3e-6 of the full search's, or about 1 % where
