@@ -376,6 +376,11 @@ class M4Law(ScalingLaw):
         return spec
 
 
+#: ``-log(1e-13)``: where ``log_k >= alpha`` times this, the root of M4's equation has
+#: ``1 - z = exp((w - log_k) / alpha) <= 1e-13``, below what ``log(1 - z)`` resolves.
+_M4_PLATEAU_LOG = 29.933606208922594
+
+
 def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Solve ``w - alpha log(1 - e^w) = log_k`` for ``w = log z < 0``, elementwise.
 
@@ -385,7 +390,9 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     residual is then not at the rounding level (a root within rounding of 0,
     a step out of the domain) go to the safeguarded solver
     (:func:`_solve_m4_safeguarded`). ``alpha = 0`` gives ``w = log_k``
-    directly; non-finite inputs give NaN.
+    directly, and so does the plateau, where the root's ``1 - z`` is below 1e-13
+    (``log_k >= 29.93 alpha > 0``): ``w = -1e-13``, the ``alpha = 0`` limit; non-finite
+    inputs give NaN.
     """
     shape = np.shape(log_k)
     lk = np.ravel(log_k).astype(np.float64)
@@ -394,7 +401,12 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     finite = np.isfinite(lk) & np.isfinite(al)
     flat = finite & (al == 0)
     out[flat] = np.minimum(lk[flat], -1e-13)  # as the safeguarded solver's limit
-    idx = np.flatnonzero(finite & ~flat)
+    # on the plateau (alpha -> 0 with log_k > 0, M4's ridge) the root's 1 - z is below
+    # 1e-13: the alpha = 0 limit's 1 - z = 1e-13, with no solve (the safeguarded
+    # solver stops within 1.2e-14 of it, at the rounding level of log(1 - z))
+    sat = finite & ~flat & (lk > 0) & (lk >= al * _M4_PLATEAU_LOG)
+    out[sat] = -1e-13
+    idx = np.flatnonzero(finite & ~flat & ~sat)
     if idx.size == 0:
         return out.reshape(shape)
     lka, ala = lk[idx], al[idx]
