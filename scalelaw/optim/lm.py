@@ -262,7 +262,14 @@ def _lm_chunk(
                                 None if sys_a is None else (sys_a[active], sys_b[active]))
         xn = np.clip(xa + step, la, hia)
         step = xn - xa
-        fn = _safe(fun(xn, rows[active]))
+        if model_system is not None:
+            # the trial's model in the same evaluation as its objective: an
+            # accepted step needs it, and evaluating the law again costs more
+            # (an implicit law's solve) than what a rejected trial wastes
+            trial = model(xn, rows[active])
+            fn = _safe(trial[0])
+        else:
+            fn = _safe(fun(xn, rows[active]))
         n_eval += active.size
         pred = -(_dot(ga, step) + 0.5 * np.einsum("bp,bpq,bq->b", step, ha, step))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -272,8 +279,11 @@ def _lm_chunk(
         stuck = strategy.update(active, acc, ratio, step, xa)
         if acc.any():
             ia = active[acc]
-            fn_, gn_, hn_, an_, bn_ = model(xn[acc], rows[ia])
-            n_eval += ia.size
+            if model_system is not None:
+                fn_, gn_, hn_, an_, bn_ = (t[acc] for t in trial)
+            else:
+                fn_, gn_, hn_, an_, bn_ = model(xn[acc], rows[ia])
+                n_eval += ia.size
             x[ia], f[ia], g[ia], h[ia] = xn[acc], _safe(fn_), gn_, hn_
             if sys_a is not None:
                 sys_a[ia], sys_b[ia] = an_, bn_
