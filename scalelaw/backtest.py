@@ -570,64 +570,69 @@ def _score_group(row: dict[str, Any], res: Any, caught: list[warnings.WarningMes
             row["law"] = (res.settings["auto"]["chosen"] if law == "auto"
                           else res.name if isinstance(res, CombinedFit) else res.law.name)
             clean, row["n_excluded"] = _valid_rows(test, xs, y)
-            if clean.empty:
+            if len(clean[y]) == 0:
                 raise ScaleLawError("no valid held-out rows (positive, finite)")
-            cols = {c: clean[c].to_numpy(dtype=np.float64) for c in xs}
             tab = res.get_prediction(level, extrapolate=True,
-                                     max_extrapolation=max(max_extrapolation, 1.0), **cols)
+                                     max_extrapolation=max(max_extrapolation, 1.0),
+                                     **{c: clean[c] for c in xs})
     except (ScaleLawError, np.linalg.LinAlgError, FloatingPointError) as exc:
         row["status"] = f"failed: {type(exc).__name__}: {exc}"
         row["warnings"] = _summarise(caught + list(more))
         return row, None
     row["warnings"] = _summarise(caught + list(more))
-    obs = clean[y].to_numpy(dtype=np.float64)
+    obs = clean[y]
     mean = tab["mean"].to_numpy()
     row["rmsle"] = float(np.sqrt(np.mean((np.log(mean) - np.log(obs)) ** 2)))
     row["are"] = float(np.mean(np.abs(mean - obs) / obs))
-    inside = (obs >= tab["obs_ci_lower"].to_numpy()) & (obs <= tab["obs_ci_upper"].to_numpy())
-    row["pi_coverage"] = float(np.mean(inside))
-    for col in ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"):
-        tab[col] = tab[col] * unit
-    tab[y] = obs * unit
-    tab["inside"] = inside
-    tab["heldout"] = True
-    fitted = _fitted_rows(res, train, xs, y, level)
-    if fitted is not None:
-        for col in ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper",
-                    y):
-            fitted[col] = fitted[col] * unit
-    tab.attrs = {}  # a combination's attrs hold arrays, which pandas cannot compare
-    if fitted is not None:
-        fitted.attrs = {}
-    out = pd.concat([fitted, tab], ignore_index=True) if fitted is not None else tab
+    held = _point_columns(tab, y, obs, unit, heldout=True)
+    row["pi_coverage"] = float(np.mean(held["inside"]))
+    fitted = _fitted_rows(res, train, xs, y, level, unit)
+    cols = held if fitted is None else {c: np.concatenate([fitted[c], held[c]])
+                                        for c in held}
+    out = pd.DataFrame(cols)
     out["group"] = row["group"]
     out["law"] = row["law"]
     return row, out
 
 
-def _valid_rows(frame: pd.DataFrame, xs: list[str], y: str) -> tuple[pd.DataFrame, int]:
-    """The rows with positive, finite inputs and target (numeric), and how many are not."""
-    vals = frame[[*xs, y]].apply(pd.to_numeric, errors="coerce")
-    arr = vals.to_numpy(dtype=np.float64)
+#: The forecast's columns that :func:`_point_columns` returns in the target's own unit.
+_UNIT_COLUMNS = ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper")
+
+
+def _point_columns(tab: pd.DataFrame, y: str, obs: np.ndarray, unit: float, *,
+                   heldout: bool) -> dict[str, np.ndarray]:
+    """A forecast table's columns with the observed target, whether the prediction
+    interval holds it and ``heldout``; values in the target's own unit (``unit``)."""
+    cols = {c: tab[c].to_numpy() for c in tab.columns}
+    inside = (obs >= cols["obs_ci_lower"]) & (obs <= cols["obs_ci_upper"])
+    for c in _UNIT_COLUMNS:
+        cols[c] = cols[c] * unit
+    cols[y] = obs * unit
+    cols["inside"] = inside
+    cols["heldout"] = np.full(len(obs), heldout)
+    return cols
+
+
+def _valid_rows(frame: pd.DataFrame, xs: list[str], y: str) -> tuple[dict[str, np.ndarray], int]:
+    """The columns ``xs`` and ``y`` of the rows with positive, finite inputs and target
+    (numeric) as float64, and how many rows are not."""
+    arr = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan) for c in [*xs, y]])
     ok_rows = np.isfinite(arr).all(axis=1) & (arr > 0).all(axis=1)
-    return vals[ok_rows], int((~ok_rows).sum())
+    return {c: arr[ok_rows, j] for j, c in enumerate([*xs, y])}, int((~ok_rows).sum())
 
 
 def _fitted_rows(res: FitResult | CombinedFit, train: pd.DataFrame, xs: list[str], y: str,
-                 level: float) -> pd.DataFrame | None:
-    """The training rows with the fit's values and intervals (``heldout`` False)."""
+                 level: float, unit: float) -> dict[str, np.ndarray] | None:
+    """The training rows' columns with the fit's values and intervals (``heldout``
+    False), as :func:`_point_columns`."""
     clean, _ = _valid_rows(train, xs, y)
-    if clean.empty:
+    if len(clean[y]) == 0:
         return None
     # inside the fitted domain: no guard, no warning
     tab = res.get_prediction(level, extrapolate=True, max_extrapolation=np.inf,
-                             **{c: clean[c].to_numpy(dtype=np.float64) for c in xs})
-    obs = clean[y].to_numpy(dtype=np.float64)
-    tab[y] = obs
-    tab["inside"] = (obs >= tab["obs_ci_lower"].to_numpy()) & (
-        obs <= tab["obs_ci_upper"].to_numpy())
-    tab["heldout"] = False
-    return tab
+                             **{c: clean[c] for c in xs})
+    return _point_columns(tab, y, clean[y], unit, heldout=False)
 
 
 def _summarise(caught: list[warnings.WarningMessage]) -> str:

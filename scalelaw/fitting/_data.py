@@ -64,6 +64,10 @@ def _as_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             f"Column {series.name!r} is boolean; a numeric column was expected.",
             column=str(series.name),
         )
+    if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):
+        # numbers already: nothing to coerce
+        return (series.to_numpy(dtype=np.float64, na_value=np.nan),
+                np.zeros(len(series), dtype=bool))
     converted = pd.to_numeric(series, errors="coerce")
     not_number = (converted.isna() & series.notna()).to_numpy()
     return converted.to_numpy(dtype=np.float64), not_number
@@ -148,7 +152,7 @@ def prepare_data(
     _check_distinct_points(frame, xs, law)
     _check_token_counts(frame, xs, law)
     _warn_duplicates(frame, xs, y, np.asarray(data.index[keep_mask]))
-    return frame.reset_index(drop=True), excluded
+    return frame, excluded
 
 
 #: One value check: the column, why its flagged rows are unusable, and the row mask.
@@ -274,28 +278,29 @@ def _used_rows(data: pd.DataFrame, cols: dict[str, np.ndarray], w: np.ndarray, x
                y: str, keep: Sequence[str], keep_mask: np.ndarray) -> pd.DataFrame:
     """The frame of the rows kept (``x..., y, weight, keep...``); no row or a constant
     input is refused."""
-    frame = pd.DataFrame({c: cols[c][keep_mask] for c in [*xs, y]})
-    frame["weight"] = w[keep_mask]
+    used = {c: cols[c][keep_mask] for c in [*xs, y]}
+    used["weight"] = w[keep_mask]
     for k in keep:
-        frame[k] = data[k].to_numpy()[keep_mask]
-    if len(frame) == 0:
+        used[k] = data[k].to_numpy()[keep_mask]
+    n_kept = int(np.count_nonzero(keep_mask))
+    if n_kept == 0:
         raise DataValidationError("No rows left after excluding invalid ones.")
     for c in xs:
-        if np.ptp(frame[c].to_numpy()) == 0:
+        if np.ptp(used[c]) == 0:
             raise DataValidationError(
-                f"Input column {c!r} is constant ({float(frame[c].iloc[0])!r} in all "
-                f"{len(frame)} rows); its exponent cannot be estimated. Vary it or "
+                f"Input column {c!r} is constant ({float(used[c][0])!r} in all "
+                f"{n_kept} rows); its exponent cannot be estimated. Vary it or "
                 "use a law without this input.",
                 column=c,
             )
-    return frame
+    return pd.DataFrame(used)  # a fresh RangeIndex
 
 
 def _warn_duplicates(frame: pd.DataFrame, xs: list[str], y: str, labels: np.ndarray) -> None:
     """Warn about rows with the same inputs and target (kept); ``labels``: the rows' index."""
-    dup = frame.duplicated(subset=[*xs, y], keep="first")
+    dup = ~_first_occurrences(frame, [*xs, y])
     if dup.any():
-        rows = list(labels[dup.to_numpy()])
+        rows = list(labels[dup])
         warnings.warn(
             f"{int(dup.sum())} duplicate row(s) (same inputs and target) are kept; "
             f"{describe_rows(rows)}. Remove them if they are the same run logged twice.",
@@ -334,7 +339,7 @@ def _check_token_counts(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> 
 
 def _check_distinct_points(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) -> None:
     """At least as many distinct input points as the law has free parameters."""
-    n_distinct = len(frame[xs].drop_duplicates())
+    n_distinct = int(np.count_nonzero(_first_occurrences(frame, xs)))
     n_par = int(np.count_nonzero(np.subtract(*law.internal_bounds()) < 0))
     if n_distinct < n_par:
         raise DataValidationError(
@@ -343,3 +348,13 @@ def _check_distinct_points(frame: pd.DataFrame, xs: list[str], law: ScalingLaw) 
             "needed.",
             column=xs[0],
         )
+
+
+def _first_occurrences(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Mask of the rows whose values in ``columns`` did not occur in an earlier row
+    (as ``~DataFrame.duplicated(keep="first")``; the values are finite numbers)."""
+    values = np.column_stack([frame[c].to_numpy(dtype=np.float64) for c in columns])
+    _, first = np.unique(values, axis=0, return_index=True)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[first] = True
+    return mask
