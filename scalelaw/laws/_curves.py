@@ -394,22 +394,29 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     (``log_k >= 29.93 alpha > 0``): ``w = -1e-13``, the ``alpha = 0`` limit; non-finite
     inputs give NaN.
     """
-    shape = np.shape(log_k)
-    lk = np.ravel(log_k).astype(np.float64)
-    al = np.ravel(np.broadcast_to(alpha, shape)).astype(np.float64)
+    lk = np.asarray(log_k, dtype=np.float64)
+    al = np.asarray(np.broadcast_to(alpha, lk.shape), dtype=np.float64)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(lk) & np.isfinite(al)
+        flat = al == 0
+        # on the plateau (alpha -> 0 with log_k > 0, M4's ridge) the root's 1 - z is
+        # below 1e-13: the alpha = 0 limit's 1 - z = 1e-13, with no solve (the
+        # safeguarded solver stops within 1.2e-14 of it, at the rounding level of
+        # log(1 - z))
+        sat = (lk > 0) & (lk >= al * _M4_PLATEAU_LOG)
+        solve = finite & ~flat & ~sat
+    if solve.all():  # the common case: every element by Halley steps, no indexing
+        return _halley_m4(lk, al)
     out = np.full(lk.shape, np.nan)
-    finite = np.isfinite(lk) & np.isfinite(al)
-    flat = finite & (al == 0)
-    out[flat] = np.minimum(lk[flat], -1e-13)  # as the safeguarded solver's limit
-    # on the plateau (alpha -> 0 with log_k > 0, M4's ridge) the root's 1 - z is below
-    # 1e-13: the alpha = 0 limit's 1 - z = 1e-13, with no solve (the safeguarded
-    # solver stops within 1.2e-14 of it, at the rounding level of log(1 - z))
-    sat = finite & ~flat & (lk > 0) & (lk >= al * _M4_PLATEAU_LOG)
-    out[sat] = -1e-13
-    idx = np.flatnonzero(finite & ~flat & ~sat)
-    if idx.size == 0:
-        return out.reshape(shape)
-    lka, ala = lk[idx], al[idx]
+    out[finite & flat] = np.minimum(lk[finite & flat], -1e-13)  # the safeguarded limit
+    out[finite & ~flat & sat] = -1e-13
+    if solve.any():
+        out[solve] = _halley_m4(lk[solve], al[solve])
+    return out
+
+
+def _halley_m4(lka: np.ndarray, ala: np.ndarray) -> np.ndarray:
+    """:func:`_solve_m4` on finite elements with ``alpha > 0`` off the plateau."""
     with np.errstate(all="ignore"):
         near_one = np.log1p(-np.exp(-np.maximum(lka, 0.0) / ala))
         w = np.where(lka < 0, lka - np.log1p(np.exp(lka)),
@@ -426,8 +433,7 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         bad = ~(np.abs(h) <= 1e-12 * np.maximum(np.abs(lka), 1.0))
     if bad.any():
         w[bad] = _solve_m4_safeguarded(lka[bad], ala[bad])
-    out[idx] = w
-    return out.reshape(shape)
+    return w
 
 
 def _solve_m4_safeguarded(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
