@@ -43,7 +43,15 @@ law; 1/2, 1/2: their combination, whose forecast is the geometric mean). Rules:
   puts its irreducible loss E at zero (its bound: the runs show no floor, which
   Kaplan's law lacks) *and* Kaplan's inner score is clearly lower; otherwise
   Chinchilla. ``no_floor_average``: the combination there instead of Kaplan;
-  ``no_floor_any``: Kaplan whenever E is at zero.
+  ``no_floor_any``: Kaplan whenever E is at zero;
+* variants of ``ratio0.25`` measured to choose the per-cut bound (``CUT_RATIO``):
+  ``ratio0.2``; ``ratio0.25_z4`` (and at least 4 SE); ``ratio0.25_cut<c>`` (and
+  Kaplan's score at most c x Chinchilla's at each scoring cut on its own:
+  ``ratio0.25_cut0.5`` is the rule ``scalelaw`` adopted); ``ratio0.25_cut0.5_avg``
+  (the combination where only the per-cut bound fails); ``ratio0.25_cutz`` (clearly
+  lower, 1.645 SE, at each scoring cut on its own); ``geo0.25`` (the geometric mean of
+  the per-cut ratios at most 0.25, clearly lower); ``ratio0.25_avg0.5`` (the
+  combination on moderate leads: clearly lower and at most 0.5x).
 
 Loader: Gadre et al.'s runs are nested JSON (one object per model); the small
 reader below takes ``hyperparameters.params``, ``hyperparameters.tokens`` and each
@@ -66,10 +74,16 @@ how often the true law is chosen, and the same for the other rules. The rule was
 chosen on the ``synthetic/*`` sets above (seeds ``[2026, 12, truth, k]``) and the
 OLMo ladder; the designs report it on the seeds ``[REPORT_ROOT, case, k]``
 (``--seed-root`` names another root; ``CHOOSE_ROOT`` is kept apart for choosing a
-change, should one be needed, and the tests draw on ``TEST_ROOT``).
+change, should one be needed, and the tests draw on ``TEST_ROOT``). The per-cut
+bound ``CUT_RATIO`` was chosen on ``REPORT_ROOT`` and ``CHOOSE_ROOT`` (with more
+designs per case and the stress cases ``tie_clear``, ``tie_noisy``,
+``chinchilla_noisy``, ``kaplan_mid``: ``--cases``, ``--k0``) and is reported on
+``FRESH_ROOTS``. ``--merge A.json B.json ...`` rescores every rule on stored design
+records (no fitting) and writes the per-case table.
 
 Run: .venv/bin/python bench/two_input_auto.py [--synthetic 20] [--json PATH]
-     .venv/bin/python bench/two_input_auto.py --designs 20 [--jobs 2]
+     .venv/bin/python bench/two_input_auto.py --designs 20 [--jobs 2] [--cases tie --k0 20]
+     .venv/bin/python bench/two_input_auto.py --merge A.json B.json --json OUT.json
 """
 
 from __future__ import annotations
@@ -87,7 +101,7 @@ import numpy as np
 import pandas as pd
 
 import scalelaw as sl
-from scalelaw.fitting import MARGIN_RATIO, MARGIN_Z, SCORE_CUTS, select_law
+from scalelaw.fitting import CUT_RATIO, MARGIN_RATIO, MARGIN_Z, SCORE_CUTS, select_law
 from scalelaw.fitting._select import _paired_se
 from scalelaw.laws import get_law
 
@@ -175,10 +189,21 @@ CASES: dict[str, tuple[str, tuple[float, float]]] = {
     "kaplan_clear": ("kaplan", (0.001, 0.001)),
     "kaplan_noisy": ("kaplan", (0.005, 0.015)),
     "tie": ("tie", (0.005, 0.015)),
+    # stress cases (``--cases``): a tie with 0.1 % and with 1.5-3 % noise, Chinchilla true
+    # with 1.5-3 %, Kaplan true with 0.2-0.5 %
+    "tie_clear": ("tie", (0.001, 0.001)),
+    "tie_noisy": ("tie", (0.015, 0.03)),
+    "chinchilla_noisy": ("chinchilla", (0.015, 0.03)),
+    "kaplan_mid": ("kaplan", (0.002, 0.005)),
 }
+#: The cases ``--designs`` runs unless ``--cases`` names others.
+DEFAULT_CASES = ("chinchilla", "kaplan_clear", "kaplan_noisy", "tie")
 #: Seed roots of the designs: ``[root, case index, k]``. REPORT_ROOT reports the rule;
 #: CHOOSE_ROOT is reserved for choosing a change to it; TEST_ROOT feeds the tests.
 REPORT_ROOT, CHOOSE_ROOT, TEST_ROOT = 20261206, 20261207, 20261208
+#: Roots never used before the per-cut bound (``CUT_RATIO``) was chosen on REPORT_ROOT
+#: and CHOOSE_ROOT: they report it.
+FRESH_ROOTS = (20261209, 20261210)
 MULTIPLIERS = np.array([0.25, 0.5, 1, 2, 4, 8, 16, 32])
 
 
@@ -270,17 +295,30 @@ def _z(errors: dict, worse: str, best: str, cuts: tuple[float, ...]) -> float:
     return z if np.isfinite(se) else 0.0
 
 
+_INNER: dict[int, tuple] = {}  # the last set's inner statistics, shared by its rules
+
+
+def _inner(rec: dict) -> tuple:
+    """Inner errors, both scores and both one-sided distances (in SEs) of one set."""
+    if id(rec) not in _INNER:
+        _INNER.clear()
+        errors = {k: pd.DataFrame(v) for k, v in rec["errors"].items()}
+        cuts = (0.65, 0.8)
+        s_c, s_k = _score(errors["chinchilla"], cuts), _score(errors["kaplan"], cuts)
+        finite = np.isfinite(s_c) and np.isfinite(s_k)
+        z_k = _z(errors, "chinchilla", "kaplan", cuts) if finite and s_k < s_c else 0.0
+        z_c = _z(errors, "kaplan", "chinchilla", cuts) if finite and s_c < s_k else 0.0
+        _INNER[id(rec)] = (errors, s_c, s_k, z_k, z_c)
+    return _INNER[id(rec)]
+
+
 def rule_weights(rule: str, rec: dict) -> float:
     """Weight of Chinchilla (Kaplan gets the rest) under ``rule`` for one set."""
-    errors = {k: pd.DataFrame(v) for k, v in rec["errors"].items()}
-    cuts = (0.65, 0.8)
-    s_c, s_k = _score(errors["chinchilla"], cuts), _score(errors["kaplan"], cuts)
+    errors, s_c, s_k, z_k, z_c = _inner(rec)
     if not np.isfinite(s_k):
         return 1.0
     if not np.isfinite(s_c):
         return 0.0
-    z_k = _z(errors, "chinchilla", "kaplan", cuts) if s_k < s_c else 0.0  # Kaplan better
-    z_c = _z(errors, "kaplan", "chinchilla", cuts) if s_c < s_k else 0.0  # Chinchilla better
     if rule == "chinchilla":
         return 1.0
     if rule == "kaplan":
@@ -299,6 +337,8 @@ def rule_weights(rule: str, rec: dict) -> float:
         return 0.0 if z_k >= MARGIN else 1.0 if z_c >= MARGIN else 0.5
     if rule == "default_or_average":
         return 1.0 if s_c <= s_k else 0.5
+    if rule.startswith("ratio0.25_") or rule.startswith("geo"):
+        return _cut_rule(rule, errors, s_c, s_k, z_k)
     if rule.startswith("ratio"):
         return 0.0 if (z_k >= MARGIN and s_k < float(rule[5:]) * s_c) else 1.0
     no_floor = "E" in rec["at_bound"]["chinchilla"]  # Chinchilla's own fit sees no floor
@@ -311,9 +351,34 @@ def rule_weights(rule: str, rec: dict) -> float:
     raise ValueError(rule)
 
 
+def _cut_rule(rule: str, errors: dict, s_c: float, s_k: float, z_k: float) -> float:
+    """Rules that also look at each scoring cut on its own (see the module docstring)."""
+    cuts = (0.65, 0.8)
+    per = {c: _score(errors["kaplan"], (c,)) / _score(errors["chinchilla"], (c,)) for c in cuts}
+    if rule.startswith("geo"):  # geometric mean of the per-cut ratios below the bound
+        lead = float(np.exp(np.mean(np.log(list(per.values())))))
+        return 0.0 if (z_k >= MARGIN and lead <= float(rule[3:])) else 1.0
+    before = z_k >= MARGIN and s_k < 0.25 * s_c  # ratio0.25, the rule before
+    tail = rule[len("ratio0.25_"):]
+    if tail.startswith("z"):  # a stricter overall threshold
+        return 0.0 if (before and z_k >= float(tail[1:])) else 1.0
+    if tail == "cutz":  # clearly lower at each cut on its own
+        return 0.0 if (before and all(
+            per[c] < 1 and _z(errors, "chinchilla", "kaplan", (c,)) >= MARGIN
+            for c in cuts)) else 1.0
+    if tail.startswith("avg"):  # the combination on moderate leads
+        mod = z_k >= MARGIN and s_k <= float(tail[3:]) * s_c
+        return 0.0 if before else 0.5 if mod else 1.0
+    bound = float(tail[3:].removesuffix("_avg"))  # cut<c>[_avg]: every cut at most c x
+    even = all(r <= bound for r in per.values())
+    return 0.0 if (before and even) else 0.5 if (before and tail.endswith("_avg")) else 1.0
+
+
 RULES = ("chinchilla", "kaplan", "margin", "average", "tie_average", "last_cut",
          "strict_z3", "strict_z5", "default_or_average", "ratio0.5", "ratio0.25", "no_floor",
-         "no_floor_average", "no_floor_any")
+         "no_floor_average", "no_floor_any", "ratio0.2", "ratio0.25_z4", "ratio0.25_cut0.4",
+         "ratio0.25_cut0.5", "ratio0.25_cut0.5_avg", "ratio0.25_cutz", "geo0.25",
+         "ratio0.25_avg0.5")
 
 
 def score_rules(rec: dict) -> dict[str, dict[str, float]]:
@@ -363,7 +428,7 @@ def summarize(path: str) -> list[dict]:
 # ------------------------------------------------------ designs with known truth
 BAR = 1.1  # auto's error must stay within this multiple of the default law's
 #: Rules printed beside auto in the designs table (all are stored in the JSON).
-SHOWN = ("kaplan", "margin", "last_cut", "ratio0.25")
+SHOWN = ("kaplan", "margin", "ratio0.25", "ratio0.25_cut0.5")
 
 
 def design_record(job: tuple[str, int, int]) -> dict:
@@ -463,9 +528,65 @@ def summarize_designs(path: str) -> list[dict]:
     return rows
 
 
-def run_designs(k: int, root: int, jobs: int, path: str) -> None:
-    """Measure ``k`` designs per case on the seed root ``root``; save after each one."""
-    todo = [(case, root, i) for case in CASES for i in range(k)]
+#: Rules whose held-out error each compact record of ``--merge`` keeps.
+COMPACT_RULES = ("chinchilla", "kaplan", "ratio0.25", "ratio0.25_cut0.5")
+
+
+def merge_designs(paths: list[str], out: str, jobs: int = 2) -> list[dict]:
+    """Every rule on the design records of ``paths`` (rescored from their stored inner
+    errors and forecasts), per case; writes the table and compact records to ``out``.
+
+    The records' own ``auto`` (the library's choice when they were measured) is not
+    used: ``ratio0.25`` is the rule before ``CUT_RATIO``, ``ratio0.25_cut0.5`` the rule
+    with it.
+    """
+    recs, sources = [], []
+    for p in paths:
+        data = json.loads(Path(p).read_text())
+        got = data["records"] if isinstance(data, dict) else data
+        recs += got
+        sources.append({"path": p, "n": len(got)})
+    seen, unique = set(), []
+    for r in recs:  # one record per seed
+        if tuple(r["seed"]) not in seen:
+            seen.add(tuple(r["seed"]))
+            unique.append(r)
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for r, rules in zip(unique, pool.imap(score_rules, unique, chunksize=8), strict=True):
+            r["rules"] = rules
+    rows = [_case_row(case, rule, sub) for case in CASES
+            if (sub := [r for r in unique if r["case"] == case]) for rule in RULES]
+    roots = sorted({r["seed"][0] for r in unique})
+    compact = []
+    for r in unique:
+        errors = {k: pd.DataFrame(v) for k, v in r["errors"].items()}
+        per = {c: _score(errors["kaplan"], (c,)) / _score(errors["chinchilla"], (c,))
+               for c in (0.5, *SCORE_CUTS)}
+        compact.append({"seed": r["seed"], "case": r["case"], "n_train": r["n_train"],
+                        "inner_ratio": _score(errors["kaplan"], SCORE_CUTS)
+                        / _score(errors["chinchilla"], SCORE_CUTS),
+                        "z": _z(errors, "chinchilla", "kaplan", SCORE_CUTS),
+                        "cut_ratios": {str(c): v for c, v in per.items()},
+                        "are": {k: r["rules"][k]["are"] for k in COMPACT_RULES}})
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({
+        "date": str(date.today()), "machine": platform.platform(), "sources": sources,
+        "seed_roots": roots, "n_designs": len(unique), "bar": BAR, "rules": list(RULES),
+        "summary": rows, "records": compact}, indent=1, default=float) + "\n")
+    print(f"{len(unique)} designs (roots {roots}) -> {out}")
+    print(f"{'case':<18}{'rule':<22}{'n':>5}{'<=1.1x':>8}{'median':>8}{'worst':>8}  chosen")
+    for r in rows:
+        print(f"{r['case']:<18}{r['rule']:<22}{r['n']:>5}"
+              f"{round(r['rate_within_bar'] * r['n']):>8}{r['median_ratio']:>8.3f}"
+              f"{r['worst_ratio']:>8.3f}  {r['chosen']}")
+    return rows
+
+
+def run_designs(k: int, root: int, jobs: int, path: str,
+                cases: tuple[str, ...] = DEFAULT_CASES, k0: int = 0) -> None:
+    """Measure designs ``k0 <= i < k`` of ``cases`` on the seed root ``root``; save after
+    each one."""
+    todo = [(case, root, i) for i in range(k0, k) for case in cases]
     records, t0 = [], time.perf_counter()
 
     def save() -> None:
@@ -474,12 +595,14 @@ def run_designs(k: int, root: int, jobs: int, path: str) -> None:
             "date": str(date.today()), "machine": platform.platform(),
             "seconds": time.perf_counter() - t0, "designs_per_case": k, "jobs": jobs,
             "seed_root": root, "bar": BAR, "margin_ratio": MARGIN_RATIO,
-            "margin_z": MARGIN_Z, "cases": {c: [t, list(n)] for c, (t, n)
-                                                       in CASES.items()},
-            "seeds": {"chose_the_rule": "synthetic/<truth>/k: [2026, 12, truth index, k], "
-                      "k < 3, and the OLMo ladder",
-                      "reported_here": f"[{root}, case index, k], k < {k}",
-                      "reserved_for_choosing_a_change": f"[{CHOOSE_ROOT}, case index, k]",
+            "cut_ratio": CUT_RATIO, "margin_z": MARGIN_Z,
+            "cases": {c: [t, list(n)] for c, (t, n) in CASES.items() if c in cases},
+            "seeds": {"chose_margin_ratio": "synthetic/<truth>/k: [2026, 12, truth index, "
+                      "k], k < 3, and the OLMo ladder",
+                      "chose_cut_ratio": f"[{REPORT_ROOT} or {CHOOSE_ROOT}, case index, k] "
+                      "(bench/results/two_input_auto_designs_cut_choose.json)",
+                      "reported_here": f"[{root}, case index, k], {k0} <= k < {k}",
+                      "fresh_for_cut_ratio": list(FRESH_ROOTS),
                       "tests": f"[{TEST_ROOT}, case index, k]"},
             "rules": list(RULES), "records": records}, indent=1, default=float) + "\n")
 
@@ -506,13 +629,27 @@ def main() -> None:
                     help="designs with known truth per case (instead of the sets)")
     ap.add_argument("--seed-root", type=int, default=REPORT_ROOT, help="seed root of designs")
     ap.add_argument("--jobs", type=int, default=2, help="processes for the designs")
+    ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                    help=f"cases of the designs, comma-separated, of {', '.join(CASES)}")
+    ap.add_argument("--k0", type=int, default=0,
+                    help="first design index (designs k0..DESIGNS-1 per case)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="rescore every rule on the design records of these files and "
+                    "write the per-case table to --json (no fitting)")
     args = ap.parse_args()
+    if args.merge:
+        merge_designs(args.merge, args.json or "bench/results/two_input_auto_merged.json",
+                      args.jobs)
+        return
     if args.designs or (args.summarize and args.json and "designs" in args.json):
         path = args.json or "bench/results/two_input_auto_designs.json"
         if args.summarize:
             summarize_designs(path)
         else:
-            run_designs(args.designs, args.seed_root, args.jobs, path)
+            cases = tuple(args.cases.split(","))
+            if unknown := [c for c in cases if c not in CASES]:
+                ap.error(f"unknown case(s) {unknown}; known: {list(CASES)}")
+            run_designs(args.designs, args.seed_root, args.jobs, path, cases, args.k0)
         return
     args.json = args.json or "bench/results/two_input_auto.json"
     if args.summarize:

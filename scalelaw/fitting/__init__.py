@@ -28,6 +28,7 @@ from scalelaw.fitting._extrapolation import (
 )
 from scalelaw.fitting._select import (
     AUTO_CANDIDATES,
+    CUT_RATIO,
     DEFAULT_LAW,
     MARGIN_RATIO,
     MARGIN_Z,
@@ -40,6 +41,7 @@ from scalelaw.fitting._select import (
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "CUT_RATIO",
     "DEFAULT_CUTS",
     "DEFAULT_LAW",
     "MARGIN_RATIO",
