@@ -6,31 +6,32 @@ held-out tail) at the defaults: ``objective="huber_log"``, batched, ``--jobs``
 worker processes. Beside it, ``objective="mse_log"``. Each is timed ``--repeats``
 times (median reported).
 
-Baseline in the same run (once per law, at the default objective): the default search
-before 2026-12-06 (backtest refits from the 8 best prescreened starts, 16 for laws of
-more than 5 free parameters, with their Huber
-optima polished by damped Newton steps; the Huber polish in one round of up to 500
-iterations), against ours (refits from the 4 best prescreened starts, 8 for laws of
-more than 5 free parameters, their
-trust-region Huber optima kept; the polish in two rounds, 60 then 440 for candidates
-within 10 % of the best). Reported: seconds, mean RMSLE, 90 % PI coverage, the laws
-auto chose, and the largest per-curve RMSLE difference between the baseline and ours.
+Baseline in the same run (once per law, at the default objective): the library as it
+was at an earlier commit (``--baseline-rev``, default ``5b221bf``: the default path
+before the changes of 2026-12-06's second session, i.e. backtest batches of 8+ groups
+in 4 parts per worker, the law evaluated twice per accepted trust-region step, M4's
+plateau solved by the safeguarded solver, and per-column pandas work in the data checks
+and the held-out tables), extracted by ``git archive`` and run in a subprocess on the
+same data. Reported: seconds, mean RMSLE, 90 % PI coverage, the laws auto chose, and the
+largest per-curve RMSLE difference between the baseline and ours.
 
 Targets: auto <= 60 s and one law (M4) <= 15 s on 2 cores at the defaults; auto's
 mean RMSLE <= 0.030 with 90 % PI coverage 85-95 %.
 
 Run: .venv/bin/python bench/backtest_speed.py [--limit N] [--jobs 2] [--repeats 3]
-     [--laws m4,auto] [--objectives huber_log,mse_log] [--no-baseline] [--json PATH]
+     [--laws m4,auto] [--objectives huber_log,mse_log] [--no-baseline]
+     [--baseline-rev REV] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from datetime import date
@@ -40,26 +41,41 @@ import numpy as np
 
 import scalelaw as sl
 from scalelaw import datasets
-from scalelaw.fitting import _search
+
+_BASELINE_SCRIPT = """
+import json, sys, time, warnings
+import scalelaw as sl
+from scalelaw import datasets
+law, objective, jobs, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+df = datasets.load("revisiting_nsl")
+curves = df.curve.unique()[: None if limit == "none" else int(limit)]
+df = df[df.curve.isin(curves)]
+t0 = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    bt = sl.backtest(df, law, x="seen_examples", y="loss", group="curve",
+                     split_column="training", objective=objective, n_jobs=jobs)
+t = time.perf_counter() - t0
+print(json.dumps({"seconds": t, "rmsle_mean": bt.overall["rmsle_mean"],
+                  "pi90": bt.overall["pi_coverage"], "n_groups": bt.overall["n_groups"],
+                  "chosen": bt.groups["law"].value_counts().to_dict(),
+                  "per_curve_rmsle": dict(zip(bt.groups["group"].astype(str),
+                                              bt.groups["rmsle"].tolist()))}))
+"""
 
 
-@contextlib.contextmanager
-def _search_before():
-    """The default search before 2026-12-06: backtest refits from 8 prescreened starts
-    with their Huber optima polished, and the Huber polish in one round of 500."""
-    names = ("REFIT_PRESCREEN_KEEP", "REFIT_PRESCREEN_KEEP_MANY", "REFIT_POLISH",
-             "DAMPED_FIRST_ROUND", "DAMPED_SECOND_ROUND")
-    saved = {n: getattr(_search, n) for n in names}
-    # no cap: refits took the reported fit's prescreen (8, 16 for laws of more than 5
-    # free parameters)
-    _search.REFIT_PRESCREEN_KEEP = _search.REFIT_PRESCREEN_KEEP_MANY = _search.TRUST_MAX_STARTS
-    _search.REFIT_POLISH = True
-    _search.DAMPED_FIRST_ROUND, _search.DAMPED_SECOND_ROUND = 500, 0
-    try:
-        yield
-    finally:
-        for n, v in saved.items():
-            setattr(_search, n, v)
+def _baseline(rev, law, objective, jobs, limit):
+    """The backtest with the library at commit ``rev`` (its scalelaw/ and datasets/),
+    run in a subprocess; the same data, law, objective and workers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "archive", rev, "scalelaw", "datasets"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": tmp}
+        out = subprocess.run([sys.executable, "-c", _BASELINE_SCRIPT, law, objective,
+                              str(jobs), "none" if limit is None else str(limit)],
+                             capture_output=True, text=True, check=True, env=env, cwd=tmp)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _run(df, law, objective, jobs):
@@ -101,6 +117,8 @@ def main() -> None:
     ap.add_argument("--laws", default="m4,auto")
     ap.add_argument("--objectives", default="huber_log,mse_log")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--baseline-rev", default="5b221bf",
+                    help="git revision of the library to time as the baseline")
     ap.add_argument("--pooled-members", action="store_true",
                     help="also: auto once with a combination's members calibrated on the "
                     "pooled backtests of every candidate (the default: each on its own)")
@@ -126,18 +144,20 @@ def main() -> None:
                   flush=True)
             _save(args, curves, rows)
             if objective == "huber_log" and not args.no_baseline:
-                with _search_before():
-                    base, t = _run(df, law, objective, args.jobs)
-                row = _row(base, law, objective, args.jobs, [t], "baseline (search before)")
-                ours = rows[-1]["per_curve_rmsle"]
+                base = _baseline(args.baseline_rev, law, objective, args.jobs, args.limit)
+                t = base.pop("seconds")
+                row = {"law": law, "objective": objective, "jobs": args.jobs,
+                       "path": f"baseline (library at {args.baseline_rev})",
+                       "seconds": t, "runs_s": [t], **base}
+                ours = {str(g): r for g, r in rows[-1]["per_curve_rmsle"].items()}
                 diff = [abs(ours[g] - r) for g, r in row["per_curve_rmsle"].items()
                         if np.isfinite(r) and np.isfinite(ours.get(g, np.nan))]
                 row["max_rmsle_difference"] = float(max(diff)) if diff else float("nan")
                 row["speedup_of_ours"] = t / rows[-1]["seconds"]
                 rows.append(row)
                 print(f"{law:<5} {objective:<9} baseline {t:7.1f} s  RMSLE "
-                      f"{base.overall['rmsle_mean']:.4f}  PI90 "
-                      f"{base.overall['pi_coverage']:.3f}  speed-up {row['speedup_of_ours']:.2f}x"
+                      f"{row['rmsle_mean']:.4f}  PI90 "
+                      f"{row['pi90']:.3f}  speed-up {row['speedup_of_ours']:.2f}x"
                       f"  max per-curve RMSLE difference {row['max_rmsle_difference']:.2e}",
                       flush=True)
     if args.pooled_members:
