@@ -236,3 +236,27 @@ def test_a_backtest_refit_lands_near_the_reported_fits_optimum(name):
     # refit path that lost the optimum (no search, wrong starts) fails them
     assert max(gaps) < 0.02 and np.median(gaps) < 1e-5
     assert max(moved) < 5e-3
+
+
+def test_a_refit_that_stops_at_its_iteration_limit_is_said_in_the_calibration(monkeypatch):
+    # refits are not polished, so their search's iteration limit is where they stop:
+    # one that stops there must be said, on the per-group and the batched paths alike
+    from scalelaw.fitting import _search
+
+    df = datasets.load("revisiting_nsl")
+    curve = df.curve.unique()[0]
+    train = df[(df.curve == curve) & df.training.astype(bool)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sl.fit("m4", train, x="seen_examples", y="loss")
+        monkeypatch.setattr(_search, "TRUST_FIRST_ROUND", 2)
+        monkeypatch.setattr(_search, "TRUST_SECOND_ROUND", 0)
+        single = calibrate(res).calibration.note
+        batched = calibrate_many([res])[0].calibration.note
+    for note in (single, batched):
+        assert "refit did not meet its convergence test" in note
+        assert "iteration limit" in note
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert "convergence test" not in calibrate(res).calibration.note
