@@ -129,28 +129,41 @@ def _truth_loss(n, d):
     return 1.7 + 400 * n ** -0.34 + 410 * d ** -0.28
 
 
-def _truth_acc(loss):
-    return 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss)))
+def _truth_acc(loss, drift=0.0):
+    return 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss - drift)))
+
+
+#: ``drift`` design: the accuracy's logit falls by DRIFT per e-fold of N beyond 10^7.5 at
+#: the same loss (larger models score lower than the law fitted on small ones predicts, as
+#: the larger models' error on the Gadre et al. testbed)
+DRIFT = 0.1
 
 
 def _design(kind, rng):
-    if kind == "ladder":
+    if kind in ("ladder", "drift"):
         n = np.repeat(np.logspace(7.5, 9.5, 5), 5)
         m = np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 5)
     else:
         n = np.array([1e7, 3e7, 1e8, 3e8, 1e7, 3e7, 1e9, 3e9])
         m = np.array([20, 20, 20, 20, 320, 80, 20, 20.0])
     loss = _truth_loss(n, n * m) * np.exp(rng.normal(0, 0.01, n.size))
-    acc = _truth_acc(loss) * np.exp(rng.normal(0, 0.02, n.size))
+    drift = DRIFT * np.log(n / 10**7.5) if kind == "drift" else 0.0
+    acc = _truth_acc(loss, drift) * np.exp(rng.normal(0, 0.02, n.size))
     return pd.DataFrame({"n_params": n, "n_tokens": n * m, "loss": loss, "acc": acc})
 
 
-def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
-    methods = ("before", "param_t", "composed", "composed_cal_first", "composed_cal")
+ALL_METHODS = ("before", "param_t", "composed", "composed_cal_first", "composed_cal",
+               "composed_cal_chain")
+CALIBRATE = {"composed_cal_first": "first", "composed_cal": True, "composed_cal_chain": "chain"}
+
+
+def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0,
+              methods=ALL_METHODS[:5]):
     hits = dict.fromkeys(methods, 0)
     widths = {m: [] for m in methods}
     n_pts, refused = 0, dict.fromkeys(methods, 0)
-    first = "chinchilla" if kind == "ladder" else "gadre"
+    first = "gadre" if kind == "small" else "chinchilla"
+    growth = []
     t0 = time.perf_counter()
     for r in range(first_rep, first_rep + reps):
         df = _design(kind, np.random.default_rng([2026, 12, r]))
@@ -165,8 +178,10 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
             chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
                                    intermediate="loss", second_law="logit_linear:floor=0.25",
                                    objective="mse_log", calibrate=cal)
-                      for m, cal in (("composed_cal_first", "first"), ("composed_cal", True))}
+                      for m, cal in CALIBRATE.items() if m in methods}
             chains.update(before=ch, param_t=ch, composed=ch)
+            growth.append(chains["composed_cal_chain"].calibration.growth
+                          if "composed_cal_chain" in methods else float("nan"))
         a = held["acc"].to_numpy()
         n_pts += a.size
         for m in methods:
@@ -189,7 +204,14 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
             "n_scored": scored, "n_refused": refused[m],
             "binomial_sd": float(np.sqrt(level * (1 - level) / max(scored, 1))),
             "median_width": float(np.median(widths[m])) if widths[m] else float("nan"),
+            "hits": hits[m], "widths": widths[m],
         }
+    if "composed_cal_chain" in methods:
+        g = np.array(growth)
+        out["chain_growth"] = {"median": float(np.nanmedian(g)) if np.isfinite(g).any()
+                               else None, "zero": int(np.sum(g == 0)),
+                               "not_measured": int(np.sum(~np.isfinite(g))),
+                               "values": [float(v) if np.isfinite(v) else None for v in g]}
     return out
 
 
@@ -259,7 +281,8 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
                             before_covered=(before[0] <= g.rows.actual)
                             & (g.rows.actual <= before[1]))
         r = pd.concat(rows, ignore_index=True)
-        tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
+        tag = {False: "uncalibrated", "first": "calibrated_first",
+               "chain": "calibrated_chain"}.get(cal, "calibrated")
         key = f"{label}_{tag}"
         out[key] = {
             "calibrate": cal, "n_points": len(r),
@@ -333,8 +356,14 @@ def main() -> None:
                     "those run before)")
     ap.add_argument("--parts", default="reproduction,synthetic,ladder",
                     help="comma-separated parts to run (reproduction, synthetic or "
-                    "synthetic_ladder/synthetic_small, ladder, ladder_cal_first, ladder_cal); "
+                    "synthetic_ladder/synthetic_small, chaincal_ladder/chaincal_drift/"
+                    "chaincal_small, ladder, ladder_cal_first, ladder_cal, ladder_cal_chain); "
                     "the others are kept from --json")
+    ap.add_argument("--reps-chaincal", type=int, default=25,
+                    help="designs of a chaincal_* part (25 ladder designs: about 125 s)")
+    ap.add_argument("--chaincal-set", default="report", choices=["choose", "report"],
+                    help="the set a chaincal_* part's seeds belong to: 'choose' (seeds that "
+                    "chose the rule) or 'report' (fresh seeds, [2026, 12, r], r >= 100)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "chains.json"))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -348,7 +377,15 @@ def main() -> None:
         if "synthetic" in parts or f"synthetic_{kind}" in parts:
             payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps,
                                                                   first_rep=args.first_rep)
-    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True)):
+    for kind in ("ladder", "drift", "small"):
+        if f"chaincal_{kind}" in parts:
+            chunk = synthetic(kind, args.reps_chaincal, first_rep=args.first_rep,
+                              methods=("composed", "composed_cal_first", "composed_cal_chain"))
+            sets = payload.setdefault("synthetic_chain_calibration", {})
+            chunks = sets.setdefault(args.chaincal_set, {}).setdefault(kind, {})
+            chunks[chunk["seeds"]] = chunk
+    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True),
+                     ("ladder_cal_chain", "chain")):
         if tag in parts:
             payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
     payload["gadre_ladder_selection"] = leave_one_corpus_out(payload.get("gadre_ladder", {}))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import RandomStateLike, check_level, check_random_state
-from scalelaw.exceptions import DataValidationError, ScaleLawError
+from scalelaw.exceptions import DataValidationError, ExtrapolationWarning, ScaleLawError
 from scalelaw.fitting import DEFAULT_CUTS, as_frame, fit
 from scalelaw.fitting import calibrate as calibrate_fit
 from scalelaw.forecast import (
@@ -25,7 +25,7 @@ from scalelaw.laws import Inputs
 from scalelaw.results import FitResult
 from scalelaw.stats import percentile_intervals
 
-__all__ = ["ChainResult", "calibrate_metric", "fit_chain"]
+__all__ = ["ChainCalibration", "ChainResult", "calibrate_metric", "fit_chain"]
 
 
 def _step_name(res: FitResult, which: str) -> str:
@@ -73,13 +73,86 @@ def _step_draws(res: FitResult, columns: list[np.ndarray], level: float, rng: np
     return curve, new
 
 
+def chain_log_draws(chain: ChainResult, columns: list[np.ndarray], level: float,
+                    n_draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the chained curve and of a new run's metric (log scale), ``(n_draws, n)``.
+
+    The intermediate is drawn from the first step's forecast at the inputs,
+    the metric from the second step's forecast at each drawn intermediate;
+    a chain calibration (:class:`ChainCalibration`) spreads a new run's
+    draws about their median by ``sqrt(1 + growth^2 d)``, ``d`` the inputs'
+    distance beyond the first step's domain.
+    """
+    first, second = chain.first, chain.second
+    tiled = [np.tile(c, n_draws) for c in columns]  # draw-major: (n_draws, n) when reshaped
+    shape = (n_draws, len(columns[0]))
+    inter_curve, inter_new = _step_draws(first, tiled, level, rng, "first")
+    with np.errstate(over="ignore"):
+        m_curve, _ = _step_draws(second, [np.exp(inter_curve)], level, rng, "second")
+        _, m_new = _step_draws(second, [np.exp(inter_new)], level, rng, "second")
+    m_curve, m_new = m_curve.reshape(shape), m_new.reshape(shape)
+    cal = chain.calibration
+    if cal is not None and np.isfinite(cal.growth) and cal.growth > 0:
+        d = extrapolation_distance(first, [np.asarray(c, dtype=np.float64) for c in columns])[1]
+        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # an input with no finite draw
+            mid = np.nanmedian(m_new, axis=0)
+        m_new = mid + (m_new - mid) * np.sqrt(1.0 + cal.growth**2 * d)
+    return m_curve, m_new
+
+
+@dataclass(frozen=True)
+class ChainCalibration:
+    """How fast the chain's forecast error grows toward larger models (:func:`calibrate_chain`).
+
+    From rolling-origin backtests over model size: both steps refitted on
+    the smaller models, the larger models' metric forecast through the
+    refitted chain. Each log error, divided by the refitted chain's own
+    predictive standard deviation there, gives ``z``; with ``d`` the
+    distance beyond the refitted first step's domain (in observed
+    log-ranges), ``z ~ N(0, 1 + growth^2 d)`` (maximum likelihood). A
+    forecast at distance ``d`` beyond the chain's domain then spreads a new
+    run's draws about their median by ``sqrt(1 + growth^2 d)``.
+
+    Attributes
+    ----------
+    growth : float
+        Relative growth of the chain's spread per observed log-range beyond
+        the domain (0 when its own intervals held the backtests; NaN when no
+        backtest was possible).
+    n_points : int
+        Backtest errors used.
+    cuts : tuple of float
+        Cut positions (fractions of the normalised log scale of the first input).
+    errors : pandas.DataFrame
+        One row per backtest error: ``cut``, ``distance``, ``log_error``,
+        ``base_sd`` (the refitted chain's own log-scale spread), ``z``.
+    note : str
+        Why some cuts were skipped, if any.
+    """
+
+    growth: float
+    n_points: int
+    cuts: tuple[float, ...]
+    errors: pd.DataFrame
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content."""
+        return {"growth": self.growth, "n_points": self.n_points, "cuts": list(self.cuts),
+                "errors": {c: self.errors[c].tolist() for c in self.errors.columns},
+                "note": self.note}
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """A two-step chain: ``first`` (inputs -> intermediate) and ``second``
-    (intermediate -> metric)."""
+    (intermediate -> metric); ``calibration`` the chain's own extrapolation
+    error (:func:`calibrate_chain`), if measured."""
 
     first: FitResult
     second: FitResult
+    calibration: ChainCalibration | None = None
 
     def get_prediction(self, level: float = 0.9, *, n_draws: int = 4000,
                        random_state: RandomStateLike = 0, extrapolate: bool = False,
@@ -175,16 +248,17 @@ class ChainResult:
         cols = [np.atleast_1d(np.asarray(inputs[c], dtype=np.float64)).ravel()
                 for c in first.x]
         # the guard and the "not calibrated" warning of the first step's own forecast
-        tab1 = prediction_table(first, level, extrapolate=extrapolate,
-                                max_extrapolation=max_extrapolation,
-                                **dict(zip(first.x, cols, strict=True)))
-        tiled = [np.tile(c, n_draws) for c in cols]  # draw-major: (n_draws, n) when reshaped
-        shape = (n_draws, len(cols[0]))
-        inter_curve, inter_new = _step_draws(first, tiled, level, rng, "first")
+        # (not said of a chain calibrated as a whole)
+        with warnings.catch_warnings():
+            if self.calibration is not None and np.isfinite(self.calibration.growth):
+                warnings.filterwarnings("ignore", message=".*this fit is not calibrated",
+                                        category=ExtrapolationWarning)
+            tab1 = prediction_table(first, level, extrapolate=extrapolate,
+                                    max_extrapolation=max_extrapolation,
+                                    **dict(zip(first.x, cols, strict=True)))
+        m_curve, m_new = chain_log_draws(self, cols, level, n_draws, rng)
         with np.errstate(over="ignore"):
-            m_curve, _ = _step_draws(second, [np.exp(inter_curve)], level, rng, "second")
-            _, m_new = _step_draws(second, [np.exp(inter_new)], level, rng, "second")
-            metric, obs = np.exp(m_curve).reshape(shape), np.exp(m_new).reshape(shape)
+            metric, obs = np.exp(m_curve), np.exp(m_new)
         # NaN draws are left out (any number); overflowed (infinite) ones count as values
         with np.errstate(invalid="ignore"):
             lo, hi, _ = percentile_intervals(metric, level, max_failed_fraction=1.0,
@@ -263,13 +337,17 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
         if col not in frame.columns:
             raise DataValidationError(f"Column {col!r} is not in {what} (columns: "
                                       f"{list(frame.columns)}).", column=col)
-    if calibrate not in (False, True, "first"):
-        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
-                                  f"Got {calibrate!r} instead.", column="calibrate")
+    if not any(calibrate is v for v in (False, True)) and calibrate not in ("first", "chain"):
+        raise DataValidationError(f"The 'calibrate' parameter must be 'chain', 'first', True "
+                                  f"or False. Got {calibrate!r} instead.", column="calibrate")
     first = fit(first_law, data.dropna(subset=[intermediate]), x=x, y=intermediate,
                 **fit_kwargs)
     step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,
                 **fit_kwargs)
+    if calibrate == "chain":
+        from scalelaw.downstream._chaincal import calibrate_chain
+
+        return calibrate_chain(ChainResult(first, step2), data, second_data)
     if calibrate:
         first = calibrate_fit(first)
     if calibrate is True:
@@ -277,9 +355,9 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
     return ChainResult(first, step2)
 
 
-def _refit(result: FitResult, rows: pd.DataFrame) -> FitResult:
+def refit_on(result: FitResult, rows: pd.DataFrame) -> FitResult:
     """The law refitted on some of its rows: from its optimum and 8 of its default starts."""
-    kw: dict[str, Any] = {"x": result.x[0], "y": result.y, "objective": result.objective,
+    kw: dict[str, Any] = {"x": list(result.x), "y": result.y, "objective": result.objective,
                           "delta": result.delta, "weights": "weight", "starts": 8,
                           "random_state": 0}
     with warnings.catch_warnings():
@@ -363,7 +441,7 @@ def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS, *,
                          f"{int((~below).sum())} lower; skipped")
             continue
         try:
-            sub = _refit(result, frame[below])
+            sub = refit_on(result, frame[below])
         except ScaleLawError as exc:
             notes.append(f"cut {cut}: refit failed ({' '.join(str(exc).split())})")
             continue
