@@ -34,9 +34,26 @@
    then chosen on two corpora and reported on the third
    (``gadre_ladder_selection``): the narrowest option covering the level on
    the choosing corpora; the third corpus's coverage is out of sample.
+4. The chain calibration (``calibrate="chain"``, ``composed_cal_chain``:
+   both steps refitted on the smaller models of the fit set, the larger
+   ones' metric forecast through the chain, its standardized errors' growth
+   with the distance carried into the intervals). ``chaincal_*`` parts run
+   ``composed``, ``composed_cal_first`` and ``composed_cal_chain`` on a
+   synthetic design, in chunks of seeds kept under
+   ``synthetic_chain_calibration[set][design][seeds]`` (``set``: ``choose``,
+   the seeds that chose the rule, or ``report``, fresh seeds) and pooled in
+   ``synthetic_chain_calibration_pooled``. Designs: ``ladder`` and ``small``
+   (above) and ``drift`` (the ladder with a metric law whose logit falls by
+   ``DRIFT`` per e-fold of N at the same loss: a known bias toward larger
+   models). ``ladder_cal_chain`` runs it on the Gadre ladder, and
+   ``gadre_ladder_selection_chain`` chooses among uncalibrated, ``"first"``,
+   ``True`` and ``"chain"`` per corpus: admissible if within 2 binomial sd of
+   the level on the synthetic ladder's choosing seeds and covering the level
+   on the two other corpora; the narrowest admissible option is reported on
+   the third corpus.
 
 Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200]
-[--first-rep 0] [--parts ...]
+[--first-rep 0] [--parts ...] [--chaincal-set choose|report] [--reps-chaincal 25]
 """
 
 from __future__ import annotations
@@ -136,7 +153,7 @@ def _truth_acc(loss, drift=0.0):
 #: ``drift`` design: the accuracy's logit falls by DRIFT per e-fold of N beyond 10^7.5 at
 #: the same loss (larger models score lower than the law fitted on small ones predicts, as
 #: the larger models' error on the Gadre et al. testbed)
-DRIFT = 0.1
+DRIFT = 0.3
 
 
 def _design(kind, rng):
@@ -347,6 +364,83 @@ def leave_one_corpus_out(lad: dict, level: float = 0.9) -> dict:
             "coverage_out_of_sample": float(allh.covered.mean())}
 
 
+def pooled(chunks: dict) -> dict:
+    """Chunks of one synthetic set and design (several seed ranges) pooled per method."""
+    out: dict = {"seeds": sorted(chunks), "methods": {}}
+    methods = next(iter(chunks.values()))["methods"] if chunks else {}
+    for m in methods:
+        hits = sum(c["methods"][m]["hits"] for c in chunks.values())
+        n = sum(c["methods"][m]["n_scored"] for c in chunks.values())
+        widths = [w for c in chunks.values() for w in c["methods"][m]["widths"]]
+        out["methods"][m] = {"coverage": hits / n if n else float("nan"), "n_scored": n,
+                             "n_refused": sum(c["methods"][m]["n_refused"]
+                                              for c in chunks.values()),
+                             "binomial_sd": float(np.sqrt(0.09 / max(n, 1))),
+                             "median_width": float(np.median(widths)) if widths
+                             else float("nan")}
+    g = np.array([v if v is not None else np.nan for c in chunks.values()
+                  for v in c.get("chain_growth", {}).get("values", [])], dtype=float)
+    if g.size:
+        out["chain_growth"] = {"designs": int(g.size), "zero": int(np.sum(g == 0)),
+                               "not_measured": int(np.sum(np.isnan(g))),
+                               "median": float(np.nanmedian(g)) if np.isfinite(g).any()
+                               else None}
+    return out
+
+
+def choose_chain_calibration(payload: dict, level: float = 0.9) -> dict:
+    """Per Gadre corpus: the calibration chosen on the other two corpora and the
+    synthetic ladder's choosing seeds, reported on that corpus.
+
+    Admissible: synthetic coverage within 2 binomial sd of ``level`` (a right chain
+    neither under- nor over-covered) and coverage >= ``level`` on the two choosing
+    corpora; chosen: the narrowest admissible option (median width on the choosing
+    corpora); with none admissible, the highest choosing coverage among those that pass
+    the synthetic test.
+    """
+    lad = payload.get("gadre_ladder", {})
+    choose = payload.get("synthetic_chain_calibration", {}).get("choose", {}).get("ladder")
+    if not choose or "per_task_calibrated_chain" not in lad:
+        return {}
+    syn = pooled(choose)["methods"]
+    old = payload.get("synthetic", {}).get("ladder", {})
+    names = {"uncalibrated": "composed", "calibrated_first": "composed_cal_first",
+             "calibrated_chain": "composed_cal_chain", "calibrated": "composed_cal"}
+    syn_cov = {}
+    for opt, m in names.items():
+        if m in syn:
+            syn_cov[opt] = (syn[m]["coverage"], syn[m]["binomial_sd"], "choose set")
+        elif m in old.get("methods", {}) and old.get("seeds") == "[2026, 12, r], r = 20..69":
+            v = old["methods"][m]
+            syn_cov[opt] = (v["coverage"], v["binomial_sd"], "synthetic.ladder")
+    frames = {o: pd.DataFrame(lad[f"per_task_{o}"]["points"]).assign(
+        width=lambda t: t.upper - t.lower) for o in syn_cov if f"per_task_{o}" in lad}
+    corpora = sorted(next(iter(frames.values())).corpus.unique())
+    folds, held = [], []
+    for c in corpora:
+        score = {o: (float(f[f.corpus != c].covered.mean()), float(f[f.corpus != c].width
+                                                                   .median()))
+                 for o, f in frames.items()}
+        right = [o for o in frames if abs(syn_cov[o][0] - level) <= 2 * syn_cov[o][1]]
+        ok = [o for o in right if score[o][0] >= level]
+        pick = (min(ok, key=lambda o: score[o][1]) if ok
+                else max(right or frames, key=lambda o: score[o][0]))
+        test = frames[pick][frames[pick].corpus == c]
+        held.append(test)
+        folds.append({"reported_on": c, "chosen": pick, "coverage": float(test.covered.mean()),
+                      "n_points": len(test), "median_width": float(test.width.median()),
+                      "choosing_coverage": {o: v[0] for o, v in score.items()},
+                      "choosing_width": {o: v[1] for o, v in score.items()}})
+    allh = pd.concat(held)
+    return {"rule": "narrowest option covering >= level on the other two corpora among "
+            "those within 2 binomial sd of level on the synthetic ladder's choosing seeds",
+            "synthetic_choose": {o: {"coverage": v[0], "binomial_sd": v[1], "from": v[2]}
+                                 for o, v in syn_cov.items()},
+            "folds": folds, "n_points": len(allh),
+            "coverage_out_of_sample": float(allh.covered.mean()),
+            "median_width_out_of_sample": float(allh.width.median())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps-ladder", type=int, default=100)
@@ -388,7 +482,13 @@ def main() -> None:
                      ("ladder_cal_chain", "chain")):
         if tag in parts:
             payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
-    payload["gadre_ladder_selection"] = leave_one_corpus_out(payload.get("gadre_ladder", {}))
+    payload["gadre_ladder_selection"] = leave_one_corpus_out(
+        {k: v for k, v in payload.get("gadre_ladder", {}).items() if "chain" not in k})
+    payload["gadre_ladder_selection_chain"] = choose_chain_calibration(payload)
+    for name, kinds in payload.get("synthetic_chain_calibration", {}).items():
+        if isinstance(kinds, dict):
+            payload.setdefault("synthetic_chain_calibration_pooled", {})[name] = {
+                k: pooled(v) for k, v in kinds.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     _report(payload)
@@ -433,6 +533,18 @@ def _report(payload: dict) -> None:
         for e in v.get("excluded", []):
             print(f"{'':<28} not scored: {e['y']} {e['corpus']} ({e['n_test']} points): "
                   f"{e['status'][:150]}")
+    for name, kinds in payload.get("synthetic_chain_calibration_pooled", {}).items():
+        for kind, v in kinds.items():
+            print(f"\nchain calibration, {name} seeds, {kind} ({', '.join(v['seeds'])}):")
+            for m, r in v["methods"].items():
+                print(f"  {m:<19} coverage {r['coverage']:.3f} (n={r['n_scored']}, binomial "
+                      f"sd {r['binomial_sd']:.3f}, refused {r['n_refused']}) median width "
+                      f"{r['median_width']:.4f}")
+            if "chain_growth" in v:
+                g = v["chain_growth"]
+                med = "n/a" if g["median"] is None else f"{g['median']:.3f}"
+                print(f"  growth: median {med}, zero in {g['zero']} and not measured in "
+                      f"{g['not_measured']} of {g['designs']} designs")
     sel = payload.get("gadre_ladder_selection", {})
     if sel:
         print(f"\nCalibration chosen on two corpora, reported on the third ({sel['rule']}):")
@@ -442,6 +554,18 @@ def _report(payload: dict) -> None:
                   + ", ".join(f"{o} {c:.3f}" for o, c in f["choosing_coverage"].items()))
         print(f"  out of sample, pooled: {sel['coverage_out_of_sample']:.3f} "
               f"(n={sel['n_points']})")
+    sel = payload.get("gadre_ladder_selection_chain", {})
+    if sel:
+        print(f"\nWith the chain calibration ({sel['rule']}):")
+        print("  synthetic choosing seeds: " + ", ".join(
+            f"{o} {v['coverage']:.3f}" for o, v in sel["synthetic_choose"].items()))
+        for f in sel["folds"]:
+            print(f"  reported on {f['reported_on']:<12} chosen {f['chosen']:<17} coverage "
+                  f"{f['coverage']:.3f} (n={f['n_points']}, median width "
+                  f"{f['median_width']:.4f}); choosing coverage "
+                  + ", ".join(f"{o} {c:.3f}" for o, c in f["choosing_coverage"].items()))
+        print(f"  out of sample, pooled: {sel['coverage_out_of_sample']:.3f} "
+              f"(n={sel['n_points']}, median width {sel['median_width_out_of_sample']:.4f})")
 
 
 if __name__ == "__main__":

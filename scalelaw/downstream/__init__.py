@@ -5,7 +5,9 @@
   a capability score) from the inputs (``N``, ``D``, compute), a law for the
   metric from that quantity, and
   forecasts of the metric whose intervals carry the uncertainty of both
-  steps (:meth:`ChainResult.get_prediction`).
+  steps (:meth:`ChainResult.get_prediction`) and, by default, the chain's
+  own error toward larger models (:func:`calibrate_chain`: both steps
+  refitted on the smaller models, the larger ones forecast through them).
 * :func:`fit_shared_slope`: a sigmoid in log compute per group (model
   family) with one slope and ceiling shared by all groups and a midpoint per
   group.

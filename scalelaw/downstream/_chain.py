@@ -174,6 +174,14 @@ class ChainResult:
         * draw the metric from the second step at each drawn intermediate;
         * take percentiles.
 
+        A chain calibrated as a whole (:func:`calibrate_chain`, the default
+        of :func:`fit_chain`) then spreads a new run's draws about their
+        median by ``sqrt(1 + growth^2 d)``, ``d`` the inputs' distance beyond
+        the first step's domain (in observed log-ranges; 0 inside it): the
+        error its refits on smaller models made on the larger ones, beyond
+        what their own intervals allowed. ``mean_ci`` (the curve) is not
+        widened.
+
         A step without an interval (no residual degrees of freedom, a
         covariance that is not finite) is refused, naming the step: the chain
         never reports a finite interval that leaves a step's uncertainty out.
@@ -280,9 +288,16 @@ class ChainResult:
         return out
 
 
+def check_chain_calibrate(calibrate: object) -> None:
+    """Refuse a ``calibrate`` option of a chain other than "chain", "first", True, False."""
+    if not any(calibrate is v for v in (False, True)) and calibrate not in ("first", "chain"):
+        raise DataValidationError(f"The 'calibrate' parameter must be 'chain', 'first', True "
+                                  f"or False. Got {calibrate!r} instead.", column="calibrate")
+
+
 def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], intermediate: str,
               second_law: str, y: str | None = None, second_data: pd.DataFrame | None = None,
-              calibrate: bool | str = "first", **fit_kwargs: Any) -> ChainResult:
+              calibrate: bool | str = "chain", **fit_kwargs: Any) -> ChainResult:
     """Fit ``intermediate = first_law(x)`` and ``y = second_law(intermediate)``.
 
     Parameters
@@ -304,18 +319,24 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
     second_data : pandas.DataFrame, optional
         Rows for the second step (e.g. models with a measured metric), if
         different from ``data``.
-    calibrate : bool or "first", default="first"
-        Measure how the steps' forecast errors grow beyond their data, so the
-        chain's intervals grow with the distance: ``"first"`` the first step
-        (:func:`scalelaw.calibrate`, rolling-origin refits toward larger
-        runs), ``True`` both, the second by :func:`calibrate_metric` (refits
-        toward lower loss), ``False`` neither. A step with too few rows for
-        any backtest stays uncalibrated (its calibration says why). The
-        default was chosen on the Gadre et al. testbed as a ladder, each
-        corpus's choice made on the other two (bench/chains.py,
-        bench/RESULTS.md): uncalibrated chains under-covered the larger
-        models' per-task errors there, because the metric law fitted on small
-        models is biased at the larger models' loss.
+    calibrate : {"chain", "first", True, False}, default="chain"
+        Measure how the forecast error grows beyond the data, so the chain's
+        intervals grow with the distance. ``"chain"``: the chain's own error
+        toward larger models (:func:`calibrate_chain`: both steps refitted on
+        the smaller models, the larger ones' metric forecast through them;
+        the steps themselves stay uncalibrated). ``"first"``: the first step
+        only (:func:`scalelaw.calibrate`, rolling-origin refits toward larger
+        runs); ``True``: both steps, the second by :func:`calibrate_metric`
+        (refits toward lower loss); ``False``: none. A chain or step with too
+        few rows for any backtest stays uncalibrated (its calibration says
+        why). The default was chosen on synthetic designs with known truth
+        and the Gadre et al. testbed as a ladder, and reported on fresh seeds
+        and on each corpus with the choice made on the other two
+        (bench/chains.py, bench/RESULTS.md): the uncalibrated chain
+        under-covers the larger models' per-task errors there, because the
+        metric law fitted on small models is biased at the larger models;
+        ``"first"`` covers there but over-covers a chain whose laws are
+        right, ``"chain"`` stays near the level on both.
     **fit_kwargs
         Passed to both fits (objective, starts, ...).
 
@@ -337,9 +358,7 @@ def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], interme
         if col not in frame.columns:
             raise DataValidationError(f"Column {col!r} is not in {what} (columns: "
                                       f"{list(frame.columns)}).", column=col)
-    if not any(calibrate is v for v in (False, True)) and calibrate not in ("first", "chain"):
-        raise DataValidationError(f"The 'calibrate' parameter must be 'chain', 'first', True "
-                                  f"or False. Got {calibrate!r} instead.", column="calibrate")
+    check_chain_calibrate(calibrate)
     first = fit(first_law, data.dropna(subset=[intermediate]), x=x, y=intermediate,
                 **fit_kwargs)
     step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,

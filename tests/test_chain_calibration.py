@@ -1,0 +1,125 @@
+"""The chain calibration (calibrate="chain"): both steps refitted on the smaller models, the
+chain's own forecast error toward larger models measured and carried into its intervals."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw as sl
+from scalelaw.downstream import ChainCalibration, calibrate_chain, fit_chain
+
+X = ["n_params", "n_tokens"]
+
+
+def _runs(rng: np.random.Generator, drift: float = 0.0) -> pd.DataFrame:
+    """5 sizes x 5 token multipliers; Chinchilla loss (1 % noise), a logit-linear accuracy
+    with a chance floor (2 % noise) whose logit falls by ``drift`` per e-fold of N."""
+    n = np.repeat(np.logspace(7.5, 9.5, 5), 5)
+    d = n * np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 5)
+    loss = (1.7 + 400 * n ** -0.34 + 410 * d ** -0.28) * np.exp(rng.normal(0, 0.01, n.size))
+    logit = 9.0 - 3.5 * loss - drift * np.log(n / 10**7.5)
+    acc = (0.25 + 0.7 / (1 + np.exp(-logit))) * np.exp(rng.normal(0, 0.02, n.size))
+    return pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss, "acc": acc})
+
+
+def _forecast(seed: int, drift: float) -> tuple[int, int, float, float, float, int]:
+    """Fit on the 4 smaller sizes, forecast the largest (5 runs): hits calibrated and not,
+    median widths, the growth, and the held-out count."""
+    df = _runs(np.random.default_rng([2026, 12, seed]), drift)
+    test = (df.n_params == df.n_params.max()).to_numpy()
+    with warnings.catch_warnings():  # extrapolation warnings: forecasting beyond is the point
+        warnings.simplefilter("ignore", sl.ScaleLawWarning)
+        ch = fit_chain(df[~test], first_law="chinchilla", x=X, intermediate="loss",
+                       second_law="logit_linear:floor=0.25", objective="mse_log",
+                       calibrate="chain")
+        at = {c: df.loc[test, c].to_numpy() for c in X}
+        a = df.loc[test, "acc"].to_numpy()
+        out = []
+        for chain in (ch, replace(ch, calibration=None)):
+            t = chain.get_prediction(0.9, n_draws=1000, random_state=seed, extrapolate=True,
+                                     **at)
+            out += [int(np.sum((t.obs_ci_lower <= a) & (a <= t.obs_ci_upper))),
+                    float(np.median(t.obs_ci_upper - t.obs_ci_lower))]
+    return out[0], out[2], out[1], out[3], ch.calibration.growth, a.size
+
+
+def test_chain_calibration_keeps_a_well_specified_chain_near_its_level():
+    # Both laws right (the bench/chains.py ladder), 8 fresh designs (seeds [2026, 12, r],
+    # r = 300..307; the bench reports r = 100..149), 5 held-out runs each: n = 40, binomial
+    # sd 0.047 at 0.90. The calibration must not push a right chain far above its level:
+    # coverage within 0.80-0.98 (about 2 sd either side; runs of one design share a fit),
+    # and the median width at most 1.25x the uncalibrated one (bench, r = 20..69, the seeds
+    # that chose the rule: 0.920 coverage at 1.05x the width).
+    res = [_forecast(300 + k, 0.0) for k in range(8)]
+    hits, n = sum(r[0] for r in res), sum(r[5] for r in res)
+    ratio = np.median([r[2] / r[3] for r in res])
+    assert 0.80 <= hits / n <= 0.98, (hits, n)
+    assert ratio <= 1.25, ratio
+    growth = np.array([r[4] for r in res])
+    assert np.sum(growth == 0) >= 3, growth  # most right chains held their backtests
+
+
+def test_chain_calibration_widens_a_chain_whose_metric_law_drifts_with_size():
+    # The metric law's offset drifts with model size (the logit falls by 0.3 per e-fold of
+    # N at the same loss): a law fitted on smaller models over-predicts the larger ones'
+    # accuracy. The refitted chains' errors on the larger models of the fit set show it
+    # (negative, beyond their own spread), so the growth is positive and the intervals
+    # wider than the steps' own (measured on these seeds: growth 1.1-1.7, 1.1-1.4x width).
+    res = [_forecast(310 + k, 0.3) for k in range(4)]
+    growth = np.array([r[4] for r in res])
+    assert np.sum(growth > 0.5) >= 3, growth
+    assert np.median([r[2] / r[3] for r in res]) > 1.1
+
+
+def test_calibrate_chain_bad_input_and_what_it_cannot_measure():
+    df = _runs(np.random.default_rng([2026, 12, 320]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sl.ScaleLawWarning)
+        ch = fit_chain(df, first_law="chinchilla", x=X, intermediate="loss",
+                       second_law="logit_linear:floor=0.25", objective="mse_log",
+                       calibrate=False)
+        with pytest.raises(sl.DataValidationError, match="'calibrate' parameter must be "
+                           "'chain', 'first', True or False. Got 'second'"):
+            fit_chain(df, first_law="chinchilla", x=X, intermediate="loss",
+                      second_law="logit_linear", calibrate="second")
+        with pytest.raises(sl.DataValidationError, match="'cuts' parameter"):
+            calibrate_chain(ch, df, cuts=[0.5, 1.2])
+        with pytest.raises(sl.DataValidationError, match="'n_draws' parameter"):
+            calibrate_chain(ch, df, n_draws=10)
+        with pytest.raises(sl.DataValidationError, match="data is not the table the "
+                           "chain's step was fitted on"):
+            calibrate_chain(ch, df.iloc[:-3])
+        # the metric step's rows without the inputs: nothing to forecast through the chain
+        no_inputs = calibrate_chain(ch, df, df[["loss", "acc"]]).calibration
+        assert isinstance(no_inputs, ChainCalibration)
+        assert np.isnan(no_inputs.growth) and no_inputs.n_points == 0
+        assert "lack the inputs ['n_params', 'n_tokens']" in no_inputs.note
+        # a cut whose refit has no interval is skipped, saying why; the others are used
+        cal = calibrate_chain(ch, df).calibration
+        assert cal.n_points > 0 and "cut 0.5: The first step" in cal.note
+        assert set(cal.errors.columns) == {"cut", "distance", "log_error", "base_sd", "z"}
+        assert (cal.errors.distance > 0).all()
+        assert cal.to_dict()["growth"] == cal.growth
+
+
+def test_a_chain_calibrated_as_a_whole_still_refuses_a_step_without_an_interval():
+    # the refusal rules hold with calibrate="chain": a metric step whose covariance is not
+    # finite (an error linear in the loss, gadre_error at its linear limit) has no interval,
+    # and neither does the chain, whatever its calibration measured
+    rng = np.random.default_rng(5)
+    df = _runs(rng)
+    df["err"] = (0.2 + 0.1 * df.loss) * np.exp(rng.normal(0, 0.01, len(df)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sl.ScaleLawWarning)
+        ch = fit_chain(df, first_law="chinchilla", x=X, intermediate="loss",
+                       second_law="gadre_error", y="err", objective="mse_log",
+                       calibrate="chain")
+        assert not np.isfinite(ch.second.cov_internal).all()
+        with pytest.raises(sl.DataValidationError, match=r"The second step \(law "
+                           r"'gadre_error', err from loss\) has no interval"):
+            ch.get_prediction(0.9, n_params=[5e9], n_tokens=[1e11])
