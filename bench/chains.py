@@ -45,7 +45,9 @@
    ``synthetic_chain_calibration_pooled``. Designs: ``ladder`` and ``small``
    (above) and ``drift`` (the ladder with a metric law whose logit falls by
    ``DRIFT`` per e-fold of N at the same loss: a known bias toward larger
-   models). ``ladder_cal_chain`` runs it on the Gadre ladder, and
+   models), and ``drift_ceiling`` (the same runs, the metric law's ceiling
+   fixed at the truth's, 0.95, so that refits on fewer models identify it).
+   ``ladder_cal_chain`` runs it on the Gadre ladder, and
    ``gadre_ladder_selection_chain`` chooses among uncalibrated, ``"first"``,
    ``True`` and ``"chain"`` per corpus: admissible if within 2 binomial sd of
    the level on the synthetic ladder's choosing seeds and covering the level
@@ -157,14 +159,14 @@ DRIFT = 0.3
 
 
 def _design(kind, rng):
-    if kind in ("ladder", "drift"):
+    if kind in ("ladder", "drift", "drift_ceiling"):
         n = np.repeat(np.logspace(7.5, 9.5, 5), 5)
         m = np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 5)
     else:
         n = np.array([1e7, 3e7, 1e8, 3e8, 1e7, 3e7, 1e9, 3e9])
         m = np.array([20, 20, 20, 20, 320, 80, 20, 20.0])
     loss = _truth_loss(n, n * m) * np.exp(rng.normal(0, 0.01, n.size))
-    drift = DRIFT * np.log(n / 10**7.5) if kind == "drift" else 0.0
+    drift = DRIFT * np.log(n / 10**7.5) if kind.startswith("drift") else 0.0
     acc = _truth_acc(loss, drift) * np.exp(rng.normal(0, 0.02, n.size))
     return pd.DataFrame({"n_params": n, "n_tokens": n * m, "loss": loss, "acc": acc})
 
@@ -180,6 +182,10 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0,
     widths = {m: [] for m in methods}
     n_pts, refused = 0, dict.fromkeys(methods, 0)
     first = "gadre" if kind == "small" else "chinchilla"
+    # drift_ceiling: the drift design with the metric law's ceiling fixed at the truth's
+    # (0.95), so that refits on the smaller models identify it
+    metric_law = ("logit_linear:floor=0.25,ceiling=0.95" if kind == "drift_ceiling"
+                  else "logit_linear:floor=0.25")
     growth = []
     t0 = time.perf_counter()
     for r in range(first_rep, first_rep + reps):
@@ -190,10 +196,10 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ch = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
-                           intermediate="loss", second_law="logit_linear:floor=0.25",
+                           intermediate="loss", second_law=metric_law,
                            objective="mse_log", calibrate=False)
             chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
-                                   intermediate="loss", second_law="logit_linear:floor=0.25",
+                                   intermediate="loss", second_law=metric_law,
                                    objective="mse_log", calibrate=cal)
                       for m, cal in CALIBRATE.items() if m in methods}
             chains.update(before=ch, param_t=ch, composed=ch)
@@ -451,7 +457,8 @@ def main() -> None:
     ap.add_argument("--parts", default="reproduction,synthetic,ladder",
                     help="comma-separated parts to run (reproduction, synthetic or "
                     "synthetic_ladder/synthetic_small, chaincal_ladder/chaincal_drift/"
-                    "chaincal_small, ladder, ladder_cal_first, ladder_cal, ladder_cal_chain); "
+                    "chaincal_drift_ceiling/chaincal_small, ladder, ladder_cal_first, "
+                    "ladder_cal, ladder_cal_chain); "
                     "the others are kept from --json")
     ap.add_argument("--reps-chaincal", type=int, default=25,
                     help="designs of a chaincal_* part (25 ladder designs: about 125 s)")
@@ -471,7 +478,7 @@ def main() -> None:
         if "synthetic" in parts or f"synthetic_{kind}" in parts:
             payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps,
                                                                   first_rep=args.first_rep)
-    for kind in ("ladder", "drift", "small"):
+    for kind in ("ladder", "drift", "drift_ceiling", "small"):
         if f"chaincal_{kind}" in parts:
             chunk = synthetic(kind, args.reps_chaincal, first_rep=args.first_rep,
                               methods=("composed", "composed_cal_first", "composed_cal_chain"))

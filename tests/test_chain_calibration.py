@@ -27,7 +27,8 @@ def _runs(rng: np.random.Generator, drift: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss, "acc": acc})
 
 
-def _forecast(seed: int, drift: float) -> tuple[int, int, float, float, float, int]:
+def _forecast(seed: int, drift: float, metric_law: str = "logit_linear:floor=0.25"
+              ) -> tuple[int, int, float, float, float, int]:
     """Fit on the 4 smaller sizes, forecast the largest (5 runs): hits calibrated and not,
     median widths, the growth, and the held-out count."""
     df = _runs(np.random.default_rng([2026, 12, seed]), drift)
@@ -35,8 +36,7 @@ def _forecast(seed: int, drift: float) -> tuple[int, int, float, float, float, i
     with warnings.catch_warnings():  # extrapolation warnings: forecasting beyond is the point
         warnings.simplefilter("ignore", sl.ScaleLawWarning)
         ch = fit_chain(df[~test], first_law="chinchilla", x=X, intermediate="loss",
-                       second_law="logit_linear:floor=0.25", objective="mse_log",
-                       calibrate="chain")
+                       second_law=metric_law, objective="mse_log", calibrate="chain")
         at = {c: df.loc[test, c].to_numpy() for c in X}
         a = df.loc[test, "acc"].to_numpy()
         out = []
@@ -67,13 +67,18 @@ def test_chain_calibration_keeps_a_well_specified_chain_near_its_level():
 def test_chain_calibration_widens_a_chain_whose_metric_law_drifts_with_size():
     # The metric law's offset drifts with model size (the logit falls by 0.3 per e-fold of
     # N at the same loss): a law fitted on smaller models over-predicts the larger ones'
-    # accuracy. The refitted chains' errors on the larger models of the fit set show it
-    # (negative, beyond their own spread), so the growth is positive and the intervals
-    # wider than the steps' own (measured on these seeds: growth 1.1-1.7, 1.1-1.4x width).
-    res = [_forecast(310 + k, 0.3) for k in range(4)]
+    # accuracy. The metric law's ceiling is fixed at the truth's (0.95), so that the
+    # refits on fewer models identify it (with a free ceiling the refits often have no
+    # interval and nothing is measured: bench/RESULTS.md). The refitted chain's errors on
+    # the larger models of the fit set show the drift (negative, beyond its own spread):
+    # measured on these seeds, growth 3.59, 0.21, 1.79, 0.77, median width 1.27x the
+    # uncalibrated one, 18 of 20 held-out runs covered against 13 of 20. Bounds: growth
+    # > 0.5 on 3 of 4 designs, width > 1.1x, and more runs covered than uncalibrated.
+    res = [_forecast(310 + k, 0.3, "logit_linear:floor=0.25,ceiling=0.95") for k in range(4)]
     growth = np.array([r[4] for r in res])
     assert np.sum(growth > 0.5) >= 3, growth
     assert np.median([r[2] / r[3] for r in res]) > 1.1
+    assert sum(r[0] for r in res) > sum(r[1] for r in res)
 
 
 def test_calibrate_chain_bad_input_and_what_it_cannot_measure():
