@@ -22,8 +22,9 @@ law) and any formula.
 """
 
 from scalelaw.downstream._backtest import ChainBacktest, ChainGroup, backtest_chain
-from scalelaw.downstream._chain import ChainCalibration, ChainResult, calibrate_metric, fit_chain
+from scalelaw.downstream._chain import ChainCalibration, ChainResult, calibrate_metric
 from scalelaw.downstream._chaincal import calibrate_chain
+from scalelaw.downstream._fitchain import fit_chain
 from scalelaw.downstream._shared import fit_shared_slope
 
 __all__ = ["ChainBacktest", "ChainCalibration", "ChainGroup", "ChainResult", "backtest_chain",

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import RandomStateLike, check_columns, check_level, unknown_name
-from scalelaw.downstream._chain import ChainResult, check_chain_calibrate, fit_chain
+from scalelaw.downstream._chain import ChainResult
+from scalelaw.downstream._fitchain import check_chain_calibrate, fit_chain
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 from scalelaw.fitting import as_frame, group_labels, normalised_scale
 

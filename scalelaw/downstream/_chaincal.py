@@ -57,8 +57,9 @@ def calibrate_chain(chain: ChainResult, data: pd.DataFrame,
     ``z ~ N(0, 1 + growth^2 d)``, and the chain's forecasts then spread a
     new run's draws about their median by ``sqrt(1 + growth^2 d)`` at the
     inputs' distance ``d`` beyond the full first step's domain: relative to
-    the chain's own spread (which differs by orders of magnitude between
-    tasks), growing with the distance, and nothing inside the domain.
+    the chain's own spread (which differs up to 60-fold between the
+    Gadre et al. tasks), growing with the distance, and nothing inside the
+    domain.
 
     So the calibration measures what a forecast of larger models through
     both laws gets wrong, whichever step it comes from. On the Gadre et al.
