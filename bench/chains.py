@@ -34,9 +34,28 @@
    then chosen on two corpora and reported on the third
    (``gadre_ladder_selection``): the narrowest option covering the level on
    the choosing corpora; the third corpus's coverage is out of sample.
+4. The chain calibration (``calibrate="chain"``, ``composed_cal_chain``:
+   both steps refitted on the smaller models of the fit set, the larger
+   ones' metric forecast through the chain, its standardized errors' growth
+   with the distance carried into the intervals). ``chaincal_*`` parts run
+   ``composed``, ``composed_cal_first`` and ``composed_cal_chain`` on a
+   synthetic design, in chunks of seeds kept under
+   ``synthetic_chain_calibration[set][design][seeds]`` (``set``: ``choose``,
+   the seeds that chose the rule, or ``report``, fresh seeds) and pooled in
+   ``synthetic_chain_calibration_pooled``. Designs: ``ladder`` and ``small``
+   (above) and ``drift`` (the ladder with a metric law whose logit falls by
+   ``DRIFT`` per e-fold of N at the same loss: a known bias toward larger
+   models), and ``drift_ceiling`` (the same runs, the metric law's ceiling
+   fixed at the truth's, 0.95, so that refits on fewer models identify it).
+   ``ladder_cal_chain`` runs it on the Gadre ladder, and
+   ``gadre_ladder_selection_chain`` chooses among uncalibrated, ``"first"``,
+   ``True`` and ``"chain"`` per corpus: admissible if within 2 binomial sd of
+   the level on the synthetic ladder's choosing seeds and covering the level
+   on the two other corpora; the narrowest admissible option is reported on
+   the third corpus.
 
 Run: .venv/bin/python bench/chains.py [--reps-ladder 100] [--reps-small 200]
-[--first-rep 0] [--parts ...]
+[--first-rep 0] [--parts ...] [--chaincal-set choose|report] [--reps-chaincal 25]
 """
 
 from __future__ import annotations
@@ -129,28 +148,45 @@ def _truth_loss(n, d):
     return 1.7 + 400 * n ** -0.34 + 410 * d ** -0.28
 
 
-def _truth_acc(loss):
-    return 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss)))
+def _truth_acc(loss, drift=0.0):
+    return 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss - drift)))
+
+
+#: ``drift`` design: the accuracy's logit falls by DRIFT per e-fold of N beyond 10^7.5 at
+#: the same loss (larger models score lower than the law fitted on small ones predicts, as
+#: the larger models' error on the Gadre et al. testbed)
+DRIFT = 0.3
 
 
 def _design(kind, rng):
-    if kind == "ladder":
+    if kind in ("ladder", "drift", "drift_ceiling"):
         n = np.repeat(np.logspace(7.5, 9.5, 5), 5)
         m = np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 5)
     else:
         n = np.array([1e7, 3e7, 1e8, 3e8, 1e7, 3e7, 1e9, 3e9])
         m = np.array([20, 20, 20, 20, 320, 80, 20, 20.0])
     loss = _truth_loss(n, n * m) * np.exp(rng.normal(0, 0.01, n.size))
-    acc = _truth_acc(loss) * np.exp(rng.normal(0, 0.02, n.size))
+    drift = DRIFT * np.log(n / 10**7.5) if kind.startswith("drift") else 0.0
+    acc = _truth_acc(loss, drift) * np.exp(rng.normal(0, 0.02, n.size))
     return pd.DataFrame({"n_params": n, "n_tokens": n * m, "loss": loss, "acc": acc})
 
 
-def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
-    methods = ("before", "param_t", "composed", "composed_cal_first", "composed_cal")
+ALL_METHODS = ("before", "param_t", "composed", "composed_cal_first", "composed_cal",
+               "composed_cal_chain")
+CALIBRATE = {"composed_cal_first": "first", "composed_cal": True, "composed_cal_chain": "chain"}
+
+
+def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0,
+              methods=ALL_METHODS[:5]):
     hits = dict.fromkeys(methods, 0)
     widths = {m: [] for m in methods}
     n_pts, refused = 0, dict.fromkeys(methods, 0)
-    first = "chinchilla" if kind == "ladder" else "gadre"
+    first = "gadre" if kind == "small" else "chinchilla"
+    # drift_ceiling: the drift design with the metric law's ceiling fixed at the truth's
+    # (0.95), so that refits on the smaller models identify it
+    metric_law = ("logit_linear:floor=0.25,ceiling=0.95" if kind == "drift_ceiling"
+                  else "logit_linear:floor=0.25")
+    growth = []
     t0 = time.perf_counter()
     for r in range(first_rep, first_rep + reps):
         df = _design(kind, np.random.default_rng([2026, 12, r]))
@@ -160,13 +196,15 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ch = fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
-                           intermediate="loss", second_law="logit_linear:floor=0.25",
+                           intermediate="loss", second_law=metric_law,
                            objective="mse_log", calibrate=False)
             chains = {m: fit_chain(train, first_law=first, x=["n_params", "n_tokens"],
-                                   intermediate="loss", second_law="logit_linear:floor=0.25",
+                                   intermediate="loss", second_law=metric_law,
                                    objective="mse_log", calibrate=cal)
-                      for m, cal in (("composed_cal_first", "first"), ("composed_cal", True))}
+                      for m, cal in CALIBRATE.items() if m in methods}
             chains.update(before=ch, param_t=ch, composed=ch)
+            growth.append(chains["composed_cal_chain"].calibration.growth
+                          if "composed_cal_chain" in methods else float("nan"))
         a = held["acc"].to_numpy()
         n_pts += a.size
         for m in methods:
@@ -189,7 +227,14 @@ def synthetic(kind, reps, level=0.9, n_draws=2000, first_rep=0):
             "n_scored": scored, "n_refused": refused[m],
             "binomial_sd": float(np.sqrt(level * (1 - level) / max(scored, 1))),
             "median_width": float(np.median(widths[m])) if widths[m] else float("nan"),
+            "hits": hits[m], "widths": widths[m],
         }
+    if "composed_cal_chain" in methods:
+        g = np.array(growth)
+        out["chain_growth"] = {"median": float(np.nanmedian(g)) if np.isfinite(g).any()
+                               else None, "zero": int(np.sum(g == 0)),
+                               "not_measured": int(np.sum(~np.isfinite(g))),
+                               "values": [float(v) if np.isfinite(v) else None for v in g]}
     return out
 
 
@@ -259,7 +304,8 @@ def gadre_ladder(cal, level=0.9, n_draws=2000):
                             before_covered=(before[0] <= g.rows.actual)
                             & (g.rows.actual <= before[1]))
         r = pd.concat(rows, ignore_index=True)
-        tag = {False: "uncalibrated", "first": "calibrated_first"}.get(cal, "calibrated")
+        tag = {False: "uncalibrated", "first": "calibrated_first",
+               "chain": "calibrated_chain"}.get(cal, "calibrated")
         key = f"{label}_{tag}"
         out[key] = {
             "calibrate": cal, "n_points": len(r),
@@ -324,6 +370,83 @@ def leave_one_corpus_out(lad: dict, level: float = 0.9) -> dict:
             "coverage_out_of_sample": float(allh.covered.mean())}
 
 
+def pooled(chunks: dict) -> dict:
+    """Chunks of one synthetic set and design (several seed ranges) pooled per method."""
+    out: dict = {"seeds": sorted(chunks), "methods": {}}
+    methods = next(iter(chunks.values()))["methods"] if chunks else {}
+    for m in methods:
+        hits = sum(c["methods"][m]["hits"] for c in chunks.values())
+        n = sum(c["methods"][m]["n_scored"] for c in chunks.values())
+        widths = [w for c in chunks.values() for w in c["methods"][m]["widths"]]
+        out["methods"][m] = {"coverage": hits / n if n else float("nan"), "n_scored": n,
+                             "n_refused": sum(c["methods"][m]["n_refused"]
+                                              for c in chunks.values()),
+                             "binomial_sd": float(np.sqrt(0.09 / max(n, 1))),
+                             "median_width": float(np.median(widths)) if widths
+                             else float("nan")}
+    g = np.array([v if v is not None else np.nan for c in chunks.values()
+                  for v in c.get("chain_growth", {}).get("values", [])], dtype=float)
+    if g.size:
+        out["chain_growth"] = {"designs": int(g.size), "zero": int(np.sum(g == 0)),
+                               "not_measured": int(np.sum(np.isnan(g))),
+                               "median": float(np.nanmedian(g)) if np.isfinite(g).any()
+                               else None}
+    return out
+
+
+def choose_chain_calibration(payload: dict, level: float = 0.9) -> dict:
+    """Per Gadre corpus: the calibration chosen on the other two corpora and the
+    synthetic ladder's choosing seeds, reported on that corpus.
+
+    Admissible: synthetic coverage within 2 binomial sd of ``level`` (a right chain
+    neither under- nor over-covered) and coverage >= ``level`` on the two choosing
+    corpora; chosen: the narrowest admissible option (median width on the choosing
+    corpora); with none admissible, the highest choosing coverage among those that pass
+    the synthetic test.
+    """
+    lad = payload.get("gadre_ladder", {})
+    choose = payload.get("synthetic_chain_calibration", {}).get("choose", {}).get("ladder")
+    if not choose or "per_task_calibrated_chain" not in lad:
+        return {}
+    syn = pooled(choose)["methods"]
+    old = payload.get("synthetic", {}).get("ladder", {})
+    names = {"uncalibrated": "composed", "calibrated_first": "composed_cal_first",
+             "calibrated_chain": "composed_cal_chain", "calibrated": "composed_cal"}
+    syn_cov = {}
+    for opt, m in names.items():
+        if m in syn:
+            syn_cov[opt] = (syn[m]["coverage"], syn[m]["binomial_sd"], "choose set")
+        elif m in old.get("methods", {}) and old.get("seeds") == "[2026, 12, r], r = 20..69":
+            v = old["methods"][m]
+            syn_cov[opt] = (v["coverage"], v["binomial_sd"], "synthetic.ladder")
+    frames = {o: pd.DataFrame(lad[f"per_task_{o}"]["points"]).assign(
+        width=lambda t: t.upper - t.lower) for o in syn_cov if f"per_task_{o}" in lad}
+    corpora = sorted(next(iter(frames.values())).corpus.unique())
+    folds, held = [], []
+    for c in corpora:
+        score = {o: (float(f[f.corpus != c].covered.mean()), float(f[f.corpus != c].width
+                                                                   .median()))
+                 for o, f in frames.items()}
+        right = [o for o in frames if abs(syn_cov[o][0] - level) <= 2 * syn_cov[o][1]]
+        ok = [o for o in right if score[o][0] >= level]
+        pick = (min(ok, key=lambda o: score[o][1]) if ok
+                else max(right or frames, key=lambda o: score[o][0]))
+        test = frames[pick][frames[pick].corpus == c]
+        held.append(test)
+        folds.append({"reported_on": c, "chosen": pick, "coverage": float(test.covered.mean()),
+                      "n_points": len(test), "median_width": float(test.width.median()),
+                      "choosing_coverage": {o: v[0] for o, v in score.items()},
+                      "choosing_width": {o: v[1] for o, v in score.items()}})
+    allh = pd.concat(held)
+    return {"rule": "narrowest option covering >= level on the other two corpora among "
+            "those within 2 binomial sd of level on the synthetic ladder's choosing seeds",
+            "synthetic_choose": {o: {"coverage": v[0], "binomial_sd": v[1], "from": v[2]}
+                                 for o, v in syn_cov.items()},
+            "folds": folds, "n_points": len(allh),
+            "coverage_out_of_sample": float(allh.covered.mean()),
+            "median_width_out_of_sample": float(allh.width.median())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps-ladder", type=int, default=100)
@@ -333,8 +456,15 @@ def main() -> None:
                     "those run before)")
     ap.add_argument("--parts", default="reproduction,synthetic,ladder",
                     help="comma-separated parts to run (reproduction, synthetic or "
-                    "synthetic_ladder/synthetic_small, ladder, ladder_cal_first, ladder_cal); "
+                    "synthetic_ladder/synthetic_small, chaincal_ladder/chaincal_drift/"
+                    "chaincal_drift_ceiling/chaincal_small, ladder, ladder_cal_first, "
+                    "ladder_cal, ladder_cal_chain); "
                     "the others are kept from --json")
+    ap.add_argument("--reps-chaincal", type=int, default=25,
+                    help="designs of a chaincal_* part (25 ladder designs: about 125 s)")
+    ap.add_argument("--chaincal-set", default="report", choices=["choose", "report"],
+                    help="the set a chaincal_* part's seeds belong to: 'choose' (seeds that "
+                    "chose the rule) or 'report' (fresh seeds, [2026, 12, r], r >= 100)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "chains.json"))
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -348,10 +478,24 @@ def main() -> None:
         if "synthetic" in parts or f"synthetic_{kind}" in parts:
             payload.setdefault("synthetic", {})[kind] = synthetic(kind, reps,
                                                                   first_rep=args.first_rep)
-    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True)):
+    for kind in ("ladder", "drift", "drift_ceiling", "small"):
+        if f"chaincal_{kind}" in parts:
+            chunk = synthetic(kind, args.reps_chaincal, first_rep=args.first_rep,
+                              methods=("composed", "composed_cal_first", "composed_cal_chain"))
+            sets = payload.setdefault("synthetic_chain_calibration", {})
+            chunks = sets.setdefault(args.chaincal_set, {}).setdefault(kind, {})
+            chunks[chunk["seeds"]] = chunk
+    for tag, cal in (("ladder", False), ("ladder_cal_first", "first"), ("ladder_cal", True),
+                     ("ladder_cal_chain", "chain")):
         if tag in parts:
             payload.setdefault("gadre_ladder", {}).update(gadre_ladder(cal))
-    payload["gadre_ladder_selection"] = leave_one_corpus_out(payload.get("gadre_ladder", {}))
+    payload["gadre_ladder_selection"] = leave_one_corpus_out(
+        {k: v for k, v in payload.get("gadre_ladder", {}).items() if "chain" not in k})
+    payload["gadre_ladder_selection_chain"] = choose_chain_calibration(payload)
+    for name, kinds in payload.get("synthetic_chain_calibration", {}).items():
+        if isinstance(kinds, dict):
+            payload.setdefault("synthetic_chain_calibration_pooled", {})[name] = {
+                k: pooled(v) for k, v in kinds.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     _report(payload)
@@ -396,6 +540,18 @@ def _report(payload: dict) -> None:
         for e in v.get("excluded", []):
             print(f"{'':<28} not scored: {e['y']} {e['corpus']} ({e['n_test']} points): "
                   f"{e['status'][:150]}")
+    for name, kinds in payload.get("synthetic_chain_calibration_pooled", {}).items():
+        for kind, v in kinds.items():
+            print(f"\nchain calibration, {name} seeds, {kind} ({', '.join(v['seeds'])}):")
+            for m, r in v["methods"].items():
+                print(f"  {m:<19} coverage {r['coverage']:.3f} (n={r['n_scored']}, binomial "
+                      f"sd {r['binomial_sd']:.3f}, refused {r['n_refused']}) median width "
+                      f"{r['median_width']:.4f}")
+            if "chain_growth" in v:
+                g = v["chain_growth"]
+                med = "n/a" if g["median"] is None else f"{g['median']:.3f}"
+                print(f"  growth: median {med}, zero in {g['zero']} and not measured in "
+                      f"{g['not_measured']} of {g['designs']} designs")
     sel = payload.get("gadre_ladder_selection", {})
     if sel:
         print(f"\nCalibration chosen on two corpora, reported on the third ({sel['rule']}):")
@@ -405,6 +561,18 @@ def _report(payload: dict) -> None:
                   + ", ".join(f"{o} {c:.3f}" for o, c in f["choosing_coverage"].items()))
         print(f"  out of sample, pooled: {sel['coverage_out_of_sample']:.3f} "
               f"(n={sel['n_points']})")
+    sel = payload.get("gadre_ladder_selection_chain", {})
+    if sel:
+        print(f"\nWith the chain calibration ({sel['rule']}):")
+        print("  synthetic choosing seeds: " + ", ".join(
+            f"{o} {v['coverage']:.3f}" for o, v in sel["synthetic_choose"].items()))
+        for f in sel["folds"]:
+            print(f"  reported on {f['reported_on']:<12} chosen {f['chosen']:<17} coverage "
+                  f"{f['coverage']:.3f} (n={f['n_points']}, median width "
+                  f"{f['median_width']:.4f}); choosing coverage "
+                  + ", ".join(f"{o} {c:.3f}" for o, c in f["choosing_coverage"].items()))
+        print(f"  out of sample, pooled: {sel['coverage_out_of_sample']:.3f} "
+              f"(n={sel['n_points']}, median width {sel['median_width_out_of_sample']:.4f})")
 
 
 if __name__ == "__main__":

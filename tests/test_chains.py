@@ -147,9 +147,10 @@ def test_chain_intervals_cover_held_out_runs_at_their_level():
     # 80-98 % of the 100 held-out runs: a binomial sd is 3 points at n = 100, and runs of
     # one design share its fit (fewer independent draws), so the band is about 3 sd wide.
     # Uncalibrated, measured 0.83 (each step's own interval alone: 0.88 for the loss, 0.87
-    # for the accuracy at the true loss). The default calibrates the loss step
-    # (calibrate="first"): here the law is right, so it may only widen, within the band
-    # (measured 0.88; bench/chains.py: 0.916 uncalibrated, 0.964 calibrated, n = 250).
+    # for the accuracy at the true loss). calibrate="first" calibrates the loss step: here
+    # the law is right, so it may only widen, within the band (measured 0.88;
+    # bench/chains.py: 0.916 uncalibrated, 0.964 calibrated, n = 250). The default,
+    # calibrate="chain": tests/test_chain_calibration.py.
     hits = {"none": 0, "first": 0}
     widths = {"none": [], "first": []}
     n = 0
@@ -160,7 +161,7 @@ def test_chain_intervals_cover_held_out_runs_at_their_level():
             warnings.simplefilter("ignore", sl.ScaleLawWarning)
             ch = fit_chain(df[~test], first_law="chinchilla", x=["n_params", "n_tokens"],
                            intermediate="loss", second_law="logit_linear:floor=0.25",
-                           objective="mse_log", starts=20, random_state=0)
+                           objective="mse_log", starts=20, random_state=0, calibrate="first")
             assert ch.first.calibration is not None and ch.second.calibration is None
             bare = ChainResult(replace(ch.first, calibration=None), ch.second)
             a = df.loc[test, "acc"].to_numpy()
@@ -253,6 +254,9 @@ def test_calibrate_metric_grows_the_interval_toward_lower_loss():
     with pytest.raises(sl.DataValidationError, match="'calibrate' parameter"):
         fit_chain(_ladder(rng), first_law="gadre", x=["n_params", "n_tokens"],
                   intermediate="loss", second_law="gadre_error", calibrate="second")
+    with pytest.raises(sl.DataValidationError, match="'calibrate' parameter"):  # no work
+        backtest_chain(_ladder(rng), x="n_params,n_tokens", via="loss", y="acc",
+                       holdout_largest=4, calibrate="both")
 
 
 def test_a_step_whose_parameters_are_not_identified_is_refused_saying_so():
@@ -313,7 +317,7 @@ def test_cli_chain_reproduces_gadre_and_writes_groups_and_rows(tmp_path, capsys)
     errs = sorted(100 * abs(r["predicted"] - r["actual"]) / r["actual"] for r in rpj["rows"])
     assert errs == pytest.approx([0.0464, 3.6365], abs=1e-3)  # the published values
     assert set(rpj) >= {"group", "mae", "pi_coverage", "rows"}
-    assert d["settings"]["calibrate"] == "first"  # the default: the loss step calibrated
+    assert d["settings"]["calibrate"] == "chain"  # the default: the chain calibrated
     assert all(r["lower"] <= r["predicted"] <= r["upper"] for r in rpj["rows"])
     with pytest.raises(SystemExit) as exc:  # the two split options exclude each other
         main(["chain", "dataset:gadre_overtraining", "--x", "n_params,n_tokens", "--via",

@@ -22,7 +22,8 @@ def _cmd_chain(args: argparse.Namespace) -> int:
         second_law=args.metric_law, holdout_largest=args.holdout_largest,
         split_column=args.split_column, group=args.group, level=args.level,
         n_draws=args.draws, random_state=args.seed,
-        calibrate={"none": False, "first": "first", "both": True}[args.calibrate], **kwargs,
+        calibrate={"none": False, "first": "first", "both": True,
+                   "chain": "chain"}[args.calibrate], **kwargs,
     )
     print(res.summary())
     if args.json:
@@ -72,12 +73,13 @@ def _add_chain_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold")
     p.add_argument("--starts", type=int, default=None, metavar="N",
                    help="starting points per fit (default: each law's grid)")
-    p.add_argument("--calibrate", nargs="?", const="both", default="first",
-                   choices=["first", "both", "none"],
-                   help="measure how the loss step's (first, the default) or both steps' "
-                   "forecast error grows beyond the data (refits toward larger runs; toward "
-                   "lower loss for the metric step) so the intervals grow with the distance; "
-                   "none: neither")
+    p.add_argument("--calibrate", nargs="?", const="both", default="chain",
+                   choices=["chain", "first", "both", "none"],
+                   help="measure how the forecast error grows beyond the data so the "
+                   "intervals grow with the distance: chain (the default) the chain's own "
+                   "error toward larger models (both steps refitted on the smaller models); "
+                   "first the loss step's, both each step's (refits toward larger runs; "
+                   "toward lower loss for the metric step); none: nothing")
     p.add_argument("--draws", type=int, default=4000, metavar="N",
                    help="Monte Carlo draws of the intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws")

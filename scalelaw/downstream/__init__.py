@@ -5,7 +5,9 @@
   a capability score) from the inputs (``N``, ``D``, compute), a law for the
   metric from that quantity, and
   forecasts of the metric whose intervals carry the uncertainty of both
-  steps (:meth:`ChainResult.get_prediction`).
+  steps (:meth:`ChainResult.get_prediction`) and, by default, the chain's
+  own error toward larger models (:func:`calibrate_chain`: both steps
+  refitted on the smaller models, the larger ones forecast through them).
 * :func:`fit_shared_slope`: a sigmoid in log compute per group (model
   family) with one slope and ceiling shared by all groups and a midpoint per
   group.
@@ -20,8 +22,10 @@ law) and any formula.
 """
 
 from scalelaw.downstream._backtest import ChainBacktest, ChainGroup, backtest_chain
-from scalelaw.downstream._chain import ChainResult, calibrate_metric, fit_chain
+from scalelaw.downstream._chain import ChainCalibration, ChainResult, calibrate_metric
+from scalelaw.downstream._chaincal import calibrate_chain
+from scalelaw.downstream._fitchain import fit_chain
 from scalelaw.downstream._shared import fit_shared_slope
 
-__all__ = ["ChainBacktest", "ChainGroup", "ChainResult", "backtest_chain", "calibrate_metric",
-           "fit_chain", "fit_shared_slope"]
+__all__ = ["ChainBacktest", "ChainCalibration", "ChainGroup", "ChainResult", "backtest_chain",
+           "calibrate_chain", "calibrate_metric", "fit_chain", "fit_shared_slope"]

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import RandomStateLike, check_columns, check_level, unknown_name
-from scalelaw.downstream._chain import ChainResult, fit_chain
+from scalelaw.downstream._chain import ChainResult
+from scalelaw.downstream._fitchain import check_chain_calibrate, fit_chain
 from scalelaw.exceptions import DataValidationError, ScaleLawError
 from scalelaw.fitting import as_frame, group_labels, normalised_scale
 
@@ -263,7 +264,7 @@ def backtest_chain(
     level: float = 0.9,
     n_draws: int = 4000,
     random_state: RandomStateLike = 0,
-    calibrate: bool | str = "first",
+    calibrate: bool | str = "chain",
     **fit_kwargs: Any,
 ) -> ChainBacktest:
     """Fit the loss-to-metric chain on training runs and score it on held-out runs.
@@ -305,10 +306,10 @@ def backtest_chain(
         Monte Carlo draws of the chain's intervals.
     random_state : int or numpy.random.Generator, default=0
         Seed of the draws.
-    calibrate : bool or "first", default="first"
-        Calibrate the first step's (``"first"``), both steps' (``True``) or
-        neither step's (``False``) extrapolation error on their training rows
-        (see :func:`fit_chain`).
+    calibrate : {"chain", "first", True, False}, default="chain"
+        Calibrate the chain's own error toward larger models (``"chain"``),
+        the first step's (``"first"``), both steps' (``True``) or nothing
+        (``False``) on the training rows (see :func:`fit_chain`).
     **fit_kwargs
         Passed to both fits (``objective``, ``starts``, ...).
 
@@ -350,6 +351,7 @@ def backtest_chain(
         raise DataValidationError(f"The 'holdout_largest' parameter must be an int >= 1. "
                                   f"Got {holdout_largest!r} instead.",
                                   column="holdout_largest")
+    check_chain_calibrate(calibrate)
     check_columns(data, xs, role="x")
     check_columns(data, [via], role="via")
     check_columns(data, [y], role="y")

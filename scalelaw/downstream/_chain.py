@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import RandomStateLike, check_level, check_random_state
-from scalelaw.exceptions import DataValidationError, ScaleLawError
-from scalelaw.fitting import DEFAULT_CUTS, as_frame, fit
-from scalelaw.fitting import calibrate as calibrate_fit
+from scalelaw.exceptions import DataValidationError, ExtrapolationWarning, ScaleLawError
+from scalelaw.fitting import DEFAULT_CUTS, fit
 from scalelaw.forecast import (
     calibration_from_errors,
     extrapolation_distance,
@@ -25,7 +24,7 @@ from scalelaw.laws import Inputs
 from scalelaw.results import FitResult
 from scalelaw.stats import percentile_intervals
 
-__all__ = ["ChainResult", "calibrate_metric", "fit_chain"]
+__all__ = ["ChainCalibration", "ChainResult", "calibrate_metric", "chain_log_draws", "refit_on"]
 
 
 def _step_name(res: FitResult, which: str) -> str:
@@ -73,13 +72,86 @@ def _step_draws(res: FitResult, columns: list[np.ndarray], level: float, rng: np
     return curve, new
 
 
+def chain_log_draws(chain: ChainResult, columns: list[np.ndarray], level: float,
+                    n_draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the chained curve and of a new run's metric (log scale), ``(n_draws, n)``.
+
+    The intermediate is drawn from the first step's forecast at the inputs,
+    the metric from the second step's forecast at each drawn intermediate;
+    a chain calibration (:class:`ChainCalibration`) spreads a new run's
+    draws about their median by ``sqrt(1 + growth^2 d)``, ``d`` the inputs'
+    distance beyond the first step's domain.
+    """
+    first, second = chain.first, chain.second
+    tiled = [np.tile(c, n_draws) for c in columns]  # draw-major: (n_draws, n) when reshaped
+    shape = (n_draws, len(columns[0]))
+    inter_curve, inter_new = _step_draws(first, tiled, level, rng, "first")
+    with np.errstate(over="ignore"):
+        m_curve, _ = _step_draws(second, [np.exp(inter_curve)], level, rng, "second")
+        _, m_new = _step_draws(second, [np.exp(inter_new)], level, rng, "second")
+    m_curve, m_new = m_curve.reshape(shape), m_new.reshape(shape)
+    cal = chain.calibration
+    if cal is not None and np.isfinite(cal.growth) and cal.growth > 0:
+        d = extrapolation_distance(first, [np.asarray(c, dtype=np.float64) for c in columns])[1]
+        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # an input with no finite draw
+            mid = np.nanmedian(m_new, axis=0)
+        m_new = mid + (m_new - mid) * np.sqrt(1.0 + cal.growth**2 * d)
+    return m_curve, m_new
+
+
+@dataclass(frozen=True)
+class ChainCalibration:
+    """How fast the chain's forecast error grows toward larger models (:func:`calibrate_chain`).
+
+    From rolling-origin backtests over model size: both steps refitted on
+    the smaller models, the larger models' metric forecast through the
+    refitted chain. Each log error, divided by the refitted chain's own
+    predictive standard deviation there, gives ``z``; with ``d`` the
+    distance beyond the refitted first step's domain (in observed
+    log-ranges), ``z ~ N(0, 1 + growth^2 d)`` (maximum likelihood). A
+    forecast at distance ``d`` beyond the chain's domain then spreads a new
+    run's draws about their median by ``sqrt(1 + growth^2 d)``.
+
+    Attributes
+    ----------
+    growth : float
+        Relative growth of the chain's spread per observed log-range beyond
+        the domain (0 when its own intervals held the backtests; NaN when no
+        backtest was possible).
+    n_points : int
+        Backtest errors used.
+    cuts : tuple of float
+        Cut positions (fractions of the normalised log scale of the first input).
+    errors : pandas.DataFrame
+        One row per backtest error: ``cut``, ``distance``, ``log_error``,
+        ``base_sd`` (the refitted chain's own log-scale spread), ``z``.
+    note : str
+        Why some cuts were skipped, if any.
+    """
+
+    growth: float
+    n_points: int
+    cuts: tuple[float, ...]
+    errors: pd.DataFrame
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content."""
+        return {"growth": self.growth, "n_points": self.n_points, "cuts": list(self.cuts),
+                "errors": {c: self.errors[c].tolist() for c in self.errors.columns},
+                "note": self.note}
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """A two-step chain: ``first`` (inputs -> intermediate) and ``second``
-    (intermediate -> metric)."""
+    (intermediate -> metric); ``calibration`` the chain's own extrapolation
+    error (:func:`calibrate_chain`), if measured."""
 
     first: FitResult
     second: FitResult
+    calibration: ChainCalibration | None = None
 
     def get_prediction(self, level: float = 0.9, *, n_draws: int = 4000,
                        random_state: RandomStateLike = 0, extrapolate: bool = False,
@@ -100,6 +172,14 @@ class ChainResult:
         * draw the intermediate (the loss) from the first step at the inputs;
         * draw the metric from the second step at each drawn intermediate;
         * take percentiles.
+
+        A chain calibrated as a whole (:func:`calibrate_chain`, the default
+        of :func:`fit_chain`) then spreads a new run's draws about their
+        median by ``sqrt(1 + growth^2 d)``, ``d`` the inputs' distance beyond
+        the first step's domain (in observed log-ranges; 0 inside it): the
+        error its refits on smaller models made on the larger ones, beyond
+        what their own intervals allowed. ``mean_ci`` (the curve) is not
+        widened.
 
         A step without an interval (no residual degrees of freedom, a
         covariance that is not finite) is refused, naming the step: the chain
@@ -148,6 +228,7 @@ class ChainResult:
         >>> acc = 0.25 + 0.7 / (1 + np.exp(-(8 - 3 * loss)))
         >>> df = pd.DataFrame({"c": c, "loss": loss * np.exp(rng.normal(0, .01, 20)),
         ...                    "acc": acc * np.exp(rng.normal(0, .01, 20))})
+        >>> from scalelaw.downstream import fit_chain
         >>> ch = fit_chain(df, first_law="saturating_power", x="c", intermediate="loss",
         ...                second_law="logit_linear:floor=0.25")
         >>> import warnings
@@ -175,16 +256,17 @@ class ChainResult:
         cols = [np.atleast_1d(np.asarray(inputs[c], dtype=np.float64)).ravel()
                 for c in first.x]
         # the guard and the "not calibrated" warning of the first step's own forecast
-        tab1 = prediction_table(first, level, extrapolate=extrapolate,
-                                max_extrapolation=max_extrapolation,
-                                **dict(zip(first.x, cols, strict=True)))
-        tiled = [np.tile(c, n_draws) for c in cols]  # draw-major: (n_draws, n) when reshaped
-        shape = (n_draws, len(cols[0]))
-        inter_curve, inter_new = _step_draws(first, tiled, level, rng, "first")
+        # (not said of a chain calibrated as a whole)
+        with warnings.catch_warnings():
+            if self.calibration is not None and np.isfinite(self.calibration.growth):
+                warnings.filterwarnings("ignore", message=".*this fit is not calibrated",
+                                        category=ExtrapolationWarning)
+            tab1 = prediction_table(first, level, extrapolate=extrapolate,
+                                    max_extrapolation=max_extrapolation,
+                                    **dict(zip(first.x, cols, strict=True)))
+        m_curve, m_new = chain_log_draws(self, cols, level, n_draws, rng)
         with np.errstate(over="ignore"):
-            m_curve, _ = _step_draws(second, [np.exp(inter_curve)], level, rng, "second")
-            _, m_new = _step_draws(second, [np.exp(inter_new)], level, rng, "second")
-            metric, obs = np.exp(m_curve).reshape(shape), np.exp(m_new).reshape(shape)
+            metric, obs = np.exp(m_curve), np.exp(m_new)
         # NaN draws are left out (any number); overflowed (infinite) ones count as values
         with np.errstate(invalid="ignore"):
             lo, hi, _ = percentile_intervals(metric, level, max_failed_fraction=1.0,
@@ -206,80 +288,9 @@ class ChainResult:
         return out
 
 
-def fit_chain(data: pd.DataFrame, *, first_law: str, x: str | list[str], intermediate: str,
-              second_law: str, y: str | None = None, second_data: pd.DataFrame | None = None,
-              calibrate: bool | str = "first", **fit_kwargs: Any) -> ChainResult:
-    """Fit ``intermediate = first_law(x)`` and ``y = second_law(intermediate)``.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Rows with ``x`` and ``intermediate`` (the first step); with ``y`` too
-        when ``second_data`` is not given.
-    first_law : str
-        Law of the intermediate (e.g. ``"chinchilla"``, ``"saturating_power"``).
-    x : str or list of str
-        The first step's inputs.
-    intermediate : str
-        The intermediate column (loss, capability score).
-    second_law : str
-        Law of the metric given the intermediate, e.g.
-        ``"logit_linear:floor=0.25"``.
-    y : str, optional
-        The metric column (default ``"acc"`` when present).
-    second_data : pandas.DataFrame, optional
-        Rows for the second step (e.g. models with a measured metric), if
-        different from ``data``.
-    calibrate : bool or "first", default="first"
-        Measure how the steps' forecast errors grow beyond their data, so the
-        chain's intervals grow with the distance: ``"first"`` the first step
-        (:func:`scalelaw.calibrate`, rolling-origin refits toward larger
-        runs), ``True`` both, the second by :func:`calibrate_metric` (refits
-        toward lower loss), ``False`` neither. A step with too few rows for
-        any backtest stays uncalibrated (its calibration says why). The
-        default was chosen on the Gadre et al. testbed as a ladder, each
-        corpus's choice made on the other two (bench/chains.py,
-        bench/RESULTS.md): uncalibrated chains under-covered the larger
-        models' per-task errors there, because the metric law fitted on small
-        models is biased at the larger models' loss.
-    **fit_kwargs
-        Passed to both fits (objective, starts, ...).
-
-    Returns
-    -------
-    ChainResult
-        Both fits.
-    """
-    data = as_frame(data)
-    second = as_frame(second_data) if second_data is not None else data
-    if y is None:
-        if "acc" not in second.columns:
-            raise DataValidationError("Give y=, the metric column of the second step.",
-                                      column="y")
-        y = "acc"
-    for col, frame, what in ((intermediate, data, "data"), (intermediate, second,
-                                                             "second_data"),
-                             (y, second, "second_data")):
-        if col not in frame.columns:
-            raise DataValidationError(f"Column {col!r} is not in {what} (columns: "
-                                      f"{list(frame.columns)}).", column=col)
-    if calibrate not in (False, True, "first"):
-        raise DataValidationError(f"The 'calibrate' parameter must be False, 'first' or True. "
-                                  f"Got {calibrate!r} instead.", column="calibrate")
-    first = fit(first_law, data.dropna(subset=[intermediate]), x=x, y=intermediate,
-                **fit_kwargs)
-    step2 = fit(second_law, second.dropna(subset=[intermediate, y]), x=intermediate, y=y,
-                **fit_kwargs)
-    if calibrate:
-        first = calibrate_fit(first)
-    if calibrate is True:
-        step2 = calibrate_metric(step2)
-    return ChainResult(first, step2)
-
-
-def _refit(result: FitResult, rows: pd.DataFrame) -> FitResult:
+def refit_on(result: FitResult, rows: pd.DataFrame) -> FitResult:
     """The law refitted on some of its rows: from its optimum and 8 of its default starts."""
-    kw: dict[str, Any] = {"x": result.x[0], "y": result.y, "objective": result.objective,
+    kw: dict[str, Any] = {"x": list(result.x), "y": result.y, "objective": result.objective,
                           "delta": result.delta, "weights": "weight", "starts": 8,
                           "random_state": 0}
     with warnings.catch_warnings():
@@ -363,7 +374,7 @@ def calibrate_metric(result: FitResult, cuts: Sequence[float] = DEFAULT_CUTS, *,
                          f"{int((~below).sum())} lower; skipped")
             continue
         try:
-            sub = _refit(result, frame[below])
+            sub = refit_on(result, frame[below])
         except ScaleLawError as exc:
             notes.append(f"cut {cut}: refit failed ({' '.join(str(exc).split())})")
             continue
