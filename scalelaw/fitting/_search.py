@@ -93,9 +93,6 @@ DAMPED_SECOND_ROUND = 440
 #: 1e-9 level, so batched and per-group backtests agree to that level, not bit for bit.
 REFIT_PRESCREEN_KEEP = 4
 REFIT_PRESCREEN_KEEP_MANY = 8
-#: Benchmarks only (read at call time; backtest workers see it under fork): True
-#: polishes refits' Huber optima as the reported fit's.
-REFIT_POLISH = False
 TIE_RTOL = 1e-10  # optima this close in loss (or within rounding) are one fit
 
 
@@ -316,7 +313,7 @@ def search_many(obj: Objective, law: ScalingLaw, starts: list[np.ndarray],
         picks[k] = _candidates(s1)
     # stage 1 was already the polish itself (least squares), or is final for a
     # backtest refit
-    polished = set(screen) | set(direct) if final or (refit and not REFIT_POLISH) else set()
+    polished = set(screen) | set(direct) if final or refit else set()
     again = [k for k in picks if k not in polished]
     pol: list[BatchResult] = [None] * n_sets  # type: ignore[list-item]
     if again:

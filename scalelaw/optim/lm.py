@@ -72,7 +72,9 @@ def levenberg_marquardt_batch(
         ``(x, rows) -> (f, g, H)`` with ``H`` of shape ``(b, p, p)`` positive
         semi-definite.
     fun : callable
-        ``(x, rows) -> f`` (objective only, for trial points).
+        ``(x, rows) -> f`` (objective only, for trial points; with
+        ``model_system`` a trial point's objective comes from it instead, since an
+        accepted step needs its model anyway).
     x0 : ndarray of shape (B, p)
         Starting points.
     lower, upper : ndarray of shape (p,) or (B, p)
