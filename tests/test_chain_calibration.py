@@ -132,3 +132,31 @@ def test_a_chain_calibrated_as_a_whole_still_refuses_a_step_without_an_interval(
         with pytest.raises(sl.DataValidationError, match=r"The second step \(law "
                            r"'gadre_error', err from loss\) has no interval"):
             ch.get_prediction(0.9, n_params=[2e9], n_tokens=[4e10])
+
+
+def test_chain_calibration_follows_the_rows_a_step_left_out():
+    # a sweep's table with a diverged run, or a text value left out by drop_invalid:
+    # the chain's calibration must use the rows the steps were fitted on, and so give
+    # what the table without that row gives
+    rng = np.random.default_rng(0)
+    n = np.repeat(np.logspace(7, 9, 5), 4)
+    d = n * np.tile([10.0, 20.0, 40.0, 80.0], 5)
+    loss = (1.7 + 400 * n ** -0.34 + 410 * d ** -0.28) * np.exp(rng.normal(0, .01, 20))
+    acc = 0.25 + 0.7 / (1 + np.exp(-(9.0 - 3.5 * loss)))
+    base = pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss,
+                         "acc": acc * np.exp(rng.normal(0, .02, 20))})
+
+    def growth(df, **kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ch = fit_chain(df, first_law="chinchilla", x=["n_params", "n_tokens"],
+                           intermediate="loss", second_law="logit_linear:floor=0.25",
+                           objective="mse_log", **kw)
+        return ch.calibration.growth, ch.calibration.n_points
+
+    diverged = base.assign(status="ok")
+    diverged.loc[2, "status"] = "diverged"
+    assert growth(diverged) == growth(base.drop(index=2).reset_index(drop=True))
+    text = base.astype({"acc": object})
+    text.loc[17, "acc"] = "nan-run"
+    assert growth(text, drop_invalid=True) == growth(base.drop(index=17).reset_index(drop=True))

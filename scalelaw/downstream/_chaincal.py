@@ -26,15 +26,32 @@ _SPREAD_LEVEL = 0.9
 
 def _aligned(frame: pd.DataFrame, used: pd.DataFrame, subset: list[str], what: str
              ) -> pd.DataFrame:
-    """The rows of ``frame`` a step was fitted on (those with ``subset``), checked."""
-    rows = frame.dropna(subset=subset).reset_index(drop=True)
-    if len(rows) != len(used) or not np.allclose(
-            rows[subset].to_numpy(dtype=np.float64), used[subset].to_numpy(dtype=np.float64),
-            equal_nan=True):
-        raise DataValidationError(f"{what} is not the table the chain's step was fitted on "
-                                  f"({len(rows)} rows with {subset}, the fit has {len(used)}).",
-                                  column=subset[0])
-    return rows
+    """The rows of ``frame`` a step was fitted on, in order, with all their columns.
+
+    A fit keeps its table's rows in order and leaves out diverged runs (a
+    ``status`` column) and, with ``drop_invalid``, rows whose values it cannot
+    use; the rows it kept are matched in order on their ``subset`` values (the
+    values of a left-out row cannot match a kept one's, except a diverged run's,
+    which is left out first).
+    """
+    rows = frame
+    if "status" in rows.columns:  # the fit's rule: diverged runs never enter a fit
+        rows = rows[(rows["status"].astype(str) != "diverged").to_numpy()]
+    vals = np.column_stack([pd.to_numeric(rows[c], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan) for c in subset])
+    want = used[subset].to_numpy(dtype=np.float64)
+    picked, i = [], 0
+    for row in want:
+        while i < len(vals) and not np.array_equal(vals[i], row):
+            i += 1
+        if i == len(vals):
+            raise DataValidationError(
+                f"{what} is not the table the chain's step was fitted on (its rows with "
+                f"{subset} do not hold the {len(used)} the fit used, in order).",
+                column=subset[0])
+        picked.append(i)
+        i += 1
+    return rows.iloc[picked].reset_index(drop=True)
 
 
 def calibrate_chain(chain: ChainResult, data: pd.DataFrame,
