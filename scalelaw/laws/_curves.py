@@ -376,11 +376,6 @@ class M4Law(ScalingLaw):
         return spec
 
 
-#: ``-log(1e-13)``: where ``log_k >= alpha`` times this, the root of M4's equation has
-#: ``1 - z = exp((w - log_k) / alpha) <= 1e-13``, below what ``log(1 - z)`` resolves.
-_M4_PLATEAU_LOG = 29.933606208922594
-
-
 def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Solve ``w - alpha log(1 - e^w) = log_k`` for ``w = log z < 0``, elementwise.
 
@@ -390,33 +385,25 @@ def _solve_m4(log_k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     residual is then not at the rounding level (a root within rounding of 0,
     a step out of the domain) go to the safeguarded solver
     (:func:`_solve_m4_safeguarded`). ``alpha = 0`` gives ``w = log_k``
-    directly, and so does the plateau, where the root's ``1 - z`` is below 1e-13
-    (``log_k >= 29.93 alpha > 0``): ``w = -1e-13``, the ``alpha = 0`` limit; non-finite
-    inputs give NaN.
+    directly; non-finite inputs give NaN.
     """
     lk = np.asarray(log_k, dtype=np.float64)
     al = np.asarray(np.broadcast_to(alpha, lk.shape), dtype=np.float64)
     with np.errstate(all="ignore"):
         finite = np.isfinite(lk) & np.isfinite(al)
         flat = al == 0
-        # on the plateau (alpha -> 0 with log_k > 0, M4's ridge) the root's 1 - z is
-        # below 1e-13: the alpha = 0 limit's 1 - z = 1e-13, with no solve (the
-        # safeguarded solver stops within 1.2e-14 of it, at the rounding level of
-        # log(1 - z))
-        sat = (lk > 0) & (lk >= al * _M4_PLATEAU_LOG)
-        solve = finite & ~flat & ~sat
+        solve = finite & ~flat
     if solve.all():  # the common case: every element by Halley steps, no indexing
         return _halley_m4(lk, al)
     out = np.full(lk.shape, np.nan)
     out[finite & flat] = np.minimum(lk[finite & flat], -1e-13)  # the safeguarded limit
-    out[finite & ~flat & sat] = -1e-13
     if solve.any():
         out[solve] = _halley_m4(lk[solve], al[solve])
     return out
 
 
 def _halley_m4(lka: np.ndarray, ala: np.ndarray) -> np.ndarray:
-    """:func:`_solve_m4` on finite elements with ``alpha > 0`` off the plateau."""
+    """:func:`_solve_m4` on finite elements with ``alpha > 0``."""
     with np.errstate(all="ignore"):
         near_one = np.log1p(-np.exp(-np.maximum(lka, 0.0) / ala))
         w = np.where(lka < 0, lka - np.log1p(np.exp(lka)),
