@@ -168,6 +168,18 @@ def test_auto_needs_the_lead_at_every_scoring_cut():
     assert even.chosen == "kaplan" and even.reason.startswith("chose kaplan")
 
 
+def test_auto_gives_no_lead_to_a_law_scored_at_fewer_cuts():
+    # Kaplan's refit below cut 0.8 gave no errors (Chinchilla's did): its lead at cut
+    # 0.65 alone is no lead at every cut, and its errors are not paired with the
+    # default's, so no margin in standard errors either: the default is kept
+    laws, notes, xs = ["chinchilla", "kaplan"], {"chinchilla": [], "kaplan": []}, ["N", "D"]
+    errors = _inner_errors(0.4)
+    errors["kaplan"] = errors["kaplan"][errors["kaplan"]["cut"] != SCORE_CUTS[1]]
+    sel = decide(laws, errors, notes, xs, (0.5, *SCORE_CUTS), SCORE_CUTS)
+    assert sel.margin["cut_ratios"][SCORE_CUTS[1]] == np.inf
+    assert sel.chosen == "chinchilla"
+
+
 def _bench_designs():
     """``bench/two_input_auto.py``: the ladder designs with known truth (one generator)."""
     path = Path(__file__).resolve().parents[1] / "bench" / "two_input_auto.py"

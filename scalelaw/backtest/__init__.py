@@ -36,13 +36,14 @@ __all__ = ["MIN_EXTRA_ROWS", "UNIT_FREE_LAWS", "BacktestResult", "backtest"]
 #: fewer the fit has almost no residual degrees of freedom and its forecast interval
 #: is undefined or meaningless. ``"auto"`` counts the largest candidate.
 MIN_EXTRA_ROWS = 2
-#: Batched backtests: each worker's groups go in up to this many parts (so the progress
-#: bar moves), each of at least MIN_BATCH_GROUPS groups, and the parts are of equal size.
-#: A batch's optimiser iterations cost about the same for 10 problems as for 100 (array
-#: overhead), and the slowest problem sets their number, so fewer, larger batches are
-#: faster: M4 on the 92 bundled curves took 22.7 s in batches of 23 groups, 18.4 s of 46
-#: and 17.0 s of 92 (one process, 2026-12-06); the 92 curves on 2 workers now go in one
-#: batch each.
+#: Batched backtests: each worker's groups go in up to BATCH_PARTS_PER_JOB parts of
+#: equal size, as many as keep MIN_BATCH_GROUPS groups in each (one part per worker
+#: when there are fewer; two in all with one worker and a progress bar, so that it
+#: moves). A batch's optimiser iterations cost about the same for 10 problems as for
+#: 100 (array overhead), and the slowest problem sets their number, so fewer, larger
+#: batches are faster: M4 on the 92 bundled curves took 22.7 s in batches of 23
+#: groups, 18.4 s of 46 and 17.0 s of 92 (one process, 2026-12-06); the 92 curves on
+#: 2 workers go in one batch each.
 BATCH_PARTS_PER_JOB = 4
 MIN_BATCH_GROUPS = 48
 #: Laws whose log-space fit does not depend on the target's unit: multiplying the loss by
@@ -393,7 +394,8 @@ def _run_groups(tasks: list[tuple], n_jobs: int | None, progress: bool,
         raise DataValidationError(f"n_jobs must be at least 1 or None, got {n_jobs}",
                                   column="n_jobs")
     if batch:  # up to BATCH_PARTS_PER_JOB per worker: the bar moves, the batches stay big
-        parts = min(BATCH_PARTS_PER_JOB, max(1, len(tasks) // (n_jobs * MIN_BATCH_GROUPS)))
+        parts = min(BATCH_PARTS_PER_JOB, max(2 if progress and n_jobs == 1 else 1,
+                                             len(tasks) // (n_jobs * MIN_BATCH_GROUPS)))
         size = max(1, -(-len(tasks) // (parts * n_jobs)))
         units: list[tuple[Any, list[tuple]]] = [
             (_backtest_batch, [tasks[i:i + size]]) for i in range(0, len(tasks), size)]

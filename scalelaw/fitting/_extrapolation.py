@@ -174,8 +174,8 @@ def _cut_errors(res: FitResult, held: pd.DataFrame, cut: float,
     if caught:
         notes.append(f"cut {cut}: refit warned ({_warning_note(caught)})")
     if not res.converged:  # e.g. a refit's search at its iteration limit (not polished)
-        notes.append(f"cut {cut}: refit did not meet its convergence test ({res.message}); "
-                     "its forecast error is measured from that optimum")
+        notes.append(f"cut {cut}: refit warned (did not meet its convergence test: "
+                     f"{res.message}; its forecast error is measured from that optimum)")
     x, y = list(res.x), res.y
     cols = [held[c].to_numpy(dtype=np.float64) for c in x]
     # a refit at a law's limit (M3's gamma = 0) can forecast 0 or NaN: said in the

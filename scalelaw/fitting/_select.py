@@ -282,7 +282,7 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
     departs = bool(margin) and chosen != margin["default"]
     small = departs and not margin["best_score"] <= MARGIN_RATIO * margin["default_score"]
     uneven = departs and not all(r <= CUT_RATIO for r in margin["cut_ratios"].values())
-    kept = departs and (margin["z"] < MARGIN_Z or small or uneven)
+    kept = departs and (not margin["z"] >= MARGIN_Z or small or uneven)
     if kept:
         chosen = margin["default"]
     ranked = finite.sort_values("score")
@@ -290,7 +290,7 @@ def decide(candidates: list[str], errors: dict[str, pd.DataFrame],
                        if r.law != chosen)
     others = f"; others: {others}" if others else ""
     score_of = float(table.set_index("law").loc[chosen, "score"])
-    if kept and margin["z"] < MARGIN_Z:
+    if kept and not margin["z"] >= MARGIN_Z:
         reason = (f"kept the default {chosen} ({score_of:.4g} held-out RMSLE): "
                   f"{margin['best']} scored lower ({margin['best_score']:.4g}) but by "
                   f"{margin['z']:.2f} standard errors of the difference, below "
@@ -408,6 +408,8 @@ def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
         if b is not None and d is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratios[float(cut)] = float(np.float64(b) / d) if b != d else 1.0
+        elif d is not None:  # the best has no score where the default has: no lead there
+            ratios[float(cut)] = float("inf")
     out = {"default": default, "best": best, "best_score": float(scores[best]),
            "default_score": float(scores[default]),
            "difference": float(scores[default] - scores[best]), "threshold": MARGIN_Z,
@@ -415,6 +417,8 @@ def _margin(best: str, table: pd.DataFrame, errors: dict[str, pd.DataFrame],
     if best == default:
         return out | {"se": 0.0, "z": float("inf")}
     se, z = _paired_se(default, best, out["difference"], errors, score_cuts)
+    if not np.isfinite(se):  # scored on other points (a cut skipped): no evidence of a lead
+        z = float("nan")
     return out | {"se": se, "z": z}
 
 
