@@ -124,7 +124,9 @@ def main() -> None:
             print(f"curves k >= {SEEN} only:")
             print(pd.DataFrame(fresh).pivot(index="family", columns="law",
                                             values=["rmsle_mean", "pi90"]))
-    print("auto chose:", res[(res.law == "auto") & (res.family == "all")].chosen.iloc[0])
+    chose = res[(res.law == "auto") & (res.family == "all")].chosen
+    if len(chose):
+        print("auto chose:", chose.iloc[0])
     print("seconds:", {k: round(v, 1) for k, v in timing.items()})
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({
