@@ -41,9 +41,9 @@ MIN_EXTRA_ROWS = 2
 #: when there are fewer; two in all with one worker and a progress bar, so that it
 #: moves). A batch's optimiser iterations cost about the same for 10 problems as for
 #: 100 (array overhead), and the slowest problem sets their number, so fewer, larger
-#: batches are faster: M4 on the 92 bundled curves took 22.7 s in batches of 23
-#: groups, 18.4 s of 46 and 17.0 s of 92 (one process, 2026-12-06); the 92 curves on
-#: 2 workers go in one batch each.
+#: batches are faster: M4 on the 92 bundled curves took 24.3 s in batches of 23
+#: groups, 19.8 s of 46 and 18.4 s of 92 (CPU time, one process, 2026-12-06); the 92
+#: curves on 2 workers go in one batch each.
 BATCH_PARTS_PER_JOB = 4
 MIN_BATCH_GROUPS = 48
 #: Laws whose log-space fit does not depend on the target's unit: multiplying the loss by
