@@ -261,3 +261,16 @@ def test_runs_marked_diverged_never_enter_a_fit():
         res = sl.fit("power", pd.concat([df, bad]), x="n_train", y="test_loss", objective="mse_log")
     assert res.n_obs == 6
     assert res.params["alpha"] == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["Float64", "Int64"])
+def test_nullable_numeric_columns_report_their_missing_values(dtype):
+    # numeric columns skip the text coercion: a missing value of a nullable dtype
+    # (pd.NA) must still be refused by name, or excluded with a count on request
+    n = pd.array([1_000, 2_000, 4_000, None, 16_000, 32_000], dtype=dtype)
+    df = pd.DataFrame({"n": n, "loss": [3.0, 2.6, 2.3, 2.1, 1.9, 1.75]})
+    with pytest.raises(sl.DataValidationError, match="'n' has .* missing or non-finite"):
+        sl.fit("power", df, x="n", y="loss")
+    with pytest.warns(sl.ExcludedRowsWarning, match=r"Excluded 1 of 6 rows"):
+        res = sl.fit("power", df, x="n", y="loss", drop_invalid=True)
+    assert res.data["n"].tolist() == [1e3, 2e3, 4e3, 16e3, 32e3]
